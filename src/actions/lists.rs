@@ -1,0 +1,58 @@
+//! FetchList and GetUserInfo: what viewers browse.
+
+use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherList, ReturnData};
+
+use super::Context;
+use super::rooms::not_found;
+
+/// FetchList. Counts exactly what it lists. Flag 3 pages through the online
+/// rooms and then the recordings as one continuous list.
+pub async fn fetch_list(ctx: &Context, flag: ListFlag, page: Page) -> Result<ReturnData, ProtocolError> {
+    let store = &ctx.store;
+    let since = ctx.clock.now() - i64::from(ctx.settings.live.recordings_window_days) * 86_400;
+    let (offset, limit) = (page.offset(), page.size);
+    let list = match flag {
+        ListFlag::Online | ListFlag::AllRooms => {
+            let online_only = flag == ListFlag::Online;
+            PusherList {
+                totalcount: store.count_rooms(online_only).await?,
+                pusherlist: store.rooms(online_only, offset, limit).await?,
+            }
+        }
+        ListFlag::Recordings => PusherList {
+            totalcount: store.count_recordings(since).await?,
+            pusherlist: store.recordings(since, offset, limit).await?,
+        },
+        ListFlag::OnlineThenRecordings => {
+            let rooms = store.count_rooms(true).await?;
+            let recordings = store.count_recordings(since).await?;
+            let mut pusherlist = if offset < rooms {
+                store.rooms(true, offset, limit).await?
+            } else {
+                Vec::new()
+            };
+            let wanted = limit - pusherlist.len() as i64;
+            if wanted > 0 {
+                let skip = offset.saturating_sub(rooms).max(0);
+                pusherlist.extend(store.recordings(since, skip, wanted).await?);
+            }
+            PusherList {
+                totalcount: rooms + recordings,
+                pusherlist,
+            }
+        }
+        ListFlag::Other => PusherList {
+            totalcount: 0,
+            pusherlist: Vec::new(),
+        },
+    };
+    Ok(ReturnData::List(list))
+}
+
+/// GetUserInfo: a room (any status) or a recording, as FetchList shows it.
+pub async fn get_user_info(ctx: &Context, target: &Counted) -> Result<ReturnData, ProtocolError> {
+    match ctx.store.pusher(target).await? {
+        Some(info) => Ok(ReturnData::Pusher(Box::new(info))),
+        None => Err(not_found(target)),
+    }
+}

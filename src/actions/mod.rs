@@ -1,0 +1,82 @@
+//! The actions: one plain async function per protocol Action, over the
+//! [`Store`] trait. Business rules live here: sessions, membership-derived
+//! counts, paging, ordering. Input arrives parsed and checked
+//! ([`crate::protocol::parse_request`]); output is a [`ReturnData`].
+
+mod lists;
+mod members;
+mod rooms;
+mod uploads;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::protocol::{ProtocolError, Request, ReturnData};
+use crate::store::{Store, StoreError};
+
+/// What every action may use; shared by all requests.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    /// Resolved once from the settings.
+    pub push_domain: Arc<str>,
+    pub play_domain: Arc<str>,
+}
+
+impl Context {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
+        Self {
+            push_domain: settings.push_domain().into(),
+            play_domain: settings.play_domain().into(),
+            store,
+            clock,
+            settings,
+        }
+    }
+}
+
+/// A storage failure becomes a plain 2003; the cause goes to the log only.
+impl From<StoreError> for ProtocolError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "storage failure");
+        ProtocolError::database()
+    }
+}
+
+/// Runs one request.
+pub async fn handle(ctx: &Context, request: Request) -> Result<ReturnData, ProtocolError> {
+    match request {
+        Request::RequestLvbAddr {
+            userid,
+            groupid,
+            title,
+            userinfo,
+        } => rooms::request_lvb_addr(ctx, userid, groupid, title, userinfo).await,
+        Request::ChangeStatus { userid, online } => {
+            rooms::change_status(ctx, &userid, online).await
+        }
+        Request::ChangeLikes { target, delta } => rooms::change_likes(ctx, &target, delta).await,
+        Request::ChangeViewersDeprecated { target } => {
+            rooms::change_viewers_deprecated(ctx, &target).await
+        }
+        Request::FetchList { flag, page } => lists::fetch_list(ctx, flag, page).await,
+        Request::GetUserInfo { target } => lists::get_user_info(ctx, &target).await,
+        Request::GetCosSign => Ok(uploads::cos_sign(ctx)),
+        Request::EnterGroup {
+            group,
+            userid,
+            nickname,
+            headpic,
+            level,
+        } => members::enter(ctx, &group, userid, nickname, headpic, level).await,
+        Request::QuitGroup { group, userid } => members::quit(ctx, &group, &userid).await,
+        Request::FetchGroupMemberList {
+            anchor,
+            groupid,
+            page,
+        } => members::list(ctx, &anchor, &groupid, page).await,
+    }
+}

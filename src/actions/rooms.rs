@@ -1,0 +1,114 @@
+//! A broadcaster's room: the session (push address), its status and likes.
+
+use crate::cloud::{self, PushUrlParams};
+use crate::protocol::{Counted, ProtocolError, PushAddr, ReturnData, UserInfo, WriteAck};
+use crate::store::{NewSession, SessionOutcome};
+
+use super::Context;
+
+/// RequestLVBAddr: starts a new session of the anchor's room (offline, counts
+/// and members reset, recordings kept) and returns its signed push URL.
+///
+/// The stream id is the original's (`BIZID_userid` with `@#-` as `_`) so that
+/// existing streams and callbacks keep working. When that id is already
+/// another userid's (`a-b` and `a_b` collide), or cannot go into a URL, the
+/// room gets the unique form instead: the same id plus a digest of the userid.
+pub async fn request_lvb_addr(
+    ctx: &Context,
+    userid: String,
+    groupid: String,
+    title: String,
+    userinfo: UserInfo,
+) -> Result<ReturnData, ProtocolError> {
+    let live = &ctx.settings.live;
+    let now = ctx.clock.now();
+    let legacy = cloud::legacy_stream_id(&live.bizid, &userid);
+    let unique = cloud::unique_stream_id(&live.bizid, &userid);
+    let candidates = if cloud::is_url_safe_stream_id(&legacy) {
+        vec![legacy, unique]
+    } else {
+        vec![unique]
+    };
+    for stream_id in candidates {
+        let (flv, hls, _rtmp) = cloud::play_urls(&ctx.play_domain, &stream_id);
+        let session = NewSession {
+            userid: userid.clone(),
+            stream_id,
+            groupid: groupid.clone(),
+            title: title.clone(),
+            userinfo: userinfo.clone(),
+            play_url: flv,
+            hls_play_url: hls,
+            started_at: now,
+        };
+        if ctx.store.start_session(&session).await? == SessionOutcome::Started {
+            let pushurl = cloud::push_url(
+                &PushUrlParams {
+                    push_domain: &ctx.push_domain,
+                    bizid: &live.bizid,
+                    push_key: live.push_key.expose(),
+                    record: &live.record,
+                    record_interval: live.record_interval,
+                    expires_at: now + i64::from(live.push_url_ttl_secs),
+                },
+                &session.stream_id,
+            );
+            return Ok(ReturnData::PushAddr(PushAddr {
+                pushurl,
+                timestamp: now,
+            }));
+        }
+    }
+    tracing::error!(%userid, "no free stream id for this userid");
+    Err(ProtocolError::database())
+}
+
+/// ChangeStatus: the app's 0 (push began) sets the room online, 1 offline.
+pub async fn change_status(
+    ctx: &Context,
+    userid: &str,
+    online: bool,
+) -> Result<ReturnData, ProtocolError> {
+    if ctx.store.set_online(userid, online, ctx.clock.now()).await? {
+        Ok(ReturnData::Ack(WriteAck::OK))
+    } else {
+        Err(ProtocolError::not_found(format_args!("no room of userid {userid}")))
+    }
+}
+
+/// ChangeCount type 1: one like more or less, never below zero.
+pub async fn change_likes(
+    ctx: &Context,
+    target: &Counted,
+    delta: i64,
+) -> Result<ReturnData, ProtocolError> {
+    if ctx.store.add_likes(target, delta).await? {
+        Ok(ReturnData::Ack(WriteAck::OK))
+    } else {
+        Err(not_found(target))
+    }
+}
+
+/// ChangeCount type 0 is deprecated by the protocol: viewer counts follow
+/// EnterGroup/QuitGroup membership. Accepted for old apps, changes nothing.
+pub async fn change_viewers_deprecated(
+    ctx: &Context,
+    target: &Counted,
+) -> Result<ReturnData, ProtocolError> {
+    if ctx.store.exists(target).await? {
+        Ok(ReturnData::Ack(WriteAck::OK))
+    } else {
+        Err(not_found(target))
+    }
+}
+
+pub fn not_found(target: &Counted) -> ProtocolError {
+    match target {
+        Counted::Room { userid } => {
+            ProtocolError::not_found(format_args!("no room of userid {userid}"))
+        }
+        Counted::Recording { userid, fileid } => ProtocolError::not_found(format_args!(
+            "no recording {fileid} of userid {userid}"
+        )),
+    }
+}

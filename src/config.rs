@@ -1,0 +1,535 @@
+//! Layered configuration: defaults, then a TOML file, then `MINILVB_*`
+//! environment variables (`__` between section and key), then flags.
+//!
+//! Secrets are wrapped in [`Secret`] so they never reach a log line or the
+//! `minilvb config` output. Without keys the server runs on clearly labelled
+//! demo values and warns loudly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A configured secret. Its `Debug` and `Serialize` forms never show the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret {
+    value: String,
+    demo: bool,
+}
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            demo: false,
+        }
+    }
+
+    fn demo(value: &str) -> Self {
+        Self {
+            value: value.to_owned(),
+            demo: true,
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.value.is_empty()
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.demo
+    }
+
+    fn label(&self) -> &'static str {
+        match (self.demo, self.value.is_empty()) {
+            (true, _) => "<demo value>",
+            (false, true) => "",
+            (false, false) => "<redacted>",
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        stringish(d).map(Secret::new)
+    }
+}
+
+/// Accepts a string or a number as text: `MINILVB_LIVE__BIZID=8888` arrives
+/// as a number from the environment.
+fn stringish<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        U(u64),
+        I(i64),
+    }
+    Ok(match Text::deserialize(d)? {
+        Text::S(s) => s,
+        Text::U(n) => n.to_string(),
+        Text::I(n) => n.to_string(),
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub live: LiveSettings,
+    pub cos: CosSettings,
+    pub members: MemberSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address of the public port (protocol, callbacks, health).
+    pub listen: String,
+    /// Largest request body accepted; larger gets a 4001 envelope (HTTP 413).
+    pub max_body_bytes: usize,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub shutdown_drain_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 64 * 1024,
+            shutdown_drain_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite:PATH` (created on first start).
+    pub url: String,
+    /// Connections for reads (SQLite has one more, for writes).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing with 2003.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite:minilvb.db".into(),
+            max_connections: 8,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSettings {
+    /// The LVB account's BIZID (the prefix of stream ids and default domains).
+    #[serde(deserialize_with = "stringish")]
+    pub bizid: String,
+    /// The push anti-leech key.
+    pub push_key: Secret,
+    /// The callback (API) key that signs the cloud's event callbacks.
+    pub api_key: Secret,
+    /// Push domain; empty means `BIZID.livepush2.myqcloud.com` (the original's).
+    pub push_domain: String,
+    /// Play domain; empty means `BIZID.liveplay.myqcloud.com`.
+    pub play_domain: String,
+    /// Push URL lifetime (`txTime` = now + this).
+    pub push_url_ttl_secs: u32,
+    /// Formats the cloud records, as in the push URL (`flv|hls`); empty: no recording.
+    pub record: String,
+    /// `record_interval` in the push URL, seconds.
+    pub record_interval: u32,
+    /// FetchList flags 2 and 3 show recordings that ended within this many days.
+    pub recordings_window_days: u32,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            bizid: String::new(),
+            push_key: Secret::default(),
+            api_key: Secret::default(),
+            push_domain: String::new(),
+            play_domain: String::new(),
+            push_url_ttl_secs: 3 * 3600,
+            record: "flv|hls".into(),
+            record_interval: 10800,
+            recordings_window_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CosSettings {
+    #[serde(deserialize_with = "stringish")]
+    pub appid: String,
+    pub bucket: String,
+    pub secret_id: Secret,
+    pub secret_key: Secret,
+    /// Lifetime of a GetCOSSign signature (the original: 30 s).
+    pub sign_ttl_secs: u32,
+}
+
+impl Default for CosSettings {
+    fn default() -> Self {
+        Self {
+            appid: String::new(),
+            bucket: String::new(),
+            secret_id: Secret::default(),
+            secret_key: Secret::default(),
+            sign_ttl_secs: 30,
+        }
+    }
+}
+
+/// The order of FetchGroupMemberList.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberOrder {
+    /// Earliest join first.
+    #[default]
+    Join,
+    /// Latest join first.
+    Latest,
+    /// Highest `level` first (an optional EnterGroup field), ties by join time.
+    Level,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemberSettings {
+    pub order: MemberOrder,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `minilvb=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Values given on the command line; they win over file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// A configuration error that names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {setting}: {why}")]
+    Invalid { setting: &'static str, why: String },
+}
+
+fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        why: why.into(),
+    }
+}
+
+/// The demo values used when no keys are configured. They are plainly not
+/// real, so nobody mistakes a demo deployment for a working one.
+const DEMO_BIZID: &str = "8888";
+const DEMO_SECRET: &str = "minilvb-demo-key-not-for-production";
+const DEMO_COS_APPID: &str = "1250000000";
+const DEMO_COS_BUCKET: &str = "minilvb-demo";
+
+/// Which storage a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" | "mysql" | "mariadb" => Err(invalid(
+                "database.url",
+                format!("the {scheme} backend is not available in this build; use sqlite:PATH"),
+            )),
+            _ => Err(invalid(
+                "database.url",
+                "expected a URL starting with sqlite: (for example sqlite:minilvb.db)",
+            )),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings: defaults, then the file (`path`, else `minilvb.toml`
+    /// in the working directory if present), then the environment, then
+    /// `overrides`; fills in demo values and checks the result.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None => {
+                let default = PathBuf::from("minilvb.toml");
+                if default.exists() {
+                    figment = figment.merge(Toml::file_exact(default));
+                }
+            }
+        }
+        figment = figment.merge(
+            Env::prefixed("MINILVB_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        if let Some(listen) = &overrides.listen {
+            figment = figment.merge(("server.listen", listen));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(("database.url", url));
+        }
+        if let Some(format) = overrides.log_format {
+            figment = figment.merge(("log.format", format));
+        }
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        settings.fill_demo_values();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Settings for tests and embedding: defaults plus demo values, no file or environment.
+    pub fn demo() -> Self {
+        let mut settings = Settings::default();
+        settings.fill_demo_values();
+        settings
+    }
+
+    /// Replaces missing keys with demo values; returns which settings are demo.
+    fn fill_demo_values(&mut self) {
+        if self.live.bizid.is_empty() {
+            self.live.bizid = DEMO_BIZID.into();
+        }
+        for secret in [
+            &mut self.live.push_key,
+            &mut self.live.api_key,
+            &mut self.cos.secret_id,
+            &mut self.cos.secret_key,
+        ] {
+            if !secret.is_set() {
+                *secret = Secret::demo(DEMO_SECRET);
+            }
+        }
+        if self.cos.appid.is_empty() {
+            self.cos.appid = DEMO_COS_APPID.into();
+        }
+        if self.cos.bucket.is_empty() {
+            self.cos.bucket = DEMO_COS_BUCKET.into();
+        }
+    }
+
+    /// The settings that run on demo values, for the start-up warning.
+    pub fn demo_settings(&self) -> Vec<&'static str> {
+        let mut demo = Vec::new();
+        if self.live.bizid == DEMO_BIZID {
+            demo.push("live.bizid");
+        }
+        let secrets = [
+            ("live.push_key", &self.live.push_key),
+            ("live.api_key", &self.live.api_key),
+            ("cos.secret_id", &self.cos.secret_id),
+            ("cos.secret_key", &self.cos.secret_key),
+        ];
+        demo.extend(secrets.iter().filter(|(_, s)| s.is_demo()).map(|(n, _)| *n));
+        if self.cos.appid == DEMO_COS_APPID {
+            demo.push("cos.appid");
+        }
+        if self.cos.bucket == DEMO_COS_BUCKET {
+            demo.push("cos.bucket");
+        }
+        demo
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        Backend::from_url(&self.database.url)?;
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !self.live.bizid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid("live.bizid", "must be letters and digits"));
+        }
+        for (setting, domain) in [
+            ("live.push_domain", &self.live.push_domain),
+            ("live.play_domain", &self.live.play_domain),
+        ] {
+            let ok = domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+            if !ok {
+                return Err(invalid(setting, "must be a host name (and port), without scheme or path"));
+            }
+        }
+        let record_ok = self
+            .live
+            .record
+            .split('|')
+            .all(|f| ["flv", "hls", "mp4", "aac"].contains(&f))
+            || self.live.record.is_empty();
+        if !record_ok {
+            return Err(invalid(
+                "live.record",
+                "must be formats among flv, hls, mp4, aac joined by | (or empty to disable)",
+            ));
+        }
+        if self.live.push_url_ttl_secs == 0 {
+            return Err(invalid("live.push_url_ttl_secs", "must be at least 1"));
+        }
+        if self.cos.sign_ttl_secs == 0 {
+            return Err(invalid("cos.sign_ttl_secs", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| {
+            invalid(
+                "server.listen",
+                format!("{:?} is not an address such as 127.0.0.1:8080", self.server.listen),
+            )
+        })
+    }
+
+    pub fn push_domain(&self) -> String {
+        match self.live.push_domain.as_str() {
+            "" => format!("{}.livepush2.myqcloud.com", self.live.bizid),
+            domain => domain.to_owned(),
+        }
+    }
+
+    pub fn play_domain(&self) -> String {
+        match self.live.play_domain.as_str() {
+            "" => format!("{}.liveplay.myqcloud.com", self.live.bizid),
+            domain => domain.to_owned(),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Figment's errors name the key (`for key "default.server.listen"`); keep
+/// that, drop the profile prefix, and list each error once.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let mut text = e.kind.to_string();
+            if !key.is_empty() {
+                text = format!("{key}: {text}");
+            }
+            if let Some(source) = e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                text = format!("{text} (from {source})");
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show() {
+        let mut settings = Settings::default();
+        settings.live.push_key = Secret::new("hunter2");
+        settings.cos.secret_key = Secret::new("s3cret");
+        settings.fill_demo_values();
+        let text = settings.to_redacted_toml();
+        let debug = format!("{settings:?}");
+        for shown in [&text, &debug] {
+            assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains(DEMO_SECRET), "{shown}");
+        }
+        assert!(text.contains("push_key = \"<redacted>\""), "{text}");
+        assert!(text.contains("api_key = \"<demo value>\""), "{text}");
+    }
+
+    #[test]
+    fn demo_values_are_listed() {
+        let settings = Settings::demo();
+        let demo = settings.demo_settings();
+        assert!(demo.contains(&"live.push_key") && demo.contains(&"live.bizid"), "{demo:?}");
+        assert_eq!(settings.push_domain(), "8888.livepush2.myqcloud.com");
+        assert_eq!(settings.play_domain(), "8888.liveplay.myqcloud.com");
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let mut settings = Settings::demo();
+        settings.server.listen = "nowhere".into();
+        assert!(settings.validate().unwrap_err().to_string().contains("server.listen"));
+        let mut settings = Settings::demo();
+        settings.database.url = "redis://x".into();
+        assert!(settings.validate().unwrap_err().to_string().contains("database.url"));
+        let mut settings = Settings::demo();
+        settings.live.record = "flv|avi".into();
+        assert!(settings.validate().unwrap_err().to_string().contains("live.record"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Reply shapes, field for field as the apps read them. Field order follows
+//! the protocol document; JSON types are what the apps' parsers expect
+//! (numbers for counts and timestamps, the string "0"/"1" for `status`).
+
+use serde::{Serialize, Serializer};
+
+use super::{ErrorCode, ProtocolError};
+
+/// `{"returnValue", "returnMsg", "returnData"}`: the reply to every request.
+/// `returnData` is an object on success and `[]` on error, as the original sent.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T: Serialize> {
+    #[serde(rename = "returnValue")]
+    pub return_value: i32,
+    #[serde(rename = "returnMsg")]
+    pub return_msg: String,
+    #[serde(rename = "returnData")]
+    pub return_data: T,
+}
+
+pub const SUCCESS_MSG: &str = "return successfully!";
+
+impl<T: Serialize> Envelope<T> {
+    pub fn ok(data: T) -> Self {
+        Self {
+            return_value: 0,
+            return_msg: SUCCESS_MSG.to_owned(),
+            return_data: data,
+        }
+    }
+}
+
+/// The `[]` that stands for `returnData` in an error reply.
+#[derive(Debug, Clone, Copy)]
+pub struct EmptyArray;
+
+impl Serialize for EmptyArray {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        s.serialize_seq(Some(0))?.end()
+    }
+}
+
+impl Envelope<EmptyArray> {
+    pub fn error(err: &ProtocolError) -> Self {
+        Self::error_code(err.code, err.msg.clone())
+    }
+
+    pub fn error_code(code: ErrorCode, msg: impl Into<String>) -> Self {
+        Self {
+            return_value: code.value(),
+            return_msg: msg.into(),
+            return_data: EmptyArray,
+        }
+    }
+}
+
+/// What a successful action answers in `returnData`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ReturnData {
+    PushAddr(PushAddr),
+    Ack(WriteAck),
+    List(PusherList),
+    CosSign(CosSign),
+    Members(MemberList),
+    Pusher(Box<PusherInfo>),
+}
+
+/// RequestLVBAddr: iOS accepts `timestamp` only as a JSON number.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushAddr {
+    pub pushurl: String,
+    pub timestamp: i64,
+}
+
+/// The original's reply to every write action: `{"result":0}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WriteAck {
+    pub result: i32,
+}
+
+impl WriteAck {
+    pub const OK: WriteAck = WriteAck { result: 0 };
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PusherList {
+    pub totalcount: i64,
+    pub pusherlist: Vec<PusherInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CosSign {
+    pub sign: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberList {
+    pub totalcount: i64,
+    pub memberlist: Vec<MemberInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberInfo {
+    pub userid: String,
+    pub nickname: String,
+    pub headpic: String,
+}
+
+/// The anchor's profile as RequestLVBAddr sent it. All four keys are always
+/// present (Android reads `nickname` without a null check).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub nickname: String,
+    pub headpic: String,
+    pub frontcover: String,
+    pub location: String,
+}
+
+/// One live room (`type` 0) or recording (`type` 1) in FetchList and GetUserInfo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PusherInfo {
+    pub userid: String,
+    pub groupid: String,
+    /// Session start for rooms, recording end for recordings.
+    pub timestamp: i64,
+    #[serde(rename = "type")]
+    pub kind: i32,
+    pub viewercount: i64,
+    pub likecount: i64,
+    pub title: String,
+    pub playurl: String,
+    pub fileid: String,
+    /// "1" online, "0" offline; recordings are "0".
+    #[serde(serialize_with = "status_string")]
+    pub status: bool,
+    pub hls_play_url: String,
+    pub userinfo: UserInfo,
+}
+
+fn status_string<S: Serializer>(online: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *online { "1" } else { "0" })
+}

@@ -1,0 +1,142 @@
+//! Storage: one [`Store`] trait in the actions' words, one implementation per
+//! backend, selected by the database URL. SQL and migrations stay inside
+//! their backend's module.
+//!
+//! Invariants every backend keeps, each inside one transaction:
+//! - a room's or recording's `viewercount` equals the number of its members;
+//! - counts never go negative;
+//! - a new session resets the room's counts and member list.
+
+mod migrations;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::{Backend, DatabaseSettings, MemberOrder};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
+
+/// A storage failure. Its text is for logs only; clients see a plain 2003.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A broadcast session as RequestLVBAddr starts it.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub userid: String,
+    pub stream_id: String,
+    pub groupid: String,
+    pub title: String,
+    pub userinfo: UserInfo,
+    pub play_url: String,
+    pub hls_play_url: String,
+    pub started_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOutcome {
+    Started,
+    /// Another userid's room already has this stream id.
+    StreamTaken,
+}
+
+/// A viewer joining a room or recording. Empty fields keep what a previous
+/// EnterGroup stored; `level` likewise when absent.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub userid: String,
+    pub nickname: String,
+    pub headpic: String,
+    pub level: Option<i64>,
+    pub joined_at: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The stream id of the userid's room, if it has one.
+    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>>;
+
+    /// Creates or replaces the anchor's room: offline, counts 0, no members.
+    /// Recordings are kept.
+    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome>;
+
+    /// Sets the room online or offline; false when the room does not exist.
+    async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool>;
+
+    /// Adds `delta` likes (floored at 0); false when the target does not exist.
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool>;
+
+    /// Whether the room or recording exists.
+    async fn exists(&self, target: &Counted) -> StoreResult<bool>;
+
+    /// Adds or refreshes a member; the count grows only for a new member.
+    /// False when the group does not exist.
+    async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool>;
+
+    /// Removes a member; the count shrinks only if it was one.
+    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()>;
+
+    /// Members of the group filed under (`anchor`, `key`), with their total.
+    async fn members(
+        &self,
+        anchor: &str,
+        key: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)>;
+
+    async fn count_rooms(&self, online_only: bool) -> StoreResult<i64>;
+
+    /// Rooms, newest session first.
+    async fn rooms(&self, online_only: bool, offset: i64, limit: i64)
+    -> StoreResult<Vec<PusherInfo>>;
+
+    /// Recordings that ended at or after `since`.
+    async fn count_recordings(&self, since: i64) -> StoreResult<i64>;
+
+    /// Recordings that ended at or after `since`, newest first.
+    async fn recordings(&self, since: i64, offset: i64, limit: i64)
+    -> StoreResult<Vec<PusherInfo>>;
+
+    /// A room or a recording, as the lists show it.
+    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>>;
+
+    /// A recording, for tests and the callbacks: inserted, or replaced if the
+    /// (userid, fileid) exists, keeping its counts.
+    async fn put_recording(&self, recording: &NewRecording) -> StoreResult<()>;
+
+    /// Answers when the database does.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the pool, waiting for connections in use.
+    async fn close(&self);
+}
+
+/// A recording file of a broadcast.
+#[derive(Debug, Clone)]
+pub struct NewRecording {
+    pub userid: String,
+    pub fileid: String,
+    pub title: String,
+    pub userinfo: UserInfo,
+    pub play_url: String,
+    pub hls_play_url: String,
+    pub start_time: i64,
+    pub end_time: i64,
+}
+
+/// Opens the store the URL selects and brings its schema up to date.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
+    let backend = Backend::from_url(&settings.url)?;
+    Ok(match backend {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(settings).await?),
+    })
+}

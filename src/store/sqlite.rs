@@ -1,0 +1,477 @@
+//! The embedded SQLite store, the zero-set-up default.
+//!
+//! SQLite takes one writer at a time, so writes go through a pool of one
+//! connection (no `SQLITE_BUSY` upgrade deadlocks between our own writers)
+//! while reads use a pool of their own on the WAL. `synchronous=NORMAL` in
+//! WAL mode keeps every committed transaction across a crash of the process.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    NewMember, NewRecording, NewSession, SessionOutcome, Store, StoreResult, migrations,
+};
+use crate::config::{DatabaseSettings, MemberOrder};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(&settings.url)
+            .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let acquire = Duration::from_secs(settings.acquire_timeout_secs);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire)
+            .connect_with(options.clone())
+            .await?;
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        let reader = if in_memory {
+            // Each connection to an in-memory database is its own database.
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(settings.max_connections)
+                .acquire_timeout(acquire)
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        migrations::migrator(migrations::SQLITE)
+            .await?
+            .run(&writer)
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin().await?)
+    }
+}
+
+const ROOM_COLUMNS: &str = "userid, groupid, started_at, viewer_count, like_count, title, \
+     play_url, hls_play_url, online, nickname, headpic, frontcover, location";
+
+const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_count, title, \
+     play_url, hls_play_url, nickname, headpic, frontcover, location";
+
+fn userinfo(row: &SqliteRow) -> UserInfo {
+    UserInfo {
+        nickname: row.get("nickname"),
+        headpic: row.get("headpic"),
+        frontcover: row.get("frontcover"),
+        location: row.get("location"),
+    }
+}
+
+fn room_info(row: &SqliteRow) -> PusherInfo {
+    PusherInfo {
+        userid: row.get("userid"),
+        groupid: row.get("groupid"),
+        timestamp: row.get("started_at"),
+        kind: 0,
+        viewercount: row.get("viewer_count"),
+        likecount: row.get("like_count"),
+        title: row.get("title"),
+        playurl: row.get("play_url"),
+        fileid: String::new(),
+        status: row.get::<i64, _>("online") != 0,
+        hls_play_url: row.get("hls_play_url"),
+        userinfo: userinfo(row),
+    }
+}
+
+fn recording_info(row: &SqliteRow) -> PusherInfo {
+    let fileid: String = row.get("fileid");
+    PusherInfo {
+        userid: row.get("userid"),
+        // The apps enter a recording's group by its fileid.
+        groupid: fileid.clone(),
+        timestamp: row.get("end_time"),
+        kind: 1,
+        viewercount: row.get("viewer_count"),
+        likecount: row.get("like_count"),
+        title: row.get("title"),
+        playurl: row.get("play_url"),
+        fileid,
+        status: false,
+        hls_play_url: row.get("hls_play_url"),
+        userinfo: userinfo(row),
+    }
+}
+
+/// Finds the row a group's members are counted on and changes its count.
+async fn change_viewers(
+    tx: &mut Transaction<'static, Sqlite>,
+    group: &Group,
+    delta: i64,
+) -> StoreResult<()> {
+    let sql = match group {
+        Group::Room { .. } => {
+            "UPDATE rooms SET viewer_count = MAX(viewer_count + ?, 0) WHERE userid = ? AND groupid = ?"
+        }
+        Group::Recording { .. } => {
+            "UPDATE recordings SET viewer_count = MAX(viewer_count + ?, 0) WHERE userid = ? AND fileid = ?"
+        }
+    };
+    sqlx::query(sql)
+        .bind(delta)
+        .bind(group.anchor())
+        .bind(group.key())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn group_exists(tx: &mut Transaction<'static, Sqlite>, group: &Group) -> StoreResult<bool> {
+    let sql = match group {
+        Group::Room { .. } => "SELECT 1 FROM rooms WHERE userid = ? AND groupid = ?",
+        Group::Recording { .. } => "SELECT 1 FROM recordings WHERE userid = ? AND fileid = ?",
+    };
+    Ok(sqlx::query(sql)
+        .bind(group.anchor())
+        .bind(group.key())
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
+}
+
+fn group_kind(group: &Group) -> i64 {
+    match group {
+        Group::Room { .. } => 0,
+        Group::Recording { .. } => 1,
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT stream_id FROM rooms WHERE userid = ?")
+            .bind(userid)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn start_session(&self, s: &NewSession) -> StoreResult<SessionOutcome> {
+        let mut tx = self.write().await?;
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT userid FROM rooms WHERE stream_id = ? AND userid <> ?")
+                .bind(&s.stream_id)
+                .bind(&s.userid)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owner.is_some() {
+            return Ok(SessionOutcome::StreamTaken);
+        }
+        sqlx::query(
+            "INSERT INTO rooms (userid, stream_id, groupid, title, nickname, headpic, frontcover, \
+             location, play_url, hls_play_url, online, viewer_count, like_count, started_at, status_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?) \
+             ON CONFLICT (userid) DO UPDATE SET stream_id = excluded.stream_id, \
+             groupid = excluded.groupid, title = excluded.title, nickname = excluded.nickname, \
+             headpic = excluded.headpic, frontcover = excluded.frontcover, \
+             location = excluded.location, play_url = excluded.play_url, \
+             hls_play_url = excluded.hls_play_url, online = 0, viewer_count = 0, like_count = 0, \
+             started_at = excluded.started_at, status_at = excluded.status_at",
+        )
+        .bind(&s.userid)
+        .bind(&s.stream_id)
+        .bind(&s.groupid)
+        .bind(&s.title)
+        .bind(&s.userinfo.nickname)
+        .bind(&s.userinfo.headpic)
+        .bind(&s.userinfo.frontcover)
+        .bind(&s.userinfo.location)
+        .bind(&s.play_url)
+        .bind(&s.hls_play_url)
+        .bind(s.started_at)
+        .bind(s.started_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM members WHERE anchor = ? AND kind = 0")
+            .bind(&s.userid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE rooms SET online = ?, status_at = ? WHERE userid = ?")
+            .bind(online as i64)
+            .bind(now)
+            .bind(userid)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let done = match target {
+            Counted::Room { userid } => {
+                sqlx::query("UPDATE rooms SET like_count = MAX(like_count + ?, 0) WHERE userid = ?")
+                    .bind(delta)
+                    .bind(userid)
+                    .execute(&self.writer)
+                    .await?
+            }
+            Counted::Recording { userid, fileid } => {
+                sqlx::query(
+                    "UPDATE recordings SET like_count = MAX(like_count + ?, 0) \
+                     WHERE userid = ? AND fileid = ?",
+                )
+                .bind(delta)
+                .bind(userid)
+                .bind(fileid)
+                .execute(&self.writer)
+                .await?
+            }
+        };
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn exists(&self, target: &Counted) -> StoreResult<bool> {
+        let row = match target {
+            Counted::Room { userid } => {
+                sqlx::query("SELECT 1 FROM rooms WHERE userid = ?")
+                    .bind(userid)
+                    .fetch_optional(&self.reader)
+                    .await?
+            }
+            Counted::Recording { userid, fileid } => {
+                sqlx::query("SELECT 1 FROM recordings WHERE userid = ? AND fileid = ?")
+                    .bind(userid)
+                    .bind(fileid)
+                    .fetch_optional(&self.reader)
+                    .await?
+            }
+        };
+        Ok(row.is_some())
+    }
+
+    async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        if !group_exists(&mut tx, group).await? {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, level, joined_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (anchor, group_key, userid) DO NOTHING",
+        )
+        .bind(group.anchor())
+        .bind(group.key())
+        .bind(group_kind(group))
+        .bind(&m.userid)
+        .bind(&m.nickname)
+        .bind(&m.headpic)
+        .bind(m.level.unwrap_or(0))
+        .bind(m.joined_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if inserted {
+            change_viewers(&mut tx, group, 1).await?;
+        } else {
+            sqlx::query(
+                "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
+                 headpic = CASE WHEN ? = '' THEN headpic ELSE ? END, level = COALESCE(?, level) \
+                 WHERE anchor = ? AND group_key = ? AND userid = ?",
+            )
+            .bind(&m.nickname)
+            .bind(&m.nickname)
+            .bind(&m.headpic)
+            .bind(&m.headpic)
+            .bind(m.level)
+            .bind(group.anchor())
+            .bind(group.key())
+            .bind(&m.userid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let removed = sqlx::query(
+            "DELETE FROM members WHERE anchor = ? AND group_key = ? AND userid = ? AND kind = ?",
+        )
+        .bind(group.anchor())
+        .bind(group.key())
+        .bind(userid)
+        .bind(group_kind(group))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if removed > 0 {
+            change_viewers(&mut tx, group, -1).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn members(
+        &self,
+        anchor: &str,
+        key: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        let order_by = match order {
+            MemberOrder::Join => "id",
+            MemberOrder::Latest => "id DESC",
+            MemberOrder::Level => "level DESC, id",
+        };
+        let sql = format!(
+            "SELECT userid, nickname, headpic FROM members WHERE anchor = ? AND group_key = ? \
+             ORDER BY {order_by} LIMIT ? OFFSET ?"
+        );
+        let mut conn = self.reader.acquire().await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM members WHERE anchor = ? AND group_key = ?",
+        )
+        .bind(anchor)
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+        let members = sqlx::query(&sql)
+            .bind(anchor)
+            .bind(key)
+            .bind(page.size)
+            .bind(page.offset())
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| MemberInfo {
+                userid: row.get("userid"),
+                nickname: row.get("nickname"),
+                headpic: row.get("headpic"),
+            })
+            .collect();
+        Ok((total, members))
+    }
+
+    async fn count_rooms(&self, online_only: bool) -> StoreResult<i64> {
+        let sql = if online_only {
+            "SELECT COUNT(*) FROM rooms WHERE online = 1"
+        } else {
+            "SELECT COUNT(*) FROM rooms"
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.reader).await?)
+    }
+
+    async fn rooms(&self, online_only: bool, offset: i64, limit: i64) -> StoreResult<Vec<PusherInfo>> {
+        let filter = if online_only { "WHERE online = 1" } else { "" };
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms {filter} ORDER BY started_at DESC, userid LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(room_info).collect())
+    }
+
+    async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM recordings WHERE end_time >= ?")
+                .bind(since)
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn recordings(&self, since: i64, offset: i64, limit: i64) -> StoreResult<Vec<PusherInfo>> {
+        let sql = format!(
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? \
+             ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(since)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.iter().map(recording_info).collect())
+    }
+
+    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
+        Ok(match target {
+            Counted::Room { userid } => {
+                let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE userid = ?");
+                sqlx::query(&sql)
+                    .bind(userid)
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .as_ref()
+                    .map(room_info)
+            }
+            Counted::Recording { userid, fileid } => {
+                let sql = format!(
+                    "SELECT {RECORDING_COLUMNS} FROM recordings WHERE userid = ? AND fileid = ?"
+                );
+                sqlx::query(&sql)
+                    .bind(userid)
+                    .bind(fileid)
+                    .fetch_optional(&self.reader)
+                    .await?
+                    .as_ref()
+                    .map(recording_info)
+            }
+        })
+    }
+
+    async fn put_recording(&self, r: &NewRecording) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO recordings (userid, fileid, title, nickname, headpic, frontcover, location, \
+             play_url, hls_play_url, start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (userid, fileid) DO UPDATE SET title = excluded.title, \
+             nickname = excluded.nickname, headpic = excluded.headpic, \
+             frontcover = excluded.frontcover, location = excluded.location, \
+             play_url = excluded.play_url, hls_play_url = excluded.hls_play_url, \
+             start_time = excluded.start_time, end_time = excluded.end_time",
+        )
+        .bind(&r.userid)
+        .bind(&r.fileid)
+        .bind(&r.title)
+        .bind(&r.userinfo.nickname)
+        .bind(&r.userinfo.headpic)
+        .bind(&r.userinfo.frontcover)
+        .bind(&r.userinfo.location)
+        .bind(&r.play_url)
+        .bind(&r.hls_play_url)
+        .bind(r.start_time)
+        .bind(r.end_time)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
