@@ -9,7 +9,11 @@ use crate::config::{LogFormat, Overrides, Settings};
 use crate::{Application, store, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "minilvb", version, about = "Business server for the Mini LVB live-broadcast apps")]
+#[command(
+    name = "minilvb",
+    version,
+    about = "Business server for the Mini LVB live-broadcast apps"
+)]
 pub struct Cli {
     /// TOML configuration file (default: minilvb.toml in the working directory, if present).
     #[arg(long, global = true, value_name = "PATH")]
@@ -65,7 +69,10 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("minilvb: cannot start the runtime: {error}");

@@ -86,7 +86,10 @@ pub struct PushUrlParams<'a> {
 pub fn push_url(p: &PushUrlParams<'_>, stream_id: &str) -> String {
     let time = tx_time(p.expires_at);
     let secret = tx_secret(p.push_key, stream_id, &time);
-    let mut url = format!("rtmp://{}/live/{stream_id}?bizid={}", p.push_domain, p.bizid);
+    let mut url = format!(
+        "rtmp://{}/live/{stream_id}?bizid={}",
+        p.push_domain, p.bizid
+    );
     if !p.record.is_empty() {
         url.push_str(&format!(
             "&record_interval={}&record={}",
@@ -207,8 +210,14 @@ mod tests {
 
     #[test]
     fn unique_stream_ids_differ_where_legacy_ones_collide() {
-        assert_eq!(legacy_stream_id("8888", "a-b"), legacy_stream_id("8888", "a_b"));
-        let (x, y) = (unique_stream_id("8888", "a-b"), unique_stream_id("8888", "a_b"));
+        assert_eq!(
+            legacy_stream_id("8888", "a-b"),
+            legacy_stream_id("8888", "a_b")
+        );
+        let (x, y) = (
+            unique_stream_id("8888", "a-b"),
+            unique_stream_id("8888", "a_b"),
+        );
         assert_ne!(x, y);
         assert!(x.starts_with("8888_a_b_") && is_url_safe_stream_id(&x));
         let odd = unique_stream_id("8888", "名字/../?x");
@@ -252,7 +261,11 @@ mod tests {
             "1471256100",
             "8242C9C1826F72903ADF2C146EF6BA14"
         ));
-        assert!(!callback_sign_matches("callbackkey", "1471256101", "8242c9c1826f72903adf2c146ef6ba14"));
+        assert!(!callback_sign_matches(
+            "callbackkey",
+            "1471256101",
+            "8242c9c1826f72903adf2c146ef6ba14"
+        ));
         assert!(!callback_sign_matches("callbackkey", "1471256100", ""));
     }
 }

@@ -418,7 +418,10 @@ impl Settings {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
             if !ok {
-                return Err(invalid(setting, "must be a host name (and port), without scheme or path"));
+                return Err(invalid(
+                    setting,
+                    "must be a host name (and port), without scheme or path",
+                ));
             }
         }
         let record_ok = self
@@ -446,7 +449,10 @@ impl Settings {
         self.server.listen.parse().map_err(|_| {
             invalid(
                 "server.listen",
-                format!("{:?} is not an address such as 127.0.0.1:8080", self.server.listen),
+                format!(
+                    "{:?} is not an address such as 127.0.0.1:8080",
+                    self.server.listen
+                ),
             )
         })
     }
@@ -504,7 +510,10 @@ mod tests {
         let text = settings.to_redacted_toml();
         let debug = format!("{settings:?}");
         for shown in [&text, &debug] {
-            assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("s3cret"),
+                "{shown}"
+            );
             assert!(!shown.contains(DEMO_SECRET), "{shown}");
         }
         assert!(text.contains("push_key = \"<redacted>\""), "{text}");
@@ -515,7 +524,10 @@ mod tests {
     fn demo_values_are_listed() {
         let settings = Settings::demo();
         let demo = settings.demo_settings();
-        assert!(demo.contains(&"live.push_key") && demo.contains(&"live.bizid"), "{demo:?}");
+        assert!(
+            demo.contains(&"live.push_key") && demo.contains(&"live.bizid"),
+            "{demo:?}"
+        );
         assert_eq!(settings.push_domain(), "8888.livepush2.myqcloud.com");
         assert_eq!(settings.play_domain(), "8888.liveplay.myqcloud.com");
     }
@@ -524,12 +536,30 @@ mod tests {
     fn bad_settings_name_the_setting() {
         let mut settings = Settings::demo();
         settings.server.listen = "nowhere".into();
-        assert!(settings.validate().unwrap_err().to_string().contains("server.listen"));
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("server.listen")
+        );
         let mut settings = Settings::demo();
         settings.database.url = "redis://x".into();
-        assert!(settings.validate().unwrap_err().to_string().contains("database.url"));
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database.url")
+        );
         let mut settings = Settings::demo();
         settings.live.record = "flv|avi".into();
-        assert!(settings.validate().unwrap_err().to_string().contains("live.record"));
+        assert!(
+            settings
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("live.record")
+        );
     }
 }

@@ -42,11 +42,17 @@ impl Application {
     }
 
     /// As [`Application::build`], with a clock of the caller's (tests set "now").
-    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let addr = settings.listen_addr()?;
-        let store = store::connect(&settings.database)
-            .await
-            .with_context(|| format!("cannot open the database ({})", redact_url(&settings.database.url)))?;
+        let store = store::connect(&settings.database).await.with_context(|| {
+            format!(
+                "cannot open the database ({})",
+                redact_url(&settings.database.url)
+            )
+        })?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
@@ -67,7 +73,10 @@ impl Application {
     /// Serves until `shutdown` completes, then stops accepting, lets
     /// in-flight requests finish (up to `server.shutdown_drain_secs`) and
     /// closes the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let drain = Duration::from_secs(self.ctx.settings.server.shutdown_drain_secs);
         let store = self.ctx.store.clone();
         let router = http::router(self.ctx);

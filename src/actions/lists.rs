@@ -7,7 +7,11 @@ use super::rooms::not_found;
 
 /// FetchList. Counts exactly what it lists. Flag 3 pages through the online
 /// rooms and then the recordings as one continuous list.
-pub async fn fetch_list(ctx: &Context, flag: ListFlag, page: Page) -> Result<ReturnData, ProtocolError> {
+pub async fn fetch_list(
+    ctx: &Context,
+    flag: ListFlag,
+    page: Page,
+) -> Result<ReturnData, ProtocolError> {
     let store = &ctx.store;
     let since = ctx.clock.now() - i64::from(ctx.settings.live.recordings_window_days) * 86_400;
     let (offset, limit) = (page.offset(), page.size);

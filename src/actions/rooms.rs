@@ -69,10 +69,16 @@ pub async fn change_status(
     userid: &str,
     online: bool,
 ) -> Result<ReturnData, ProtocolError> {
-    if ctx.store.set_online(userid, online, ctx.clock.now()).await? {
+    if ctx
+        .store
+        .set_online(userid, online, ctx.clock.now())
+        .await?
+    {
         Ok(ReturnData::Ack(WriteAck::OK))
     } else {
-        Err(ProtocolError::not_found(format_args!("no room of userid {userid}")))
+        Err(ProtocolError::not_found(format_args!(
+            "no room of userid {userid}"
+        )))
     }
 }
 
@@ -107,8 +113,8 @@ pub fn not_found(target: &Counted) -> ProtocolError {
         Counted::Room { userid } => {
             ProtocolError::not_found(format_args!("no room of userid {userid}"))
         }
-        Counted::Recording { userid, fileid } => ProtocolError::not_found(format_args!(
-            "no recording {fileid} of userid {userid}"
-        )),
+        Counted::Recording { userid, fileid } => {
+            ProtocolError::not_found(format_args!("no recording {fileid} of userid {userid}"))
+        }
     }
 }

@@ -94,7 +94,10 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional object; anything else under that key is a 1000 error.
-    pub fn optional_object(&self, key: &str) -> Result<Option<&'a Map<String, Value>>, ProtocolError> {
+    pub fn optional_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<&'a Map<String, Value>>, ProtocolError> {
         match self.present(key) {
             None => Ok(None),
             Some(Value::Object(map)) => Ok(Some(map)),

@@ -100,7 +100,10 @@ impl ProtocolError {
     }
 
     pub fn invalid_json(why: &str) -> Self {
-        Self::new(ErrorCode::InvalidJson, format!("invalid json body! | {why}"))
+        Self::new(
+            ErrorCode::InvalidJson,
+            format!("invalid json body! | {why}"),
+        )
     }
 
     pub fn not_found(what: impl std::fmt::Display) -> Self {
@@ -381,7 +384,10 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
         }
         other => Err(ProtocolError::new(
             ErrorCode::InvalidParam,
-            format!("invalid interface name:{}", short(&Value::String(other.into()))),
+            format!(
+                "invalid interface name:{}",
+                short(&Value::String(other.into()))
+            ),
         )),
     }
 }

@@ -12,7 +12,9 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 pub struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 
 impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
+    fn resolve(
+        self,
+    ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
         Box::pin(async move {
             Ok(self
                 .0

@@ -96,8 +96,12 @@ pub trait Store: Send + Sync + 'static {
     async fn count_rooms(&self, online_only: bool) -> StoreResult<i64>;
 
     /// Rooms, newest session first.
-    async fn rooms(&self, online_only: bool, offset: i64, limit: i64)
-    -> StoreResult<Vec<PusherInfo>>;
+    async fn rooms(
+        &self,
+        online_only: bool,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PusherInfo>>;
 
     /// Recordings that ended at or after `since`.
     async fn count_recordings(&self, since: i64) -> StoreResult<i64>;

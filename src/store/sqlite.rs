@@ -15,9 +15,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{
-    NewMember, NewRecording, NewSession, SessionOutcome, Store, StoreResult, migrations,
-};
+use super::{NewMember, NewRecording, NewSession, SessionOutcome, Store, StoreResult, migrations};
 use crate::config::{DatabaseSettings, MemberOrder};
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
 
@@ -161,10 +159,12 @@ fn group_kind(group: &Group) -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT stream_id FROM rooms WHERE userid = ?")
-            .bind(userid)
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT stream_id FROM rooms WHERE userid = ?")
+                .bind(userid)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     async fn start_session(&self, s: &NewSession) -> StoreResult<SessionOutcome> {
@@ -344,13 +344,12 @@ impl Store for SqliteStore {
              ORDER BY {order_by} LIMIT ? OFFSET ?"
         );
         let mut conn = self.reader.acquire().await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM members WHERE anchor = ? AND group_key = ?",
-        )
-        .bind(anchor)
-        .bind(key)
-        .fetch_one(&mut *conn)
-        .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE anchor = ? AND group_key = ?")
+                .bind(anchor)
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?;
         let members = sqlx::query(&sql)
             .bind(anchor)
             .bind(key)
@@ -377,7 +376,12 @@ impl Store for SqliteStore {
         Ok(sqlx::query_scalar(sql).fetch_one(&self.reader).await?)
     }
 
-    async fn rooms(&self, online_only: bool, offset: i64, limit: i64) -> StoreResult<Vec<PusherInfo>> {
+    async fn rooms(
+        &self,
+        online_only: bool,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PusherInfo>> {
         let filter = if online_only { "WHERE online = 1" } else { "" };
         let sql = format!(
             "SELECT {ROOM_COLUMNS} FROM rooms {filter} ORDER BY started_at DESC, userid LIMIT ? OFFSET ?"
@@ -399,7 +403,12 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn recordings(&self, since: i64, offset: i64, limit: i64) -> StoreResult<Vec<PusherInfo>> {
+    async fn recordings(
+        &self,
+        since: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PusherInfo>> {
         let sql = format!(
             "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? \
              ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?"

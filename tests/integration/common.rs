@@ -1,0 +1,299 @@
+//! Shared test helpers: spawning the server, posting requests, checking envelopes.
+#![allow(dead_code)] // not every helper is used by every test file
+
+use std::sync::Arc;
+
+use minilvb::Application;
+use minilvb::clock::ManualClock;
+use minilvb::config::Settings;
+use minilvb::store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Where "now" starts in tests: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600;
+
+/// The backends a test can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// A running server with its own fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub store: Arc<dyn Store>,
+    pub settings: Settings,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings changed by `configure` (after the test defaults).
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::demo();
+        settings.server.listen = "127.0.0.1:0".into();
+        settings.database.url = match backend {
+            Backend::Sqlite => format!("sqlite:{}", dir.path().join("test.db").display()),
+        };
+        configure(&mut settings);
+        let clock = ManualClock::new(T0);
+        let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
+            .await
+            .expect("the server starts");
+        let base = format!("http://{}", app.local_addr());
+        let store = app.store();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            store,
+            settings,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    /// POSTs a raw body to `path`; returns the status and the JSON reply,
+    /// checking the Content-Type the apps require.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.expect("body");
+        let value: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {text}"));
+        if path == "/" || path == "/interface.php" {
+            assert_eq!(content_type, "application/json; charset=utf-8", "{text}");
+            assert_envelope(&value);
+        }
+        (status, value)
+    }
+
+    /// POSTs a request to `/interface.php`; expects HTTP 200 and returns the envelope.
+    pub async fn post(&self, body: Value) -> Value {
+        let (status, reply) = self.post_raw("/interface.php", body.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        reply
+    }
+
+    /// POSTs a request that must succeed; returns `returnData`.
+    pub async fn ok(&self, body: Value) -> Value {
+        let reply = self.post(body.clone()).await;
+        assert_eq!(reply["returnValue"], 0, "request {body} answered {reply}");
+        assert_eq!(reply["returnMsg"], "return successfully!");
+        assert!(reply["returnData"].is_object(), "{reply}");
+        reply["returnData"].clone()
+    }
+
+    /// POSTs a request that must fail with `code`; returns `returnMsg`.
+    pub async fn fails(&self, body: Value, code: i64) -> String {
+        let reply = self.post(body.clone()).await;
+        assert_eq!(
+            reply["returnValue"], code,
+            "request {body} answered {reply}"
+        );
+        assert_eq!(reply["returnData"], json!([]), "{reply}");
+        reply["returnMsg"].as_str().unwrap_or_default().to_owned()
+    }
+
+    // The apps' request shapes (key order as Android sends them).
+
+    pub async fn request_addr(&self, userid: &str, groupid: &str, title: &str) -> Value {
+        self.ok(
+            json!({"Action":"RequestLVBAddr","userid":userid,"groupid":groupid,"title":title,
+            "userinfo":{"nickname":format!("nick-{userid}"),"headpic":"http://img/h.png",
+            "frontcover":"http://img/f.png","location":"Shenzhen"}}),
+        )
+        .await
+    }
+
+    pub async fn change_status(&self, userid: &str, status: i64) -> Value {
+        self.post(json!({"Action":"ChangeStatus","userid":userid,"status":status}))
+            .await
+    }
+
+    /// A room that is live: RequestLVBAddr, then ChangeStatus 0.
+    pub async fn go_live(&self, userid: &str, groupid: &str) {
+        self.request_addr(userid, groupid, &format!("title of {userid}"))
+            .await;
+        let reply = self.change_status(userid, 0).await;
+        assert_eq!(reply["returnValue"], 0, "{reply}");
+    }
+
+    pub async fn like(&self, anchor: &str, optype: i64) -> Value {
+        self.post(json!({"Action":"ChangeCount","userid":anchor,"type":1,"optype":optype,"flag":0,"fileid":""}))
+            .await
+    }
+
+    pub async fn enter(&self, viewer: &str, anchor: &str, groupid: &str, flag: i64) -> Value {
+        self.post(json!({"Action":"EnterGroup","userid":viewer,"liveuserid":anchor,"groupid":groupid,
+            "nickname":format!("nick-{viewer}"),"headpic":format!("http://img/{viewer}.png"),"flag":flag}))
+            .await
+    }
+
+    pub async fn quit(&self, viewer: &str, anchor: &str, groupid: &str, flag: i64) -> Value {
+        self.post(json!({"Action":"QuitGroup","userid":viewer,"flag":flag,"liveuserid":anchor,"groupid":groupid}))
+            .await
+    }
+
+    pub async fn fetch_list(&self, flag: i64, pageno: i64, pagesize: i64) -> Value {
+        self.ok(json!({"flag":flag,"pageno":pageno,"pagesize":pagesize,"Action":"FetchList"}))
+            .await
+    }
+
+    pub async fn members(&self, anchor: &str, groupid: &str, pageno: i64, pagesize: i64) -> Value {
+        self.ok(
+            json!({"Action":"FetchGroupMemberList","liveuserid":anchor,"groupid":groupid,
+            "pageno":pageno,"pagesize":pagesize}),
+        )
+        .await
+    }
+
+    pub async fn user_info(&self, userid: &str, kind: i64, fileid: &str) -> Value {
+        self.post(json!({"Action":"GetUserInfo","userid":userid,"type":kind,"fileid":fileid}))
+            .await
+    }
+
+    /// Adds a recording directly through the store (as the recording
+    /// callback would), ending at `end`.
+    pub async fn add_recording(&self, userid: &str, fileid: &str, end: i64) {
+        use minilvb::protocol::UserInfo;
+        use minilvb::store::NewRecording;
+        self.store
+            .put_recording(&NewRecording {
+                userid: userid.into(),
+                fileid: fileid.into(),
+                title: format!("recording {fileid}"),
+                userinfo: UserInfo {
+                    nickname: format!("nick-{userid}"),
+                    ..UserInfo::default()
+                },
+                play_url: format!("http://vod.example.com/{fileid}.flv"),
+                hls_play_url: format!("http://vod.example.com/{fileid}.m3u8"),
+                start_time: end - 600,
+                end_time: end,
+            })
+            .await
+            .expect("recording stored");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Every protocol reply: `returnValue` an integer, `returnMsg` a string,
+/// `returnData` an object on success and `[]` on error.
+pub fn assert_envelope(reply: &Value) {
+    let code = reply["returnValue"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("returnValue: {reply}"));
+    assert!(reply["returnMsg"].is_string(), "returnMsg: {reply}");
+    if code == 0 {
+        assert!(reply["returnData"].is_object(), "returnData: {reply}");
+    } else {
+        assert_eq!(reply["returnData"], json!([]), "returnData: {reply}");
+    }
+    assert_eq!(
+        reply.as_object().map(|o| o.len()),
+        Some(3),
+        "extra keys: {reply}"
+    );
+}
+
+/// Checks one pusherinfo's keys and JSON types exactly as the apps read them.
+pub fn assert_pusherinfo(info: &Value) {
+    let object = info
+        .as_object()
+        .unwrap_or_else(|| panic!("pusherinfo: {info}"));
+    for key in [
+        "userid",
+        "groupid",
+        "title",
+        "playurl",
+        "hls_play_url",
+        "fileid",
+        "status",
+    ] {
+        assert!(object[key].is_string(), "{key} is not a string: {info}");
+    }
+    for key in ["timestamp", "type", "viewercount", "likecount"] {
+        assert!(object[key].is_i64(), "{key} is not an integer: {info}");
+    }
+    let status = object["status"].as_str().unwrap_or_default();
+    assert!(status == "0" || status == "1", "status: {info}");
+    let userinfo = object["userinfo"]
+        .as_object()
+        .unwrap_or_else(|| panic!("userinfo: {info}"));
+    for key in ["nickname", "headpic", "frontcover", "location"] {
+        assert!(userinfo[key].is_string(), "userinfo.{key}: {info}");
+    }
+    assert_eq!(object.len(), 12, "unexpected keys: {info}");
+}
+
+/// Writes a test once; it runs on every backend, as `NAME::sqlite` and so on.
+/// The body gets the backend as `$backend` and spawns what it needs.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn run($backend: $crate::common::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::common::Backend::Sqlite).await
+            }
+        }
+    };
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on port 0, a fresh database per test,
+//! spoken to over HTTP the way the apps and the cloud do.
+//!
+//! Every test is written once with `backend_test!` and runs against each
+//! backend (see `common`).
+
+mod common;
+
+mod protocol;
