@@ -58,6 +58,11 @@ pub fn unique_stream_id(bizid: &str, userid: &str) -> String {
     format!("{safe}_{}", &digest[..16])
 }
 
+/// A file id for a recording notice that carries none: a digest of its URL.
+pub fn url_file_id(url: &str) -> String {
+    md5_hex(&[url.as_bytes()])[..16].to_owned()
+}
+
 /// Unix seconds as the lower-case hex the cloud expects in `txTime`.
 pub fn tx_time(expires_at: i64) -> String {
     format!("{expires_at:x}")

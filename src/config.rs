@@ -99,6 +99,7 @@ pub struct Settings {
     pub live: LiveSettings,
     pub cos: CosSettings,
     pub members: MemberSettings,
+    pub callback: CallbackSettings,
     pub log: LogSettings,
 }
 
@@ -154,6 +155,8 @@ pub struct LiveSettings {
     pub push_key: Secret,
     /// The callback (API) key that signs the cloud's event callbacks.
     pub api_key: Secret,
+    /// A second callback key, accepted as well while set (for key rotation).
+    pub api_key_secondary: Secret,
     /// Push domain; empty means `BIZID.livepush2.myqcloud.com` (the original's).
     pub push_domain: String,
     /// Play domain; empty means `BIZID.liveplay.myqcloud.com`.
@@ -166,6 +169,9 @@ pub struct LiveSettings {
     pub record_interval: u32,
     /// FetchList flags 2 and 3 show recordings that ended within this many days.
     pub recordings_window_days: u32,
+    /// Sets a room offline when it has been online this long with no
+    /// push-begin callback and no ChangeStatus; 0 turns this off.
+    pub online_timeout_secs: u64,
 }
 
 impl Default for LiveSettings {
@@ -180,6 +186,8 @@ impl Default for LiveSettings {
             record: "flv|hls".into(),
             record_interval: 10800,
             recordings_window_days: 7,
+            online_timeout_secs: 0,
+            api_key_secondary: Secret::default(),
         }
     }
 }
@@ -204,6 +212,29 @@ impl Default for CosSettings {
             secret_id: Secret::default(),
             secret_key: Secret::default(),
             sign_ttl_secs: 30,
+        }
+    }
+}
+
+/// The cloud's stream event callbacks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackSettings {
+    /// A notice is accepted until this long after its `t` (the old meaning of
+    /// `t` is the event time, the current one the expiry: 10 minutes covers both).
+    pub max_age_secs: u64,
+    /// A notice whose `t` is further ahead than this is rejected.
+    pub max_future_secs: u64,
+    /// Recordings not longer than this are ignored (the original: 60 s).
+    pub min_recording_secs: i64,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        Self {
+            max_age_secs: 600,
+            max_future_secs: 86_400,
+            min_recording_secs: 60,
         }
     }
 }

@@ -9,10 +9,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde::Serialize;
 
 use crate::actions::{self, Context};
+use crate::callbacks;
 use crate::protocol::{self, Envelope, ErrorCode, ProtocolError};
 
 pub fn router(ctx: Context) -> Router {
@@ -20,6 +21,8 @@ pub fn router(ctx: Context) -> Router {
     Router::new()
         .route("/", any(interface))
         .route("/interface.php", any(interface))
+        .route("/callback/Live_callback.php", post(callback))
+        .route("/callback", post(callback))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -97,6 +100,24 @@ async fn interface(
         Ok(data) => json(StatusCode::OK, &Envelope::ok(data)),
         Err(error) => envelope_error(StatusCode::OK, &error),
     }
+}
+
+/// The cloud's stream event callbacks.
+async fn callback(State(ctx): State<Context>, body: Result<Bytes, BytesRejection>) -> Response {
+    let reply = match body {
+        Ok(body) => callbacks::handle(&ctx, &body).await,
+        Err(rejection) => callbacks::CallbackReply {
+            code: ErrorCode::InvalidJson.value(),
+            msg: format!("request body rejected: {}", rejection.status()),
+            retry: false,
+        },
+    };
+    let status = if reply.retry {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    json(status, &reply)
 }
 
 #[derive(Serialize)]

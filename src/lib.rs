@@ -2,12 +2,14 @@
 //!
 //! - [`protocol`]: the wire contract (envelope, error codes, request parsing, replies);
 //! - [`actions`]: one function per Action, over the [`store::Store`] trait;
+//! - [`callbacks`]: the cloud's stream event callbacks;
 //! - [`cloud`]: the cloud's signing rules, pure functions;
 //! - [`store`]: the storage trait and its backends;
 //! - [`http`]: the thin HTTP layer;
 //! - [`config`], [`telemetry`], [`cli`]: running it.
 
 pub mod actions;
+pub mod callbacks;
 pub mod cli;
 pub mod clock;
 pub mod cloud;
@@ -79,6 +81,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let drain = Duration::from_secs(self.ctx.settings.server.shutdown_drain_secs);
         let store = self.ctx.store.clone();
+        let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.ctx.clone()));
         let router = http::router(self.ctx);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
@@ -92,6 +95,7 @@ impl Application {
                 tracing::warn!(drain_secs = drain.as_secs(), "drain time over; closing remaining connections");
             }
         }
+        sweeper.abort();
         store.close().await;
         Ok(())
     }

@@ -33,11 +33,18 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-pub const SQLITE: Embedded = Embedded(&[(
-    1,
-    "rooms recordings members",
-    include_str!("migrations/sqlite/0001_init.sql"),
-)]);
+pub const SQLITE: Embedded = Embedded(&[
+    (
+        1,
+        "rooms recordings members",
+        include_str!("migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "callbacks",
+        include_str!("migrations/sqlite/0002_callbacks.sql"),
+    ),
+]);
 
 pub async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {
     Migrator::new(source).await

@@ -117,11 +117,80 @@ pub trait Store: Send + Sync + 'static {
     /// (userid, fileid) exists, keeping its counts.
     async fn put_recording(&self, recording: &NewRecording) -> StoreResult<()>;
 
+    /// Applies a push-begin (online) or push-end (offline) event to the room
+    /// of its stream, unless an event at least as recent was applied already
+    /// (by time, then sequence; at equal keys offline wins).
+    async fn stream_event(&self, event: &StreamEvent) -> StoreResult<EventOutcome>;
+
+    /// Adds a recorded file: a new recording of the stream's anchor (title
+    /// and profile copied from the room), or another format of a recording
+    /// of the same broadcast. A notice seen before changes nothing.
+    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome>;
+
+    /// Keeps a screenshot as the room's latest snapshot (the cover when the
+    /// anchor gave none); older screenshots than the one kept are ignored.
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool>;
+
+    /// Sets offline every room online since before `cutoff` with no status
+    /// event since; returns how many.
+    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64>;
+
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
 
     /// Closes the pool, waiting for connections in use.
     async fn close(&self);
+}
+
+/// A push-begin or push-end event of a stream.
+#[derive(Debug, Clone)]
+pub struct StreamEvent {
+    pub stream_id: String,
+    pub online: bool,
+    /// The cloud's event time.
+    pub at: i64,
+    /// The push's sequence, made sortable (see `callbacks::sortable_sequence`).
+    pub sequence: String,
+    /// Our clock, for the online timeout.
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    /// An event at least as recent was applied before.
+    Stale,
+    UnknownStream,
+}
+
+/// One recorded file (one format) of a stream, as the cloud announces it.
+#[derive(Debug, Clone)]
+pub struct RecordingFile {
+    pub stream_id: String,
+    /// What identifies the notice: video_id, else file_id, else the URL.
+    pub notice_key: String,
+    /// The fileid a new recording gets (the cloud's file_id or video_id).
+    pub fileid: String,
+    /// flv, hls, mp4.
+    pub format: String,
+    pub url: String,
+    pub start_time: i64,
+    pub end_time: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingOutcome {
+    Created {
+        userid: String,
+        fileid: String,
+    },
+    /// Another format of an existing recording.
+    Merged {
+        userid: String,
+        fileid: String,
+    },
+    Duplicate,
+    UnknownStream,
 }
 
 /// A recording file of a broadcast.

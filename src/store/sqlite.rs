@@ -15,7 +15,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{NewMember, NewRecording, NewSession, SessionOutcome, Store, StoreResult, migrations};
+use super::{
+    EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingOutcome,
+    SessionOutcome, Store, StoreResult, StreamEvent, migrations,
+};
+use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
 
@@ -62,8 +66,12 @@ impl SqliteStore {
     }
 }
 
+/// The cover the lists show: the anchor's, else the latest screenshot.
+const ROOM_COVER: &str = "CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END";
+
 const ROOM_COLUMNS: &str = "userid, groupid, started_at, viewer_count, like_count, title, \
-     play_url, hls_play_url, online, nickname, headpic, frontcover, location";
+     play_url, hls_play_url, online, nickname, headpic, location, \
+     CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END AS frontcover";
 
 const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_count, title, \
      play_url, hls_play_url, nickname, headpic, frontcover, location";
@@ -187,7 +195,10 @@ impl Store for SqliteStore {
              headpic = excluded.headpic, frontcover = excluded.frontcover, \
              location = excluded.location, play_url = excluded.play_url, \
              hls_play_url = excluded.hls_play_url, online = 0, viewer_count = 0, like_count = 0, \
-             started_at = excluded.started_at, status_at = excluded.status_at",
+             started_at = excluded.started_at, status_at = excluded.status_at, \
+             snapshot_url = '', snapshot_at = 0, \
+             last_event_seq = CASE WHEN last_event_time < excluded.started_at THEN '' ELSE last_event_seq END, \
+             last_event_time = MAX(last_event_time, excluded.started_at)",
         )
         .bind(&s.userid)
         .bind(&s.stream_id)
@@ -212,12 +223,18 @@ impl Store for SqliteStore {
     }
 
     async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE rooms SET online = ?, status_at = ? WHERE userid = ?")
-            .bind(online as i64)
-            .bind(now)
-            .bind(userid)
-            .execute(&self.writer)
-            .await?;
+        // ChangeStatus counts as a status event "now", so that a late
+        // callback about an earlier moment cannot undo it.
+        let done = sqlx::query(
+            "UPDATE rooms SET online = ?1, status_at = ?2, \
+             last_event_seq = CASE WHEN last_event_time < ?2 THEN '' ELSE last_event_seq END, \
+             last_event_time = MAX(last_event_time, ?2) WHERE userid = ?3",
+        )
+        .bind(online as i64)
+        .bind(now)
+        .bind(userid)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -472,6 +489,166 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn stream_event(&self, e: &StreamEvent) -> StoreResult<EventOutcome> {
+        let applied = sqlx::query(
+            "UPDATE rooms SET online = ?1, status_at = ?2, last_event_time = ?3, last_event_seq = ?4 \
+             WHERE stream_id = ?5 AND (last_event_time < ?3 OR (last_event_time = ?3 AND \
+             (last_event_seq < ?4 OR (last_event_seq = ?4 AND ?1 = 0))))",
+        )
+        .bind(e.online as i64)
+        .bind(e.now)
+        .bind(e.at)
+        .bind(&e.sequence)
+        .bind(&e.stream_id)
+        .execute(&self.writer)
+        .await?
+        .rows_affected()
+            > 0;
+        if applied {
+            return Ok(EventOutcome::Applied);
+        }
+        let known = sqlx::query("SELECT 1 FROM rooms WHERE stream_id = ?")
+            .bind(&e.stream_id)
+            .fetch_optional(&self.writer)
+            .await?
+            .is_some();
+        Ok(if known {
+            EventOutcome::Stale
+        } else {
+            EventOutcome::UnknownStream
+        })
+    }
+
+    async fn add_recording_file(&self, f: &RecordingFile) -> StoreResult<RecordingOutcome> {
+        let mut tx = self.write().await?;
+        let seen = sqlx::query("SELECT 1 FROM recording_files WHERE notice_key = ?")
+            .bind(&f.notice_key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if seen {
+            return Ok(RecordingOutcome::Duplicate);
+        }
+        let room_sql = format!(
+            "SELECT userid, title, nickname, headpic, location, {ROOM_COVER} AS frontcover \
+             FROM rooms WHERE stream_id = ?"
+        );
+        let Some(room) = sqlx::query(&room_sql)
+            .bind(&f.stream_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(RecordingOutcome::UnknownStream);
+        };
+        let userid: String = room.get("userid");
+        // A recording of the same broadcast that lacks this format?
+        let candidates = sqlx::query(
+            "SELECT fileid, start_time, end_time FROM recordings r WHERE userid = ?1 \
+             AND start_time < ?3 AND end_time > ?2 AND NOT EXISTS (SELECT 1 FROM recording_files f \
+             WHERE f.userid = r.userid AND f.fileid = r.fileid AND f.format = ?4) \
+             ORDER BY end_time DESC LIMIT 8",
+        )
+        .bind(&userid)
+        .bind(f.start_time)
+        .bind(f.end_time)
+        .bind(&f.format)
+        .fetch_all(&mut *tx)
+        .await?;
+        let merged_into = candidates.iter().find_map(|row| {
+            let span = (
+                row.get::<i64, _>("start_time"),
+                row.get::<i64, _>("end_time"),
+            );
+            same_broadcast(span, (f.start_time, f.end_time)).then(|| row.get::<String, _>("fileid"))
+        });
+        let fileid = merged_into.clone().unwrap_or_else(|| f.fileid.clone());
+        sqlx::query(
+            "INSERT INTO recordings (userid, fileid, title, nickname, headpic, frontcover, location, \
+             play_url, hls_play_url, start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?) \
+             ON CONFLICT (userid, fileid) DO NOTHING",
+        )
+        .bind(&userid)
+        .bind(&fileid)
+        .bind(room.get::<String, _>("title"))
+        .bind(room.get::<String, _>("nickname"))
+        .bind(room.get::<String, _>("headpic"))
+        .bind(room.get::<String, _>("frontcover"))
+        .bind(room.get::<String, _>("location"))
+        .bind(f.start_time)
+        .bind(f.end_time)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO recording_files (notice_key, userid, fileid, format, url, start_time, end_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.notice_key)
+        .bind(&userid)
+        .bind(&fileid)
+        .bind(&f.format)
+        .bind(&f.url)
+        .bind(f.start_time)
+        .bind(f.end_time)
+        .execute(&mut *tx)
+        .await?;
+        let files: Vec<(String, String)> = sqlx::query_as(
+            "SELECT format, url FROM recording_files WHERE userid = ? AND fileid = ?",
+        )
+        .bind(&userid)
+        .bind(&fileid)
+        .fetch_all(&mut *tx)
+        .await?;
+        let (play_url, hls_play_url) = recording_urls(
+            files
+                .iter()
+                .map(|(format, url)| (format.as_str(), url.as_str())),
+        );
+        sqlx::query(
+            "UPDATE recordings SET play_url = ?, hls_play_url = ?, start_time = MIN(start_time, ?), \
+             end_time = MAX(end_time, ?) WHERE userid = ? AND fileid = ?",
+        )
+        .bind(play_url)
+        .bind(hls_play_url)
+        .bind(f.start_time)
+        .bind(f.end_time)
+        .bind(&userid)
+        .bind(&fileid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(match merged_into {
+            Some(_) => RecordingOutcome::Merged { userid, fileid },
+            None => RecordingOutcome::Created { userid, fileid },
+        })
+    }
+
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
+        sqlx::query(
+            "UPDATE rooms SET snapshot_url = ?, snapshot_at = ? WHERE stream_id = ? AND snapshot_at <= ?",
+        )
+        .bind(url)
+        .bind(taken_at)
+        .bind(stream_id)
+        .bind(taken_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(sqlx::query("SELECT 1 FROM rooms WHERE stream_id = ?")
+            .bind(stream_id)
+            .fetch_optional(&self.writer)
+            .await?
+            .is_some())
+    }
+
+    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
+        Ok(
+            sqlx::query("UPDATE rooms SET online = 0 WHERE online = 1 AND status_at < ?")
+                .bind(cutoff)
+                .execute(&self.writer)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -297,3 +297,11 @@ macro_rules! backend_test {
         }
     };
 }
+
+impl TestApp {
+    /// The server's "now".
+    pub fn clock_now(&self) -> i64 {
+        use minilvb::clock::Clock;
+        self.clock.now()
+    }
+}

@@ -6,4 +6,5 @@
 
 mod common;
 
+mod callbacks;
 mod protocol;
