@@ -157,7 +157,8 @@ pub struct LiveSettings {
     pub api_key: Secret,
     /// A second callback key, accepted as well while set (for key rotation).
     pub api_key_secondary: Secret,
-    /// Push domain; empty means `BIZID.livepush2.myqcloud.com` (the original's).
+    /// Push domain; empty means `BIZID.livepush2.myqcloud.com` (the original's),
+    /// filled in when the settings are loaded.
     pub push_domain: String,
     /// Play domain; empty means `BIZID.liveplay.myqcloud.com`.
     pub play_domain: String,
@@ -376,6 +377,7 @@ impl Settings {
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
         settings.fill_demo_values();
+        settings.derive_domains();
         settings.validate()?;
         Ok(settings)
     }
@@ -387,7 +389,7 @@ impl Settings {
         settings
     }
 
-    /// Replaces missing keys with demo values; returns which settings are demo.
+    /// Replaces missing keys with demo values.
     fn fill_demo_values(&mut self) {
         if self.live.bizid.is_empty() {
             self.live.bizid = DEMO_BIZID.into();
@@ -407,6 +409,18 @@ impl Settings {
         }
         if self.cos.bucket.is_empty() {
             self.cos.bucket = DEMO_COS_BUCKET.into();
+        }
+    }
+
+    /// Fills in the original's domains, derived from the BIZID, where none
+    /// are configured. Done when loading and again when the server is built,
+    /// so settings changed in code after loading get them too.
+    pub fn derive_domains(&mut self) {
+        if self.live.push_domain.is_empty() {
+            self.live.push_domain = format!("{}.livepush2.myqcloud.com", self.live.bizid);
+        }
+        if self.live.play_domain.is_empty() {
+            self.live.play_domain = format!("{}.liveplay.myqcloud.com", self.live.bizid);
         }
     }
 
@@ -488,20 +502,6 @@ impl Settings {
         })
     }
 
-    pub fn push_domain(&self) -> String {
-        match self.live.push_domain.as_str() {
-            "" => format!("{}.livepush2.myqcloud.com", self.live.bizid),
-            domain => domain.to_owned(),
-        }
-    }
-
-    pub fn play_domain(&self) -> String {
-        match self.live.play_domain.as_str() {
-            "" => format!("{}.liveplay.myqcloud.com", self.live.bizid),
-            domain => domain.to_owned(),
-        }
-    }
-
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
@@ -553,14 +553,15 @@ mod tests {
 
     #[test]
     fn demo_values_are_listed() {
-        let settings = Settings::demo();
+        let mut settings = Settings::demo();
+        settings.derive_domains();
         let demo = settings.demo_settings();
         assert!(
             demo.contains(&"live.push_key") && demo.contains(&"live.bizid"),
             "{demo:?}"
         );
-        assert_eq!(settings.push_domain(), "8888.livepush2.myqcloud.com");
-        assert_eq!(settings.play_domain(), "8888.liveplay.myqcloud.com");
+        assert_eq!(settings.live.push_domain, "8888.livepush2.myqcloud.com");
+        assert_eq!(settings.live.play_domain, "8888.liveplay.myqcloud.com");
     }
 
     #[test]

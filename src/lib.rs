@@ -45,9 +45,11 @@ impl Application {
 
     /// As [`Application::build`], with a clock of the caller's (tests set "now").
     pub async fn build_with_clock(
-        settings: Settings,
+        mut settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        settings.derive_domains();
+        settings.validate()?;
         let addr = settings.listen_addr()?;
         let store = store::connect(&settings.database).await.with_context(|| {
             format!(

@@ -21,16 +21,11 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
-    /// Resolved once from the settings.
-    pub push_domain: Arc<str>,
-    pub play_domain: Arc<str>,
 }
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
         Self {
-            push_domain: settings.push_domain().into(),
-            play_domain: settings.play_domain().into(),
             store,
             clock,
             settings,

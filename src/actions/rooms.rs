@@ -30,7 +30,7 @@ pub async fn request_lvb_addr(
         vec![unique]
     };
     for stream_id in candidates {
-        let (flv, hls, _rtmp) = cloud::play_urls(&ctx.play_domain, &stream_id);
+        let (flv, hls, _rtmp) = cloud::play_urls(&live.play_domain, &stream_id);
         let session = NewSession {
             userid: userid.clone(),
             stream_id,
@@ -44,7 +44,7 @@ pub async fn request_lvb_addr(
         if ctx.store.start_session(&session).await? == SessionOutcome::Started {
             let pushurl = cloud::push_url(
                 &PushUrlParams {
-                    push_domain: &ctx.push_domain,
+                    push_domain: &live.push_domain,
                     bizid: &live.bizid,
                     push_key: live.push_key.expose(),
                     record: &live.record,

@@ -9,7 +9,8 @@ backend_test! {
     async fn full_session(backend) {
         let app = TestApp::spawn(backend).await;
         let data = app.request_addr("anchor-1", "@TGS#1", "hello").await;
-        assert!(data["pushurl"].as_str().unwrap().starts_with("rtmp://8888.livepush2.myqcloud.com/live/8888_anchor_1?bizid=8888&"));
+        let pushurl = data["pushurl"].as_str().unwrap();
+        assert!(pushurl.starts_with("rtmp://8888.livepush2.myqcloud.com/live/8888_anchor_1?bizid=8888&"), "{pushurl}");
         assert_eq!(data["timestamp"], T0);
         assert_eq!(app.fetch_list(1, 1, 20).await["totalcount"], 0);
         assert_eq!(app.change_status("anchor-1", 0).await["returnValue"], 0);
