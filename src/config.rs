@@ -98,6 +98,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub live: LiveSettings,
     pub cos: CosSettings,
+    pub vod: VodSettings,
     pub members: MemberSettings,
     pub callback: CallbackSettings,
     pub log: LogSettings,
@@ -157,6 +158,9 @@ pub struct LiveSettings {
     pub api_key: Secret,
     /// A second callback key, accepted as well while set (for key rotation).
     pub api_key_secondary: Secret,
+    /// The play anti-leech key for RequestPlayUrlWithSignForLinkMic; empty
+    /// means the push key (the cloud's low-latency play checks it).
+    pub play_key: Secret,
     /// Push domain; empty means `BIZID.livepush2.myqcloud.com` (the original's),
     /// filled in when the settings are loaded.
     pub push_domain: String,
@@ -189,6 +193,7 @@ impl Default for LiveSettings {
             recordings_window_days: 7,
             online_timeout_secs: 0,
             api_key_secondary: Secret::default(),
+            play_key: Secret::default(),
         }
     }
 }
@@ -201,7 +206,9 @@ pub struct CosSettings {
     pub bucket: String,
     pub secret_id: Secret,
     pub secret_key: Secret,
-    /// Lifetime of a GetCOSSign signature (the original: 30 s).
+    /// The bucket's region (e.g. `ap-guangzhou`), passed to clients by GetCOSSignV2.
+    pub region: String,
+    /// Lifetime of a GetCOSSign / GetCOSSignV2 signature (the original: 30 s).
     pub sign_ttl_secs: u32,
 }
 
@@ -212,7 +219,31 @@ impl Default for CosSettings {
             bucket: String::new(),
             secret_id: Secret::default(),
             secret_key: Secret::default(),
+            region: String::new(),
             sign_ttl_secs: 30,
+        }
+    }
+}
+
+/// Video-on-demand client uploads (GetVodSignatureV2).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VodSettings {
+    pub secret_id: Secret,
+    pub secret_key: Secret,
+    /// A task flow the cloud runs on each uploaded file; empty for none.
+    pub procedure: String,
+    /// Lifetime of an upload signature.
+    pub sign_ttl_secs: u32,
+}
+
+impl Default for VodSettings {
+    fn default() -> Self {
+        Self {
+            secret_id: Secret::default(),
+            secret_key: Secret::default(),
+            procedure: String::new(),
+            sign_ttl_secs: 86_400,
         }
     }
 }
@@ -399,6 +430,8 @@ impl Settings {
             &mut self.live.api_key,
             &mut self.cos.secret_id,
             &mut self.cos.secret_key,
+            &mut self.vod.secret_id,
+            &mut self.vod.secret_key,
         ] {
             if !secret.is_set() {
                 *secret = Secret::demo(DEMO_SECRET);
@@ -435,6 +468,8 @@ impl Settings {
             ("live.api_key", &self.live.api_key),
             ("cos.secret_id", &self.cos.secret_id),
             ("cos.secret_key", &self.cos.secret_key),
+            ("vod.secret_id", &self.vod.secret_id),
+            ("vod.secret_key", &self.vod.secret_key),
         ];
         demo.extend(secrets.iter().filter(|(_, s)| s.is_demo()).map(|(n, _)| *n));
         if self.cos.appid == DEMO_COS_APPID {
@@ -487,6 +522,10 @@ impl Settings {
         if self.cos.sign_ttl_secs == 0 {
             return Err(invalid("cos.sign_ttl_secs", "must be at least 1"));
         }
+        if self.vod.sign_ttl_secs == 0 {
+            return Err(invalid("vod.sign_ttl_secs", "must be at least 1"));
+        }
+
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherList, Return
 
 use super::Context;
 use super::rooms::not_found;
+use crate::store::RoomScope;
 
 /// FetchList. Counts exactly what it lists. Flag 3 pages through the online
 /// rooms and then the recordings as one continuous list.
@@ -17,10 +18,13 @@ pub async fn fetch_list(
     let (offset, limit) = (page.offset(), page.size);
     let list = match flag {
         ListFlag::Online | ListFlag::AllRooms => {
-            let online_only = flag == ListFlag::Online;
+            let scope = match flag {
+                ListFlag::Online => RoomScope::Online,
+                _ => RoomScope::Listed,
+            };
             PusherList {
-                totalcount: store.count_rooms(online_only).await?,
-                pusherlist: store.rooms(online_only, offset, limit).await?,
+                totalcount: store.count_rooms(scope).await?,
+                pusherlist: store.rooms(scope, offset, limit).await?,
             }
         }
         ListFlag::Recordings => PusherList {
@@ -28,10 +32,10 @@ pub async fn fetch_list(
             pusherlist: store.recordings(since, offset, limit).await?,
         },
         ListFlag::OnlineThenRecordings => {
-            let rooms = store.count_rooms(true).await?;
+            let rooms = store.count_rooms(RoomScope::Online).await?;
             let recordings = store.count_recordings(since).await?;
             let mut pusherlist = if offset < rooms {
-                store.rooms(true, offset, limit).await?
+                store.rooms(RoomScope::Online, offset, limit).await?
             } else {
                 Vec::new()
             };

@@ -60,6 +60,18 @@ pub async fn handle(ctx: &Context, request: Request) -> Result<ReturnData, Proto
         Request::FetchList { flag, page } => lists::fetch_list(ctx, flag, page).await,
         Request::GetUserInfo { target } => lists::get_user_info(ctx, &target).await,
         Request::GetCosSign => Ok(uploads::cos_sign(ctx)),
+        Request::GetCosSignV2 => Ok(uploads::cos_sign_v2(ctx)),
+        Request::GetVodSignatureV2 => Ok(uploads::vod_signature(ctx)),
+        Request::RequestLinkMicAddr { userid } => Ok(rooms::link_mic_addr(ctx, &userid)),
+        Request::SignLinkMicPlayUrl {
+            userid: _,
+            origin_url,
+        } => rooms::sign_play_url(ctx, &origin_url),
+        Request::StopLvb { userid } => rooms::change_status(ctx, &userid, false).await,
+        Request::ReportUser { reporter, reported } => {
+            rooms::report_user(ctx, &reporter, &reported).await
+        }
+
         Request::EnterGroup {
             group,
             userid,

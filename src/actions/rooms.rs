@@ -1,7 +1,11 @@
 //! A broadcaster's room: the session (push address), its status and likes.
 
 use crate::cloud::{self, PushUrlParams};
-use crate::protocol::{Counted, ProtocolError, PushAddr, ReturnData, UserInfo, WriteAck};
+use crate::protocol::{
+    Counted, ErrorCode, LinkMicAddr, ProtocolError, PushAddr, ReturnData, SignedPlayUrl, UserInfo,
+    WriteAck,
+};
+
 use crate::store::{NewSession, SessionOutcome};
 
 use super::Context;
@@ -20,6 +24,7 @@ pub async fn request_lvb_addr(
     title: String,
     userinfo: UserInfo,
 ) -> Result<ReturnData, ProtocolError> {
+    refuse_banned(ctx, &userid).await?;
     let live = &ctx.settings.live;
     let now = ctx.clock.now();
     let legacy = cloud::legacy_stream_id(&live.bizid, &userid);
@@ -69,6 +74,9 @@ pub async fn change_status(
     userid: &str,
     online: bool,
 ) -> Result<ReturnData, ProtocolError> {
+    if online {
+        refuse_banned(ctx, userid).await?;
+    }
     if ctx
         .store
         .set_online(userid, online, ctx.clock.now())
@@ -108,7 +116,98 @@ pub async fn change_viewers_deprecated(
     }
 }
 
+/// RequestLVBAddrForLinkMic: a push URL for a stream of this link-mic
+/// session only (the userid's unique stream id plus the time in hex, so that
+/// no two userids or sessions share one), unrecorded, with its rtmp play URL.
+pub fn link_mic_addr(ctx: &Context, userid: &str) -> ReturnData {
+    let live = &ctx.settings.live;
+    let now = ctx.clock.now();
+    let stream_id = format!(
+        "{}_{}",
+        cloud::unique_stream_id(&live.bizid, userid),
+        cloud::tx_time(now)
+    );
+    let pushurl = cloud::push_url(
+        &PushUrlParams {
+            push_domain: &live.push_domain,
+            bizid: &live.bizid,
+            push_key: live.push_key.expose(),
+            record: "",
+            record_interval: live.record_interval,
+            expires_at: now + i64::from(live.push_url_ttl_secs),
+        },
+        &stream_id,
+    );
+    let (_flv, _hls, playurl) = cloud::play_urls(&live.play_domain, &stream_id);
+    ReturnData::LinkMicAddr(LinkMicAddr {
+        pushurl,
+        timestamp: now,
+        playurl,
+    })
+}
+
+/// RequestPlayUrlWithSignForLinkMic: signs a stream URL on the play domain
+/// with the play key (the push key when none is set).
+pub fn sign_play_url(ctx: &Context, origin_url: &str) -> Result<ReturnData, ProtocolError> {
+    let live = &ctx.settings.live;
+    let now = ctx.clock.now();
+    let key = if live.play_key.is_set() {
+        &live.play_key
+    } else {
+        &live.push_key
+    };
+    let expires_at = now + i64::from(live.push_url_ttl_secs);
+    let signed = cloud::sign_play_url(
+        origin_url,
+        &live.play_domain,
+        &live.bizid,
+        key.expose(),
+        expires_at,
+    )
+    .map_err(|why| {
+        ProtocolError::new(
+            ErrorCode::OutOfRange,
+            format!(
+                "invalid param value! | originStreamUrl {why} ({})",
+                live.play_domain
+            ),
+        )
+    })?;
+    Ok(ReturnData::SignedPlayUrl(SignedPlayUrl {
+        stream_url_with_signature: signed,
+        timestamp: now,
+    }))
+}
+
+/// ReportUser: recorded for the operator (`minilvb reports`). Unlike the
+/// original, which deleted the reported user's rooms and recordings on any
+/// anonymous report, nothing is deleted.
+pub async fn report_user(
+    ctx: &Context,
+    reporter: &str,
+    reported: &str,
+) -> Result<ReturnData, ProtocolError> {
+    let id = ctx
+        .store
+        .add_report(reporter, reported, ctx.clock.now())
+        .await?;
+    tracing::info!(report = id, %reporter, %reported, "user reported");
+    Ok(ReturnData::Ack(WriteAck::OK))
+}
+
+/// A banned user cannot start a session or go online.
+async fn refuse_banned(ctx: &Context, userid: &str) -> Result<(), ProtocolError> {
+    if ctx.store.is_banned(userid).await? {
+        return Err(ProtocolError::new(
+            ErrorCode::Banned,
+            format!("user is banned! | {userid} may not broadcast; contact the operator"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn not_found(target: &Counted) -> ProtocolError {
+
     match target {
         Counted::Room { userid } => {
             ProtocolError::not_found(format_args!("no room of userid {userid}"))

@@ -10,8 +10,8 @@ mod reply;
 
 pub use fields::Fields;
 pub use reply::{
-    CosSign, Envelope, MemberInfo, MemberList, PushAddr, PusherInfo, PusherList, ReturnData,
-    UserInfo, WriteAck,
+    CosSign, CosSignV2, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
+    PusherList, ReturnData, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
 };
 
 use serde_json::Value;
@@ -30,6 +30,8 @@ pub enum ErrorCode {
     OutOfRange = 4002,
     /// Too many requests (later builds of the original).
     FrequencyControl = 4003,
+    /// The operator banned this user from broadcasting.
+    Banned = 4004,
 }
 
 impl ErrorCode {
@@ -264,6 +266,28 @@ pub enum Request {
         page: Page,
     },
     GetCosSign,
+    /// A viewer joining the VJ on camera: a push URL for a per-session
+    /// link-mic stream and its play URL. Nothing is stored as a room.
+    RequestLinkMicAddr {
+        userid: String,
+    },
+    /// Signs a play URL on the configured play domain with the anti-leech rule.
+    SignLinkMicPlayUrl {
+        userid: String,
+        origin_url: String,
+    },
+    /// The room goes offline (as ChangeStatus 1).
+    StopLvb {
+        userid: String,
+    },
+    /// A viewer reports a VJ; recorded for the operator, nothing deleted.
+    ReportUser {
+        /// "" for an anonymous report.
+        reporter: String,
+        reported: String,
+    },
+    GetCosSignV2,
+    GetVodSignatureV2,
     EnterGroup {
         group: Group,
         userid: String,
@@ -298,7 +322,14 @@ impl Request {
             | Request::ChangeViewersDeprecated { target }
             | Request::GetUserInfo { target } => Some(target.userid()),
             Request::FetchGroupMemberList { anchor, .. } => Some(anchor),
-            Request::FetchList { .. } | Request::GetCosSign => None,
+            Request::RequestLinkMicAddr { userid }
+            | Request::SignLinkMicPlayUrl { userid, .. }
+            | Request::StopLvb { userid } => Some(userid),
+            Request::ReportUser { reporter, .. } => Some(reporter),
+            Request::FetchList { .. }
+            | Request::GetCosSign
+            | Request::GetCosSignV2
+            | Request::GetVodSignatureV2 => None,
         }
     }
 
@@ -310,6 +341,12 @@ impl Request {
             Request::ChangeLikes { .. } | Request::ChangeViewersDeprecated { .. } => "ChangeCount",
             Request::FetchList { .. } => "FetchList",
             Request::GetCosSign => "GetCOSSign",
+            Request::RequestLinkMicAddr { .. } => "RequestLVBAddrForLinkMic",
+            Request::SignLinkMicPlayUrl { .. } => "RequestPlayUrlWithSignForLinkMic",
+            Request::StopLvb { .. } => "StopLVB",
+            Request::ReportUser { .. } => "ReportUser",
+            Request::GetCosSignV2 => "GetCOSSignV2",
+            Request::GetVodSignatureV2 => "GetVodSignatureV2",
             Request::EnterGroup { .. } => "EnterGroup",
             Request::QuitGroup { .. } => "QuitGroup",
             Request::FetchGroupMemberList { .. } => "FetchGroupMemberList",
@@ -354,6 +391,25 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
             page: parse_page(&fields)?,
         }),
         "GetCOSSign" => Ok(Request::GetCosSign),
+        "GetCOSSignV2" => Ok(Request::GetCosSignV2),
+        "GetVodSignatureV2" => Ok(Request::GetVodSignatureV2),
+        // Title and profile are sent as for RequestLVBAddr; a link-mic
+        // stream is not listed, so they are not kept.
+        "RequestLVBAddrForLinkMic" => Ok(Request::RequestLinkMicAddr {
+            userid: fields.required_str("userid", limits::ID)?,
+        }),
+        "RequestPlayUrlWithSignForLinkMic" => Ok(Request::SignLinkMicPlayUrl {
+            userid: fields.required_str("userid", limits::ID)?,
+            origin_url: fields.required_str("originStreamUrl", limits::URL)?,
+        }),
+        "StopLVB" => Ok(Request::StopLvb {
+            userid: fields.required_str("userid", limits::ID)?,
+        }),
+        "ReportUser" => Ok(Request::ReportUser {
+            reporter: fields.optional_str("userid", limits::ID)?,
+            reported: fields.required_str("hostuserid", limits::ID)?,
+        }),
+
         "EnterGroup" => Ok(Request::EnterGroup {
             userid: fields.required_str("userid", limits::ID)?,
             group: parse_group(&fields)?,

@@ -65,6 +65,47 @@ pub enum ReturnData {
     CosSign(CosSign),
     Members(MemberList),
     Pusher(Box<PusherInfo>),
+    LinkMicAddr(LinkMicAddr),
+    SignedPlayUrl(SignedPlayUrl),
+    CosSignV2(CosSignV2),
+    VodSignature(VodSignature),
+}
+
+/// RequestLVBAddrForLinkMic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkMicAddr {
+    pub pushurl: String,
+    pub timestamp: i64,
+    /// `rtmp://` on the play domain.
+    pub playurl: String,
+}
+
+/// RequestPlayUrlWithSignForLinkMic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignedPlayUrl {
+    #[serde(rename = "streamUrlWithSignature")]
+    pub stream_url_with_signature: String,
+    pub timestamp: i64,
+}
+
+/// GetCOSSignV2: the COS v5 signing key; the client finishes the request
+/// signature (`q-ak` is the secret id, `q-key-time` the key time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CosSignV2 {
+    #[serde(rename = "signKey")]
+    pub sign_key: String,
+    #[serde(rename = "keyTime")]
+    pub key_time: String,
+    #[serde(rename = "secretId")]
+    pub secret_id: String,
+    pub bucket: String,
+    pub region: String,
+}
+
+/// GetVodSignatureV2: the VOD client-upload signature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VodSignature {
+    pub signature: String,
 }
 
 /// RequestLVBAddr: iOS accepts `timestamp` only as a JSON number.

@@ -44,6 +44,11 @@ pub const SQLITE: Embedded = Embedded(&[
         "callbacks",
         include_str!("migrations/sqlite/0002_callbacks.sql"),
     ),
+    (
+        3,
+        "operator",
+        include_str!("migrations/sqlite/0003_operator.sql"),
+    ),
 ]);
 
 pub async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -93,17 +93,17 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> StoreResult<(i64, Vec<MemberInfo>)>;
 
-    async fn count_rooms(&self, online_only: bool) -> StoreResult<i64>;
+    async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64>;
 
     /// Rooms, newest session first.
     async fn rooms(
         &self,
-        online_only: bool,
+        scope: RoomScope,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>>;
 
-    /// Recordings that ended at or after `since`.
+    /// Recordings that ended at or after `since`, banned users' left out.
     async fn count_recordings(&self, since: i64) -> StoreResult<i64>;
 
     /// Recordings that ended at or after `since`, newest first.
@@ -134,6 +134,30 @@ pub trait Store: Send + Sync + 'static {
     /// Sets offline every room online since before `cutoff` with no status
     /// event since; returns how many.
     async fn expire_online(&self, cutoff: i64) -> StoreResult<u64>;
+
+    /// Records a report; a repeat by the same reporter while one is open
+    /// counts on that one. Returns the report's id.
+    async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64>;
+
+    /// Reports, newest first; open ones only unless `include_resolved`.
+    async fn reports(&self, include_resolved: bool) -> StoreResult<Vec<Report>>;
+
+    /// Marks an open report resolved; false if there is no such open report.
+    async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool>;
+
+    /// Bans a user from broadcasting and sets its room offline; false if
+    /// it was banned already (the reason is then updated).
+    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool>;
+
+    /// Lifts a ban; false if the user was not banned.
+    async fn unban(&self, userid: &str) -> StoreResult<bool>;
+
+    async fn is_banned(&self, userid: &str) -> StoreResult<bool>;
+
+    async fn bans(&self) -> StoreResult<Vec<Ban>>;
+
+    /// Deletes a recording with its members and files; false if none.
+    async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool>;
 
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
@@ -193,7 +217,41 @@ pub enum RecordingOutcome {
     UnknownStream,
 }
 
+/// Which rooms a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomScope {
+    /// Online rooms of users not banned (FetchList flags 1 and 3).
+    Online,
+    /// Every room of users not banned (FetchList flag 4).
+    Listed,
+    /// Every room (the operator's view).
+    All,
+}
+
+/// A viewer's report of a user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub id: i64,
+    /// "" when anonymous.
+    pub reporter: String,
+    pub reported: String,
+    /// How many times this reporter reported this user while it was open.
+    pub times: i64,
+    pub created_at: i64,
+    pub last_at: i64,
+    pub resolved_at: Option<i64>,
+    pub resolution: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Ban {
+    pub userid: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
 /// A recording file of a broadcast.
+
 #[derive(Debug, Clone)]
 pub struct NewRecording {
     pub userid: String,

@@ -16,8 +16,8 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingOutcome,
-    SessionOutcome, Store, StoreResult, StreamEvent, migrations,
+    Ban, EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingOutcome,
+    Report, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent, migrations,
 };
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
@@ -75,6 +75,19 @@ const ROOM_COLUMNS: &str = "userid, groupid, started_at, viewer_count, like_coun
 
 const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_count, title, \
      play_url, hls_play_url, nickname, headpic, frontcover, location";
+
+/// Leaves out the rows of banned users from a table with a `userid` column.
+fn not_banned(table: &str) -> String {
+    format!("NOT EXISTS (SELECT 1 FROM bans WHERE bans.userid = {table}.userid)")
+}
+
+fn room_filter(scope: RoomScope) -> String {
+    match scope {
+        RoomScope::Online => format!("WHERE online = 1 AND {}", not_banned("rooms")),
+        RoomScope::Listed => format!("WHERE {}", not_banned("rooms")),
+        RoomScope::All => String::new(),
+    }
+}
 
 fn userinfo(row: &SqliteRow) -> UserInfo {
     UserInfo {
@@ -384,24 +397,20 @@ impl Store for SqliteStore {
         Ok((total, members))
     }
 
-    async fn count_rooms(&self, online_only: bool) -> StoreResult<i64> {
-        let sql = if online_only {
-            "SELECT COUNT(*) FROM rooms WHERE online = 1"
-        } else {
-            "SELECT COUNT(*) FROM rooms"
-        };
-        Ok(sqlx::query_scalar(sql).fetch_one(&self.reader).await?)
+    async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM rooms {}", room_filter(scope));
+        Ok(sqlx::query_scalar(&sql).fetch_one(&self.reader).await?)
     }
 
     async fn rooms(
         &self,
-        online_only: bool,
+        scope: RoomScope,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
-        let filter = if online_only { "WHERE online = 1" } else { "" };
         let sql = format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms {filter} ORDER BY started_at DESC, userid LIMIT ? OFFSET ?"
+            "SELECT {ROOM_COLUMNS} FROM rooms {} ORDER BY started_at DESC, userid LIMIT ? OFFSET ?",
+            room_filter(scope)
         );
         let rows = sqlx::query(&sql)
             .bind(limit)
@@ -412,12 +421,14 @@ impl Store for SqliteStore {
     }
 
     async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM recordings WHERE end_time >= ?")
-                .bind(since)
-                .fetch_one(&self.reader)
-                .await?,
-        )
+        let sql = format!(
+            "SELECT COUNT(*) FROM recordings WHERE end_time >= ? AND {}",
+            not_banned("recordings")
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(since)
+            .fetch_one(&self.reader)
+            .await?)
     }
 
     async fn recordings(
@@ -427,8 +438,9 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
         let sql = format!(
-            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? \
-             ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?"
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? AND {} \
+             ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?",
+            not_banned("recordings")
         );
         let rows = sqlx::query(&sql)
             .bind(since)
@@ -649,6 +661,157 @@ impl Store for SqliteStore {
                 .await?
                 .rows_affected(),
         )
+    }
+
+    async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
+        let mut tx = self.write().await?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? AND reporter = ?",
+        )
+        .bind(reported)
+        .bind(reporter)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = match open {
+            Some(id) => {
+                sqlx::query("UPDATE reports SET times = times + 1, last_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                id
+            }
+            None => sqlx::query(
+                "INSERT INTO reports (reporter, reported, created_at, last_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(reporter)
+            .bind(reported)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid(),
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn reports(&self, include_resolved: bool) -> StoreResult<Vec<Report>> {
+        let filter = if include_resolved {
+            ""
+        } else {
+            "WHERE resolved_at IS NULL"
+        };
+        let sql = format!(
+            "SELECT id, reporter, reported, times, created_at, last_at, resolved_at, resolution \
+             FROM reports {filter} ORDER BY id DESC"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Report {
+                id: row.get("id"),
+                reporter: row.get("reporter"),
+                reported: row.get("reported"),
+                times: row.get("times"),
+                created_at: row.get("created_at"),
+                last_at: row.get("last_at"),
+                resolved_at: row.get("resolved_at"),
+                resolution: row.get("resolution"),
+            })
+            .collect())
+    }
+
+    async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE reports SET resolved_at = ?, resolution = ? WHERE id = ? AND resolved_at IS NULL",
+        )
+        .bind(now)
+        .bind(resolution)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let added = sqlx::query(
+            "INSERT INTO bans (userid, reason, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (userid) DO NOTHING",
+        )
+        .bind(userid)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !added {
+            sqlx::query("UPDATE bans SET reason = ? WHERE userid = ?")
+                .bind(reason)
+                .bind(userid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE rooms SET online = 0, status_at = ? WHERE userid = ?")
+            .bind(now)
+            .bind(userid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn unban(&self, userid: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM bans WHERE userid = ?")
+            .bind(userid)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
+        Ok(sqlx::query("SELECT 1 FROM bans WHERE userid = ?")
+            .bind(userid)
+            .fetch_optional(&self.reader)
+            .await?
+            .is_some())
+    }
+
+    async fn bans(&self) -> StoreResult<Vec<Ban>> {
+        Ok(sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT userid, reason, created_at FROM bans ORDER BY created_at DESC, userid",
+        )
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|(userid, reason, created_at)| Ban {
+            userid,
+            reason,
+            created_at,
+        })
+        .collect())
+    }
+
+    async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool> {
+        let mut tx = self.write().await?;
+        let deleted = sqlx::query("DELETE FROM recordings WHERE userid = ? AND fileid = ?")
+            .bind(userid)
+            .bind(fileid)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        sqlx::query("DELETE FROM members WHERE anchor = ? AND group_key = ? AND kind = 1")
+            .bind(userid)
+            .bind(fileid)
+            .execute(&mut *tx)
+            .await?;
+        // The files stay keyed by notice, so that a late repeat of a deleted
+        // recording's notice does not bring it back.
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn ping(&self) -> StoreResult<()> {
