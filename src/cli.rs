@@ -45,6 +45,117 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted.
     Config,
+    /// Look at rooms and force them offline.
+    #[command(subcommand)]
+    Rooms(RoomsCommand),
+    /// Ban and unban users from broadcasting.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Reports of users sent by viewers (ReportUser).
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+    /// Look at and delete recordings.
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+/// Output format of the operator commands.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct OutputArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoomsCommand {
+    /// List rooms, newest session first.
+    List {
+        /// Only rooms that are online.
+        #[arg(long)]
+        online: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show a room and its members (in the configured member order).
+    Show {
+        userid: String,
+        /// How many members to show.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Set a room offline now.
+    Offline {
+        userid: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Ban a user: RequestLVBAddr then fails with 4004, the room goes offline and out of the lists.
+    Ban {
+        userid: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Lift a ban.
+    Unban {
+        userid: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// List banned users.
+    Banned {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// List open reports, newest first.
+    List {
+        /// Resolved reports too.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Mark a report resolved.
+    Resolve {
+        id: i64,
+        /// What was done about it.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// List recordings, newest first.
+    List {
+        /// Only this VJ's recordings.
+        #[arg(long)]
+        userid: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a recording, its members and likes.
+    Delete {
+        userid: String,
+        fileid: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -82,13 +193,17 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
-            _ => serve(settings).await,
+            None | Some(Command::Serve) | Some(Command::Config) => serve(settings).await,
+            Some(command) => operate(settings, command).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
+            // An operator's typo is not worth an error log line.
+            if error.downcast_ref::<crate::operator::NotFound>().is_none() {
+                tracing::error!("{error:#}");
+            }
             eprintln!("minilvb: {error:#}");
             ExitCode::FAILURE
         }
@@ -139,4 +254,74 @@ async fn shutdown_signal() {
         _ = interrupt => tracing::info!("SIGINT: shutting down"),
         _ = terminate => tracing::info!("SIGTERM: shutting down"),
     }
+}
+
+/// Runs an operator command against the configured database.
+async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
+    use crate::clock::{Clock, SystemClock};
+    use crate::operator;
+
+    let store = store::connect(&settings.database).await?;
+    let store = store.as_ref();
+    let now = SystemClock.now();
+    let order = settings.members.order;
+    let (result, output) = match command {
+        Command::Rooms(RoomsCommand::List { online, output }) => {
+            (operator::list_rooms(store, online).await, output)
+        }
+        Command::Rooms(RoomsCommand::Show {
+            userid,
+            limit,
+            output,
+        }) => (
+            operator::show_room(store, &userid, order, limit).await,
+            output,
+        ),
+        Command::Rooms(RoomsCommand::Offline { userid, output }) => {
+            (operator::force_offline(store, &userid, now).await, output)
+        }
+        Command::Users(UsersCommand::Ban {
+            userid,
+            reason,
+            output,
+        }) => (operator::ban(store, &userid, &reason, now).await, output),
+        Command::Users(UsersCommand::Unban { userid, output }) => {
+            (operator::unban(store, &userid).await, output)
+        }
+        Command::Users(UsersCommand::Banned { output }) => {
+            (operator::list_bans(store).await, output)
+        }
+        Command::Reports(ReportsCommand::List { all, output }) => {
+            (operator::list_reports(store, all).await, output)
+        }
+        Command::Reports(ReportsCommand::Resolve { id, note, output }) => (
+            operator::resolve_report(store, id, &note, now).await,
+            output,
+        ),
+        Command::Recordings(RecordingsCommand::List { userid, output }) => (
+            operator::list_recordings(store, userid.as_deref()).await,
+            output,
+        ),
+        Command::Recordings(RecordingsCommand::Delete {
+            userid,
+            fileid,
+            output,
+        }) => (
+            operator::delete_recording(store, &userid, &fileid).await,
+            output,
+        ),
+        Command::Serve | Command::Migrate | Command::Config => {
+            unreachable!("not an operator command")
+        }
+    };
+    store.close().await;
+    let printed = result?;
+    let text = if output.json {
+        serde_json::to_string_pretty(&printed.json)? + "\n"
+    } else {
+        printed.text
+    };
+    // Not print!: a closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    Ok(())
 }

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod http;
+pub mod operator;
 pub mod protocol;
 pub mod store;
 pub mod telemetry;

@@ -207,7 +207,6 @@ async fn refuse_banned(ctx: &Context, userid: &str) -> Result<(), ProtocolError>
 }
 
 pub fn not_found(target: &Counted) -> ProtocolError {
-
     match target {
         Counted::Room { userid } => {
             ProtocolError::not_found(format_args!("no room of userid {userid}"))

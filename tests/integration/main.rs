@@ -7,4 +7,6 @@
 mod common;
 
 mod callbacks;
+mod extra_actions;
+mod operator;
 mod protocol;
