@@ -167,7 +167,7 @@ backend_test! {
         run_fails(&app, &["reports", "resolve", &id], "no open report");
         assert_eq!(run_json(&app, &["reports", "list"]).as_array().map(Vec::len), Some(1));
         let all = run_json(&app, &["reports", "list", "--all"]);
-        let resolved = all.as_array().unwrap().iter().find(|r| r["id"].to_string() == id).unwrap();
+        let resolved = all.as_array().unwrap().iter().find(|r| r["id"].as_i64().map(|i| i.to_string()) == Some(id.clone())).unwrap();
         assert_eq!(resolved["resolution"], "warned the VJ");
         assert!(resolved["resolved_at"].is_i64());
         // A new report by the same viewer after resolution is a new report.
