@@ -1,6 +1,7 @@
 //! Shared test helpers: spawning the server, posting requests, checking envelopes.
 #![allow(dead_code)] // not every helper is used by every test file
 
+use std::path::Path;
 use std::sync::Arc;
 
 use minilvb::Application;
@@ -41,9 +42,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::demo();
         settings.server.listen = "127.0.0.1:0".into();
-        settings.database.url = match backend {
-            Backend::Sqlite => format!("sqlite:{}", dir.path().join("test.db").display()),
-        };
+        settings.database.url = database_url(backend, dir.path());
         configure(&mut settings);
         let clock = ManualClock::new(T0);
         let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
@@ -80,21 +79,29 @@ impl TestApp {
         }
     }
 
-    /// POSTs a raw body to `path`; returns the status and the JSON reply,
-    /// checking the Content-Type the apps require.
+    /// POSTs a raw body to `path` as the apps do (JSON Content-Type); returns
+    /// the status and the JSON reply, checking the Content-Type the apps require.
     pub async fn post_raw(
         &self,
         path: &str,
         body: impl Into<reqwest::Body>,
     ) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", "application/json; charset=utf-8")
-            .body(body)
-            .send()
+        self.post_with(path, Some("application/json; charset=utf-8"), body)
             .await
-            .expect("request sent");
+    }
+
+    /// As [`TestApp::post_raw`], with the given request Content-Type (or none).
+    pub async fn post_with(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        let response = request.body(body).send().await.expect("request sent");
         let status = response.status();
         let content_type = response
             .headers()
@@ -105,7 +112,8 @@ impl TestApp {
         let text = response.text().await.expect("body");
         let value: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {text}"));
-        if path == "/" || path == "/interface.php" {
+        let protocol_path = path.split('?').next().unwrap_or_default();
+        if protocol_path == "/" || protocol_path == "/interface.php" {
             assert_eq!(content_type, "application/json; charset=utf-8", "{text}");
             assert_envelope(&value);
         }
@@ -219,6 +227,181 @@ impl TestApp {
             .await
             .expect("recording stored");
     }
+}
+
+impl TestApp {
+    /// POSTs a request that must succeed with `{"result":0}`, the write actions' reply.
+    pub async fn ack(&self, body: Value) {
+        let data = self.ok(body).await;
+        assert_eq!(data, json!({"result": 0}));
+    }
+
+    /// ChangeCount on a recording (flag 1), as the apps send it.
+    pub async fn like_recording(&self, anchor: &str, fileid: &str, optype: i64) -> Value {
+        self.post(json!({"Action":"ChangeCount","userid":anchor,"type":1,"optype":optype,"flag":1,"fileid":fileid}))
+            .await
+    }
+
+    /// The room of `anchor` as GetUserInfo shows it (pusherinfo checked).
+    pub async fn room(&self, anchor: &str) -> Value {
+        let info = self
+            .ok(json!({"Action":"GetUserInfo","userid":anchor,"type":0,"fileid":""}))
+            .await;
+        assert_pusherinfo(&info);
+        assert_eq!(info["type"], 0, "{info}");
+        info
+    }
+
+    /// A recording as GetUserInfo shows it (pusherinfo checked).
+    pub async fn recording(&self, anchor: &str, fileid: &str) -> Value {
+        let info = self
+            .ok(json!({"Action":"GetUserInfo","userid":anchor,"type":1,"fileid":fileid}))
+            .await;
+        assert_pusherinfo(&info);
+        assert_eq!(info["type"], 1, "{info}");
+        info
+    }
+
+    /// Pages through FetchList as the app does (from page 1 until it has
+    /// `totalcount` items or a page comes back empty), checking that every
+    /// page has the same `totalcount`, is full except the last, and that
+    /// every entry is a well-formed pusherinfo. Returns every entry.
+    pub async fn fetch_all(&self, flag: i64, pagesize: i64) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut total = None;
+        for pageno in 1.. {
+            let data = self.fetch_list(flag, pageno, pagesize).await;
+            let totalcount = data["totalcount"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("totalcount is not a number: {data}"));
+            assert_eq!(*total.get_or_insert(totalcount), totalcount, "page {pageno}");
+            let page = data["pusherlist"].as_array().expect("pusherlist").clone();
+            let expected = (totalcount - all.len() as i64).clamp(0, pagesize);
+            assert_eq!(
+                page.len() as i64,
+                expected,
+                "flag {flag} page {pageno} of size {pagesize}: {data}"
+            );
+            page.iter().for_each(assert_pusherinfo);
+            let empty = page.is_empty();
+            all.extend(page);
+            if empty || all.len() as i64 >= totalcount {
+                break;
+            }
+        }
+        assert_eq!(Some(all.len() as i64), total, "totalcount equals what is listed");
+        all
+    }
+
+    /// The userids of every member, in list order (all pages).
+    pub async fn member_ids(&self, anchor: &str, groupid: &str) -> Vec<String> {
+        let data = self.members(anchor, groupid, 1, 100).await;
+        assert_member_list(&data);
+        let ids: Vec<String> = data["memberlist"]
+            .as_array()
+            .expect("memberlist")
+            .iter()
+            .map(|m| m["userid"].as_str().expect("userid").to_owned())
+            .collect();
+        assert_eq!(data["totalcount"], ids.len() as i64, "{data}");
+        ids
+    }
+
+    /// The invariant of issue 2: a room's `viewercount` is its member count.
+    pub async fn assert_room_viewers(&self, anchor: &str, groupid: &str, expected: i64) {
+        let room = self.room(anchor).await;
+        let members = self.members(anchor, groupid, 1, 100).await;
+        assert_eq!(room["viewercount"], expected, "{room}");
+        assert_eq!(members["totalcount"], expected, "{members}");
+    }
+
+    /// The same for a recording, whose members are filed under its fileid.
+    pub async fn assert_recording_viewers(&self, anchor: &str, fileid: &str, expected: i64) {
+        let recording = self.recording(anchor, fileid).await;
+        let members = self.members(anchor, fileid, 1, 100).await;
+        assert_eq!(recording["viewercount"], expected, "{recording}");
+        assert_eq!(members["totalcount"], expected, "{members}");
+    }
+}
+
+/// A write action's reply (as returned by `post`): success, `{"result":0}`.
+pub fn assert_acked(reply: &Value) {
+    assert_eq!(reply["returnValue"], 0, "{reply}");
+    assert_eq!(reply["returnMsg"], "return successfully!", "{reply}");
+    assert_eq!(reply["returnData"], json!({"result": 0}), "{reply}");
+}
+
+/// An error reply (as returned by `post`) with `code`; returns `returnMsg`.
+pub fn assert_code(reply: &Value, code: i64) -> String {
+    assert_eq!(reply["returnValue"], code, "{reply}");
+    if code != 0 {
+        assert_eq!(reply["returnData"], json!([]), "{reply}");
+    }
+    reply["returnMsg"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The database URL of a fresh database for `backend`, under `dir` where
+/// the backend keeps files.
+pub fn database_url(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.join("test.db").display()),
+    }
+}
+
+/// A FetchGroupMemberList reply: `totalcount` a number, each member
+/// `{userid, nickname, headpic}` strings.
+pub fn assert_member_list(data: &Value) {
+    assert!(data["totalcount"].is_i64(), "{data}");
+    for member in data["memberlist"].as_array().expect("memberlist") {
+        let object = member.as_object().expect("meminfo object");
+        assert_eq!(object.len(), 3, "{member}");
+        for key in ["userid", "nickname", "headpic"] {
+            assert!(object[key].is_string(), "{key}: {member}");
+        }
+    }
+}
+
+/// A recording as FetchList and GetUserInfo show it, made by `add_recording`.
+pub fn assert_recording_info(info: &Value, anchor: &str, fileid: &str, end: i64) {
+    assert_pusherinfo(info);
+    assert_eq!(info["type"], 1, "{info}");
+    assert_eq!(info["status"], "0", "{info}");
+    assert_eq!(info["userid"], anchor, "{info}");
+    assert_eq!(info["fileid"], fileid, "{info}");
+    assert_eq!(info["groupid"], fileid, "groupid is the fileid: {info}");
+    assert_eq!(info["timestamp"], end, "timestamp is the end time: {info}");
+    assert_eq!(info["title"], format!("recording {fileid}"), "{info}");
+    assert_eq!(
+        info["playurl"],
+        format!("http://vod.example.com/{fileid}.flv"),
+        "{info}"
+    );
+    assert_eq!(
+        info["hls_play_url"],
+        format!("http://vod.example.com/{fileid}.m3u8"),
+        "{info}"
+    );
+    assert_eq!(info["userinfo"]["nickname"], format!("nick-{anchor}"));
+}
+
+/// The `(userid, type, fileid)` of each entry, to compare lists.
+pub fn keys(list: &[Value]) -> Vec<(String, i64, String)> {
+    list.iter()
+        .map(|info| {
+            (
+                info["userid"].as_str().unwrap_or_default().to_owned(),
+                info["type"].as_i64().unwrap_or(-1),
+                info["fileid"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The userids of each entry, in order.
+pub fn userids(list: &[Value]) -> Vec<String> {
+    list.iter()
+        .map(|info| info["userid"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 impl Drop for TestApp {
