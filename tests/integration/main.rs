@@ -6,6 +6,7 @@
 
 mod common;
 
+mod apps;
 mod callbacks;
 mod extra_actions;
 mod operator;
