@@ -384,6 +384,63 @@ pub fn assert_recording_info(info: &Value, anchor: &str, fileid: &str, end: i64)
     assert_eq!(info["userinfo"]["nickname"], format!("nick-{anchor}"));
 }
 
+/// A push URL taken apart: `rtmp://DOMAIN/live/STREAM?QUERY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushUrl {
+    pub domain: String,
+    pub stream_id: String,
+    /// Query parameters in URL order.
+    pub query: Vec<(String, String)>,
+}
+
+impl PushUrl {
+    pub fn parse(url: &str) -> Self {
+        let rest = url
+            .strip_prefix("rtmp://")
+            .unwrap_or_else(|| panic!("not rtmp: {url}"));
+        let (domain, rest) = rest.split_once("/live/").expect("/live/ path");
+        let (stream_id, query) = rest.split_once('?').expect("a query");
+        let query = query
+            .split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').expect("key=value");
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        Self {
+            domain: domain.to_owned(),
+            stream_id: stream_id.to_owned(),
+            query,
+        }
+    }
+
+    pub fn param(&self, key: &str) -> &str {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {key} in {self:?}"))
+    }
+
+    /// Checks the anti-leech signature independently of minilvb's code:
+    /// `txTime` = `expires_at` in lower-case hex, `txSecret = md5(KEY + STREAM + txTime)`.
+    pub fn assert_signed(&self, push_key: &str, expires_at: i64) {
+        use md5::{Digest, Md5};
+        let tx_time = self.param("txTime");
+        assert_eq!(tx_time, format!("{expires_at:x}"), "{self:?}");
+        let digest = Md5::digest(format!("{push_key}{}{tx_time}", self.stream_id).as_bytes());
+        assert_eq!(self.param("txSecret"), hex::encode(digest), "{self:?}");
+    }
+}
+
+/// A stream id the cloud takes and a URL carries unescaped.
+pub fn assert_url_safe_stream_id(id: &str) {
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "stream id {id:?} is not URL-safe"
+    );
+}
+
 /// The `(userid, type, fileid)` of each entry, to compare lists.
 pub fn keys(list: &[Value]) -> Vec<(String, i64, String)> {
     list.iter()

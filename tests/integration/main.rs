@@ -11,3 +11,4 @@ mod callbacks;
 mod extra_actions;
 mod operator;
 mod protocol;
+mod rooms;
