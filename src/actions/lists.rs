@@ -1,6 +1,8 @@
 //! FetchList and GetUserInfo: what viewers browse.
 
-use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherList, ReturnData};
+use crate::protocol::{
+    Counted, ListFlag, Page, ProtocolError, PusherInfo, PusherList, ReturnData,
+};
 
 use super::Context;
 use super::rooms::not_found;
@@ -16,7 +18,7 @@ pub async fn fetch_list(
     let store = &ctx.store;
     let since = ctx.clock.now() - i64::from(ctx.settings.live.recordings_window_days) * 86_400;
     let (offset, limit) = (page.offset(), page.size);
-    let list = match flag {
+    let mut list = match flag {
         ListFlag::Online | ListFlag::AllRooms => {
             let scope = match flag {
                 ListFlag::Online => RoomScope::Online,
@@ -54,13 +56,28 @@ pub async fn fetch_list(
             pusherlist: Vec::new(),
         },
     };
+    list.pusherlist.iter_mut().for_each(fill_both_urls);
     Ok(ReturnData::List(list))
+}
+
+/// Android 3.x plays `hls_play_url` and older builds `playurl`: whenever a
+/// room or recording has one URL (a recording made as `flv` or `hls` only),
+/// both fields carry it. The apps accept either kind for recordings.
+fn fill_both_urls(info: &mut PusherInfo) {
+    if info.playurl.is_empty() {
+        info.playurl = info.hls_play_url.clone();
+    } else if info.hls_play_url.is_empty() {
+        info.hls_play_url = info.playurl.clone();
+    }
 }
 
 /// GetUserInfo: a room (any status) or a recording, as FetchList shows it.
 pub async fn get_user_info(ctx: &Context, target: &Counted) -> Result<ReturnData, ProtocolError> {
     match ctx.store.pusher(target).await? {
-        Some(info) => Ok(ReturnData::Pusher(Box::new(info))),
+        Some(mut info) => {
+            fill_both_urls(&mut info);
+            Ok(ReturnData::Pusher(Box::new(info)))
+        }
         None => Err(not_found(target)),
     }
 }

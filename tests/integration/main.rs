@@ -9,6 +9,7 @@ mod common;
 mod apps;
 mod callbacks;
 mod extra_actions;
+mod lists;
 mod operator;
 mod protocol;
 mod rooms;
