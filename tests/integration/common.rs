@@ -527,9 +527,10 @@ macro_rules! backend_test {
             #[allow(unused_imports)]
             use super::*;
 
-            $(#[$meta])*
             async fn run($backend: $crate::common::Backend) $body
 
+            // Attributes such as `#[ignore = "why"]` apply to each backend's test.
+            $(#[$meta])*
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::common::Backend::Sqlite).await

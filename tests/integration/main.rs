@@ -10,6 +10,7 @@ mod apps;
 mod callbacks;
 mod extra_actions;
 mod lists;
+mod members;
 mod operator;
 mod protocol;
 mod rooms;

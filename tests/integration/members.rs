@@ -1,0 +1,353 @@
+//! Membership: EnterGroup, QuitGroup, FetchGroupMemberList; viewer counts
+//! that follow membership; member order and paging.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use minilvb::config::MemberOrder;
+use serde_json::{Value, json};
+
+use crate::backend_test;
+use crate::common::*;
+
+/// EnterGroup with an extra `level` field.
+async fn enter_level(app: &TestApp, viewer: &str, level: Value) {
+    app.ack(json!({"Action":"EnterGroup","userid":viewer,"liveuserid":"a1","groupid":"g1",
+        "nickname":format!("nick-{viewer}"),"headpic":"","flag":0,"level":level}))
+        .await;
+}
+
+backend_test! {
+    async fn enter_is_idempotent(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        for _ in 0..3 {
+            assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        }
+        app.assert_room_viewers("a1", "g1", 1).await;
+        assert_acked(&app.enter("v2", "a1", "g1", 0).await);
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        app.assert_room_viewers("a1", "g1", 2).await;
+        assert_eq!(app.member_ids("a1", "g1").await, ["v1", "v2"]);
+    }
+}
+
+backend_test! {
+    async fn duplicate_concurrent_posts_count_once(backend) {
+        let app = Arc::new(TestApp::spawn(backend).await);
+        app.go_live("a1", "g1").await;
+        // Android's one retry, and worse: the same POSTs at once.
+        let tasks: Vec<_> = (0..30)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move { app.enter(&format!("v{}", i % 3), "a1", "g1", 0).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_acked(&task.await.unwrap());
+        }
+        app.assert_room_viewers("a1", "g1", 3).await;
+        let tasks: Vec<_> = (0..30)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move { app.quit(&format!("v{}", i % 2), "a1", "g1", 0).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_acked(&task.await.unwrap());
+        }
+        app.assert_room_viewers("a1", "g1", 1).await;
+        assert_eq!(app.member_ids("a1", "g1").await, ["v2"]);
+    }
+}
+
+backend_test! {
+    async fn re_entering_refreshes_nickname_and_headpic(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.ack(json!({"Action":"EnterGroup","userid":"v1","liveuserid":"a1","groupid":"g1","nickname":"Old","headpic":"http://old","flag":0})).await;
+        app.ack(json!({"Action":"EnterGroup","userid":"v2","liveuserid":"a1","groupid":"g1","nickname":"Two","headpic":"http://two","flag":0})).await;
+        app.ack(json!({"Action":"EnterGroup","userid":"v1","liveuserid":"a1","groupid":"g1","nickname":"New","headpic":"http://new","flag":0})).await;
+        let members = app.members("a1", "g1", 1, 20).await;
+        assert_eq!(members, json!({"totalcount": 2, "memberlist": [
+            {"userid":"v1","nickname":"New","headpic":"http://new"},
+            {"userid":"v2","nickname":"Two","headpic":"http://two"}]}));
+        // iOS sends "" for what it does not have: that keeps what is known.
+        app.ack(json!({"Action":"EnterGroup","userid":"v1","liveuserid":"a1","groupid":"g1","nickname":"","headpic":"","flag":0})).await;
+        app.ack(json!({"Action":"EnterGroup","userid":"v2","liveuserid":"a1","groupid":"g1","nickname":"Two bis","flag":0})).await;
+        let members = app.members("a1", "g1", 1, 20).await;
+        assert_eq!(members["memberlist"], json!([
+            {"userid":"v1","nickname":"New","headpic":"http://new"},
+            {"userid":"v2","nickname":"Two bis","headpic":"http://two"}]));
+        app.assert_room_viewers("a1", "g1", 2).await;
+    }
+}
+
+backend_test! {
+    async fn quitting_as_a_non_member_changes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.go_live("a2", "g2").await;
+        assert_acked(&app.quit("v1", "a1", "g1", 0).await);
+        app.assert_room_viewers("a1", "g1", 0).await;
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        assert_acked(&app.enter("v2", "a1", "g1", 0).await);
+        assert_acked(&app.enter("v3", "a2", "g2", 0).await);
+        // Not a member here, but elsewhere.
+        assert_acked(&app.quit("v3", "a1", "g1", 0).await);
+        // Right group id, wrong anchor; right anchor, wrong group id.
+        assert_acked(&app.quit("v1", "a2", "g1", 0).await);
+        assert_acked(&app.quit("v1", "a1", "g2", 0).await);
+        // As a viewer of a recording of that name.
+        assert_acked(&app.quit("v1", "a1", "g1", 1).await);
+        app.assert_room_viewers("a1", "g1", 2).await;
+        app.assert_room_viewers("a2", "g2", 1).await;
+        // Quitting twice counts once; counts never go negative.
+        for _ in 0..3 {
+            assert_acked(&app.quit("v1", "a1", "g1", 0).await);
+        }
+        app.assert_room_viewers("a1", "g1", 1).await;
+        for _ in 0..3 {
+            assert_acked(&app.quit("v2", "a1", "g1", 0).await);
+        }
+        app.assert_room_viewers("a1", "g1", 0).await;
+        // A room that does not exist: nothing to leave, nothing changes.
+        assert_acked(&app.quit("v1", "nobody", "g9", 0).await);
+        assert_acked(&app.quit("v1", "nobody", "f9", 1).await);
+    }
+}
+
+backend_test! {
+    async fn viewercount_always_equals_the_member_list(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0).await;
+        let mut room = BTreeSet::new();
+        let mut recording = BTreeSet::new();
+        // A fixed pseudo-random walk of enters and quits over both groups.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..150 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let viewer = format!("v{}", seed % 7);
+            let flag = ((seed >> 8) % 2) as i64;
+            let entering = (seed >> 16) % 3 != 0;
+            let (group, set) = if flag == 0 { ("g1", &mut room) } else { ("f1", &mut recording) };
+            let reply = if entering {
+                set.insert(viewer.clone());
+                app.enter(&viewer, "a1", group, flag).await
+            } else {
+                set.remove(&viewer);
+                app.quit(&viewer, "a1", group, flag).await
+            };
+            assert_acked(&reply);
+            if step % 10 == 9 {
+                let listed: BTreeSet<String> = app.member_ids("a1", "g1").await.into_iter().collect();
+                assert_eq!(listed, room, "step {step}");
+                let listed: BTreeSet<String> = app.member_ids("a1", "f1").await.into_iter().collect();
+                assert_eq!(listed, recording, "step {step}");
+            }
+            app.assert_room_viewers("a1", "g1", room.len() as i64).await;
+            app.assert_recording_viewers("a1", "f1", recording.len() as i64).await;
+        }
+        // And in the lists.
+        assert_eq!(app.fetch_all(1, 20).await[0]["viewercount"], room.len() as i64);
+        assert_eq!(app.fetch_all(2, 20).await[0]["viewercount"], recording.len() as i64);
+    }
+}
+
+backend_test! {
+    async fn members_of_a_recording(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0).await;
+        app.add_recording("a1", "f2", T0 - 1).await;
+        for viewer in ["v1", "v2"] {
+            assert_acked(&app.enter(viewer, "a1", "f1", 1).await);
+        }
+        assert_acked(&app.enter("v1", "a1", "f1", 1).await);
+        assert_acked(&app.enter("v3", "a1", "f2", 1).await);
+        // The same viewer in the live room and in a recording: two memberships.
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        app.assert_recording_viewers("a1", "f1", 2).await;
+        app.assert_recording_viewers("a1", "f2", 1).await;
+        app.assert_room_viewers("a1", "g1", 1).await;
+        assert_eq!(app.member_ids("a1", "f1").await, ["v1", "v2"]);
+        let members = app.members("a1", "f1", 1, 20).await;
+        assert_eq!(members["memberlist"][1], json!({"userid":"v2","nickname":"nick-v2","headpic":"http://img/v2.png"}));
+        assert_acked(&app.quit("v1", "a1", "f1", 1).await);
+        app.assert_recording_viewers("a1", "f1", 1).await;
+        app.assert_room_viewers("a1", "g1", 1).await;
+        assert_eq!(app.member_ids("a1", "g1").await, ["v1"]);
+        // Leaving the room leaves the recording's members alone.
+        assert_acked(&app.quit("v1", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "f1").await, ["v2"]);
+    }
+}
+
+backend_test! {
+    #[ignore = "store bug: members are unique per (anchor, group_key, userid) without the kind, \
+                so a viewer of a room cannot also join a recording whose fileid equals the \
+                room's groupid (src/store, not fixed here)"]
+    async fn a_room_and_a_recording_sharing_an_id_keep_separate_counts(backend) {
+        let app = TestApp::spawn(backend).await;
+        // A group id that is also one of the anchor's file ids.
+        app.go_live("a1", "123").await;
+        app.add_recording("a1", "123", T0).await;
+        assert_acked(&app.enter("v1", "a1", "123", 0).await);
+        assert_acked(&app.enter("v1", "a1", "123", 1).await);
+        assert_acked(&app.enter("v2", "a1", "123", 1).await);
+        assert_eq!(app.room("a1").await["viewercount"], 1);
+        assert_eq!(app.recording("a1", "123").await["viewercount"], 2);
+        assert_acked(&app.quit("v1", "a1", "123", 1).await);
+        assert_eq!(app.recording("a1", "123").await["viewercount"], 1);
+        assert_eq!(app.room("a1").await["viewercount"], 1);
+    }
+}
+
+backend_test! {
+    async fn entering_an_unknown_room_or_recording_is_2003(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0).await;
+        for (anchor, groupid, flag) in [
+            ("nobody", "g1", 0),
+            ("a1", "g2", 0),
+            ("a1", "f1", 0),
+            ("nobody", "f1", 1),
+            ("a1", "f2", 1),
+            ("a1", "g1", 1),
+        ] {
+            let msg = assert_code(&app.enter("v1", anchor, groupid, flag).await, 2003);
+            assert!(msg.contains(groupid) && msg.contains(anchor), "{msg}");
+        }
+        assert_eq!(app.members("nobody", "g1", 1, 20).await, json!({"totalcount": 0, "memberlist": []}));
+        app.assert_room_viewers("a1", "g1", 0).await;
+        app.assert_recording_viewers("a1", "f1", 0).await;
+        for flag in [2, -1] {
+            let msg = assert_code(&app.enter("v1", "a1", "g1", flag).await, 4002);
+            assert!(msg.contains("flag"), "{msg}");
+            assert_code(&app.quit("v1", "a1", "g1", flag).await, 4002);
+        }
+    }
+}
+
+backend_test! {
+    async fn members_in_join_order_by_default(backend) {
+        let app = TestApp::spawn(backend).await;
+        assert_eq!(app.settings.members.order, MemberOrder::Join);
+        app.go_live("a1", "g1").await;
+        for viewer in ["v3", "v1", "v2"] {
+            assert_acked(&app.enter(viewer, "a1", "g1", 0).await);
+            app.clock.advance(1);
+        }
+        assert_eq!(app.member_ids("a1", "g1").await, ["v3", "v1", "v2"]);
+        // Re-entering keeps the place; quitting and coming back goes last.
+        assert_acked(&app.enter("v3", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "g1").await, ["v3", "v1", "v2"]);
+        assert_acked(&app.quit("v1", "a1", "g1", 0).await);
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "g1").await, ["v3", "v2", "v1"]);
+        // Joining in the same second still keeps the join order.
+        for viewer in ["x2", "x1", "x3"] {
+            assert_acked(&app.enter(viewer, "a1", "g1", 0).await);
+        }
+        assert_eq!(app.member_ids("a1", "g1").await, ["v3", "v2", "v1", "x2", "x1", "x3"]);
+    }
+}
+
+backend_test! {
+    async fn members_latest_first(backend) {
+        let app = TestApp::spawn_with(backend, |s| s.members.order = MemberOrder::Latest).await;
+        app.go_live("a1", "g1").await;
+        for viewer in ["v3", "v1", "v2"] {
+            assert_acked(&app.enter(viewer, "a1", "g1", 0).await);
+        }
+        assert_eq!(app.member_ids("a1", "g1").await, ["v2", "v1", "v3"]);
+        assert_acked(&app.enter("v3", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "g1").await, ["v2", "v1", "v3"], "re-entering keeps the place");
+        assert_acked(&app.quit("v3", "a1", "g1", 0).await);
+        assert_acked(&app.enter("v3", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "g1").await, ["v3", "v2", "v1"]);
+    }
+}
+
+backend_test! {
+    async fn members_by_level(backend) {
+        let app = TestApp::spawn_with(backend, |s| s.members.order = MemberOrder::Level).await;
+        app.go_live("a1", "g1").await;
+        enter_level(&app, "v1", json!(1)).await;
+        enter_level(&app, "v2", json!(5)).await;
+        // Without a level: level 0.
+        assert_acked(&app.enter("v3", "a1", "g1", 0).await);
+        enter_level(&app, "v4", json!("5")).await;
+        enter_level(&app, "v5", json!(-2)).await;
+        enter_level(&app, "v6", json!(null)).await;
+        assert_eq!(app.member_ids("a1", "g1").await, ["v2", "v4", "v1", "v3", "v6", "v5"]);
+        // Re-entering with a level changes it; without one keeps it.
+        enter_level(&app, "v1", json!(9)).await;
+        assert_acked(&app.enter("v2", "a1", "g1", 0).await);
+        assert_eq!(app.member_ids("a1", "g1").await, ["v1", "v2", "v4", "v3", "v6", "v5"]);
+        app.assert_room_viewers("a1", "g1", 6).await;
+        // Paging follows the order.
+        let page2 = app.members("a1", "g1", 2, 4).await;
+        let ids: Vec<&str> = page2["memberlist"].as_array().unwrap().iter().map(|m| m["userid"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["v6", "v5"]);
+        assert_eq!(page2["totalcount"], 6);
+        // The level is never shown to the apps.
+        assert_member_list(&page2);
+    }
+}
+
+backend_test! {
+    async fn member_list_paging(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        let viewers: Vec<String> = (0..105).map(|i| format!("v{i:03}")).collect();
+        for viewer in &viewers {
+            assert_acked(&app.enter(viewer, "a1", "g1", 0).await);
+        }
+        let page = |data: &Value| -> Vec<String> {
+            assert_member_list(data);
+            assert_eq!(data["totalcount"], 105, "{data}");
+            data["memberlist"].as_array().unwrap().iter().map(|m| m["userid"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(page(&app.members("a1", "g1", 1, 20).await), viewers[..20]);
+        assert_eq!(page(&app.members("a1", "g1", 6, 20).await), viewers[100..]);
+        assert_eq!(page(&app.members("a1", "g1", 7, 20).await), Vec::<String>::new());
+        assert_eq!(page(&app.members("a1", "g1", 3, 7).await), viewers[14..21]);
+        for pageno in [0, -1] {
+            assert_eq!(page(&app.members("a1", "g1", pageno, 20).await), viewers[..20], "pageno {pageno}");
+        }
+        assert_eq!(page(&app.members("a1", "g1", 2, 0).await), viewers[10..20], "pagesize 0 means 10");
+        assert_eq!(page(&app.members("a1", "g1", 1, 1).await), viewers[..1]);
+        for pagesize in [101, 1000] {
+            assert_eq!(page(&app.members("a1", "g1", 1, pagesize).await), viewers[..100]);
+            assert_eq!(page(&app.members("a1", "g1", 2, pagesize).await), viewers[100..]);
+        }
+        assert_eq!(page(&app.members("a1", "g1", i64::MAX, 100).await), Vec::<String>::new());
+        let data = app.ok(json!({"Action":"FetchGroupMemberList","liveuserid":"a1","groupid":"g1"})).await;
+        assert_eq!(page(&data), viewers[..10], "no paging keys: page 1 of 10");
+    }
+}
+
+backend_test! {
+    async fn members_of_different_rooms_are_separate(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g").await;
+        app.go_live("a2", "g").await;
+        assert_acked(&app.enter("v1", "a1", "g", 0).await);
+        assert_acked(&app.enter("v1", "a2", "g", 0).await);
+        assert_acked(&app.enter("v2", "a2", "g", 0).await);
+        app.assert_room_viewers("a1", "g", 1).await;
+        app.assert_room_viewers("a2", "g", 2).await;
+        assert_acked(&app.quit("v1", "a2", "g", 0).await);
+        app.assert_room_viewers("a1", "g", 1).await;
+        app.assert_room_viewers("a2", "g", 1).await;
+        // A new session of a2 resets a2 only.
+        app.go_live("a2", "g").await;
+        app.assert_room_viewers("a1", "g", 1).await;
+        app.assert_room_viewers("a2", "g", 0).await;
+    }
+}
