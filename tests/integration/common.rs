@@ -518,6 +518,185 @@ pub fn assert_pusherinfo(info: &Value) {
     assert_eq!(object.len(), 12, "unexpected keys: {info}");
 }
 
+/// The `minilvb` binary run in a temporary working directory, with no
+/// `MINILVB_*` or `RUST_LOG` from the test's own environment.
+pub struct Cli {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cli {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file in the working directory.
+    pub fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).expect("file written");
+    }
+
+    /// The command, ready to run: `args` and `env` on top of a clean environment.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_minilvb"));
+        command.current_dir(self.dir.path()).args(args);
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("MINILVB_") || key == "RUST_LOG" {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command.envs(env.iter().copied());
+        command
+    }
+
+    /// Runs to completion; returns (success, stdout, stderr).
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+        let output = self
+            .command(args, env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("minilvb runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `minilvb config` that must succeed; returns the printed settings as TOML.
+    pub fn config(&self, args: &[&str], env: &[(&str, &str)]) -> (toml::Table, String) {
+        let mut all = args.to_vec();
+        all.push("config");
+        let (ok, stdout, stderr) = self.run(&all, env);
+        assert!(ok, "minilvb {all:?} failed: {stderr}");
+        let table: toml::Table = stdout
+            .parse()
+            .unwrap_or_else(|e| panic!("config output is not TOML ({e}): {stdout}"));
+        (table, stdout)
+    }
+
+    /// A run that must fail, with a message on stderr naming `setting`.
+    pub fn fails_naming(&self, args: &[&str], env: &[(&str, &str)], setting: &str) -> String {
+        let (ok, stdout, stderr) = self.run(args, env);
+        assert!(!ok, "minilvb {args:?} {env:?} succeeded: {stdout}");
+        assert!(
+            stderr.contains(setting),
+            "minilvb {args:?} {env:?}: the message does not name {setting}: {stderr}"
+        );
+        stderr
+    }
+}
+
+/// A `minilvb serve` process with JSON logs, its stderr read line by line.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+    /// Every log line so far (more arrive through `lines`).
+    pub log: Vec<String>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// How long a process may take to start or stop before the test fails.
+const PROCESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Cli {
+    /// Starts `minilvb --log-format json ARGS` and waits for its
+    /// "minilvb serving" log line, which gives the bound address.
+    pub fn serve(&self, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut all = vec!["--log-format", "json"];
+        all.extend_from_slice(args);
+        let mut child = self
+            .command(&all, env)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("minilvb starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = ServerProcess {
+            child,
+            addr: String::new(),
+            log: Vec::new(),
+            lines,
+        };
+        while server.addr.is_empty() {
+            let line = server.next_line().unwrap_or_else(|| {
+                panic!("minilvb stopped before serving: {:?}", server.log)
+            });
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                if event["message"] == "minilvb serving" {
+                    server.addr = event["address"].as_str().expect("address").to_owned();
+                }
+            }
+        }
+        server
+    }
+}
+
+impl ServerProcess {
+    /// The next log line; `None` once stderr is closed.
+    fn next_line(&mut self) -> Option<String> {
+        use std::sync::mpsc::RecvTimeoutError;
+        match self.lines.recv_timeout(PROCESS_DEADLINE) {
+            Ok(line) => {
+                self.log.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                panic!("minilvb said nothing for {PROCESS_DEADLINE:?}: {:?}", self.log);
+            }
+        }
+    }
+
+    /// Sends SIGTERM, waits for the process to exit; returns whether it
+    /// exited successfully. The log is complete afterwards.
+    pub fn terminate(mut self) -> (bool, Vec<String>) {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        while self.next_line().is_some() {}
+        let status = self.child.wait().expect("minilvb exits");
+        (status.success(), std::mem::take(&mut self.log))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A failed test must not leave the server running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `table["section"]["key"]` as a string (or the TOML of a non-string).
+pub fn setting(table: &toml::Table, path: &str) -> String {
+    let (section, key) = path.split_once('.').expect("section.key");
+    match &table[section][key] {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Writes a test once; it runs on every backend, as `NAME::sqlite` and so on.
 /// The body gets the backend as `$backend` and spawns what it needs.
 #[macro_export]

@@ -8,9 +8,11 @@ mod common;
 
 mod apps;
 mod callbacks;
+mod cli;
 mod extra_actions;
 mod lists;
 mod members;
 mod operator;
 mod protocol;
 mod rooms;
+mod uploads;
