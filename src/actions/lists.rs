@@ -1,8 +1,6 @@
 //! FetchList and GetUserInfo: what viewers browse.
 
-use crate::protocol::{
-    Counted, ListFlag, Page, ProtocolError, PusherInfo, PusherList, ReturnData,
-};
+use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherInfo, PusherList, ReturnData};
 
 use super::Context;
 use super::rooms::not_found;

@@ -202,6 +202,8 @@ backend_test! {
         let mut env = SECRETS.to_vec();
         env.push(("MINILVB_LIVE__BIZID", "1234"));
         let server = cli.serve(&["--listen", "127.0.0.1:0", "--database-url", &url], &env);
+        let health = http_get(&server.addr, "/healthz");
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
         let base = format!("http://{}", server.addr);
         let client = reqwest::Client::new();
         let health = client.get(format!("{base}/healthz")).send().await.unwrap();
@@ -222,8 +224,8 @@ backend_test! {
         assert_eq!(url.stream_id, "1234_u1");
         let now = reply["returnData"]["timestamp"].as_i64().unwrap();
         url.assert_signed("pk-Sup3rSecret-1", now + 3 * 3600);
-        let (ok, log) = server.terminate();
-        assert!(ok, "exit status after SIGTERM: {log:?}");
+        let (status, log) = server.terminate();
+        assert!(status.success(), "{status} after SIGTERM: {log:?}");
         let log = log.join("\n");
         assert!(log.contains("SIGTERM"), "{log}");
         assert!(log.contains("minilvb stopped"), "{log}");
@@ -239,8 +241,9 @@ backend_test! {
         let url = database_url(backend, cli.dir.path());
         // The default subcommand is `serve`; `serve` itself works too.
         let server = cli.serve(&["serve", "--listen", "127.0.0.1:0", "--database-url", &url], &[]);
-        let (ok, log) = server.terminate();
-        assert!(ok, "{log:?}");
+        // SIGTERM at once, as soon as it says it serves: a graceful stop all the same.
+        let (status, log) = server.terminate();
+        assert!(status.success(), "{status} after SIGTERM: {log:?}");
         let warning = log
             .iter()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())

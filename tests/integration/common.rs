@@ -274,7 +274,11 @@ impl TestApp {
             let totalcount = data["totalcount"]
                 .as_i64()
                 .unwrap_or_else(|| panic!("totalcount is not a number: {data}"));
-            assert_eq!(*total.get_or_insert(totalcount), totalcount, "page {pageno}");
+            assert_eq!(
+                *total.get_or_insert(totalcount),
+                totalcount,
+                "page {pageno}"
+            );
             let page = data["pusherlist"].as_array().expect("pusherlist").clone();
             let expected = (totalcount - all.len() as i64).clamp(0, pagesize);
             assert_eq!(
@@ -289,7 +293,11 @@ impl TestApp {
                 break;
             }
         }
-        assert_eq!(Some(all.len() as i64), total, "totalcount equals what is listed");
+        assert_eq!(
+            Some(all.len() as i64),
+            total,
+            "totalcount equals what is listed"
+        );
         all
     }
 
@@ -621,7 +629,10 @@ impl Cli {
         let stderr = child.stderr.take().expect("stderr");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -634,9 +645,9 @@ impl Cli {
             lines,
         };
         while server.addr.is_empty() {
-            let line = server.next_line().unwrap_or_else(|| {
-                panic!("minilvb stopped before serving: {:?}", server.log)
-            });
+            let line = server
+                .next_line()
+                .unwrap_or_else(|| panic!("minilvb stopped before serving: {:?}", server.log));
             if let Ok(event) = serde_json::from_str::<Value>(&line) {
                 if event["message"] == "minilvb serving" {
                     server.addr = event["address"].as_str().expect("address").to_owned();
@@ -659,14 +670,17 @@ impl ServerProcess {
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => {
                 let _ = self.child.kill();
-                panic!("minilvb said nothing for {PROCESS_DEADLINE:?}: {:?}", self.log);
+                panic!(
+                    "minilvb said nothing for {PROCESS_DEADLINE:?}: {:?}",
+                    self.log
+                );
             }
         }
     }
 
-    /// Sends SIGTERM, waits for the process to exit; returns whether it
-    /// exited successfully. The log is complete afterwards.
-    pub fn terminate(mut self) -> (bool, Vec<String>) {
+    /// Sends SIGTERM, waits for the process to exit; returns its exit
+    /// status and its complete log.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -674,7 +688,7 @@ impl ServerProcess {
         assert!(killed.success());
         while self.next_line().is_some() {}
         let status = self.child.wait().expect("minilvb exits");
-        (status.success(), std::mem::take(&mut self.log))
+        (status, std::mem::take(&mut self.log))
     }
 }
 
@@ -686,6 +700,23 @@ impl Drop for ServerProcess {
             let _ = self.child.wait();
         }
     }
+}
+
+/// A plain blocking HTTP/1.1 GET; returns the whole response text.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(PROCESS_DEADLINE))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request written");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    response
 }
 
 /// `table["section"]["key"]` as a string (or the TOML of a non-string).

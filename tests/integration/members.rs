@@ -12,9 +12,11 @@ use crate::common::*;
 
 /// EnterGroup with an extra `level` field.
 async fn enter_level(app: &TestApp, viewer: &str, level: Value) {
-    app.ack(json!({"Action":"EnterGroup","userid":viewer,"liveuserid":"a1","groupid":"g1",
-        "nickname":format!("nick-{viewer}"),"headpic":"","flag":0,"level":level}))
-        .await;
+    app.ack(
+        json!({"Action":"EnterGroup","userid":viewer,"liveuserid":"a1","groupid":"g1",
+        "nickname":format!("nick-{viewer}"),"headpic":"","flag":0,"level":level}),
+    )
+    .await;
 }
 
 backend_test! {

@@ -333,3 +333,14 @@ fn padded_cos_sign(size: usize) -> String {
         "x".repeat(size - empty.len())
     )
 }
+
+backend_test! {
+    async fn other_paths_are_404_not_5xx(backend) {
+        let app = TestApp::spawn(backend).await;
+        for path in ["/interface", "/index.php", "/callback/nope", "/interface.php/x"] {
+            let (status, reply) = app.post_raw(path, r#"{"Action":"GetCOSSign"}"#).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {reply}");
+            assert_ne!(reply["returnValue"], 0, "{path}: {reply}");
+        }
+    }
+}

@@ -397,3 +397,79 @@ backend_test! {
         assert_eq!(app.fetch_list(4, 1, 20).await["totalcount"], 0, "no room was created");
     }
 }
+
+backend_test! {
+    async fn text_round_trips_exactly(backend) {
+        let app = TestApp::spawn(backend).await;
+        let title = "直播 😀 \"quoted\" back\\slash\nnew line\ttab 'single' <b>&amp;</b> %s %d";
+        let userinfo = json!({"nickname":"小明 🎤","headpic":"http://img.example.com/a b.png?x=1&y=é",
+            "frontcover":"https://cdn.example.com/封面.jpg","location":"Zürich, 深圳"});
+        app.ok(json!({"Action":"RequestLVBAddr","userid":"anchor","groupid":"@TGS#群","title":title,"userinfo":userinfo})).await;
+        let room = app.room("anchor").await;
+        assert_eq!(room["title"], title);
+        assert_eq!(room["groupid"], "@TGS#群");
+        assert_eq!(room["userinfo"], userinfo);
+        app.ack(json!({"Action":"EnterGroup","userid":"观众😀","liveuserid":"anchor","groupid":"@TGS#群",
+            "nickname":"Ünïcødé 🙂","headpic":"http://x/😀.png","flag":0})).await;
+        let members = app.members("anchor", "@TGS#群", 1, 20).await;
+        assert_eq!(members["memberlist"], json!([{"userid":"观众😀","nickname":"Ünïcødé 🙂","headpic":"http://x/😀.png"}]));
+    }
+}
+
+backend_test! {
+    async fn ids_are_compared_exactly(backend) {
+        let app = TestApp::spawn(backend).await;
+        // Case, trailing spaces and accents make different anchors and viewers.
+        let anchors = ["anchor", "Anchor", "ANCHOR", "anchor ", "anchör"];
+        for (i, anchor) in anchors.iter().enumerate() {
+            app.request_addr(anchor, "g", &format!("title {i}")).await;
+        }
+        assert_eq!(app.fetch_all(4, 20).await.len(), anchors.len());
+        for (i, anchor) in anchors.iter().enumerate() {
+            let room = app.room(anchor).await;
+            assert_eq!(room["userid"], *anchor);
+            assert_eq!(room["title"], format!("title {i}"));
+        }
+        for viewer in ["v", "V", "v "] {
+            assert_acked(&app.enter(viewer, "anchor", "g", 0).await);
+        }
+        app.assert_room_viewers("anchor", "g", 3).await;
+        app.assert_room_viewers("Anchor", "g", 0).await;
+        // Group ids too: "G" is not the room's "g".
+        assert_code(&app.enter("v", "anchor", "G", 0).await, 2003);
+        assert_code(&app.enter("v", "anchor", "g ", 0).await, 2003);
+        assert_acked(&app.like("Anchor", 0).await);
+        assert_eq!(app.room("anchor").await["likecount"], 0);
+        assert_eq!(app.room("Anchor").await["likecount"], 1);
+    }
+}
+
+backend_test! {
+    async fn a_stream_id_is_never_shared_even_when_squatted(backend) {
+        let app = TestApp::spawn(backend).await;
+        // Someone holds the original's id of "a-b", and someone else a userid
+        // crafted to have the disambiguated id of "a-b" as its own.
+        let holder = app.request_addr("a_b", "g1", "t").await;
+        let crafted = minilvb::cloud::unique_stream_id("8888", "a-b");
+        let squatter_id = crafted.strip_prefix("8888_").unwrap().to_owned();
+        let squatter = app.request_addr(&squatter_id, "g2", "t").await;
+        let taken = [&holder, &squatter].map(|d| PushUrl::parse(d["pushurl"].as_str().unwrap()).stream_id);
+        assert_eq!(taken, ["8888_a_b".to_owned(), crafted.clone()]);
+        // "a-b" gets a stream id of its own, or a clear refusal; never theirs.
+        let reply = app
+            .post(json!({"Action":"RequestLVBAddr","userid":"a-b","groupid":"g3","title":"t"}))
+            .await;
+        if reply["returnValue"] == 0 {
+            let url = PushUrl::parse(reply["returnData"]["pushurl"].as_str().unwrap());
+            assert!(!taken.contains(&url.stream_id), "{url:?}");
+            assert_url_safe_stream_id(&url.stream_id);
+        } else {
+            assert_code(&reply, 2003);
+        }
+        // The others keep theirs.
+        for (userid, stream_id) in [("a_b", &taken[0]), (squatter_id.as_str(), &taken[1])] {
+            let room = app.room(userid).await;
+            assert_eq!(room["playurl"], format!("http://8888.liveplay.myqcloud.com/live/{stream_id}.flv"));
+        }
+    }
+}

@@ -18,7 +18,9 @@ struct CosSign {
 
 impl CosSign {
     fn decode(sign: &str) -> Self {
-        let raw = BASE64.decode(sign).unwrap_or_else(|e| panic!("not base64 ({e}): {sign}"));
+        let raw = BASE64
+            .decode(sign)
+            .unwrap_or_else(|e| panic!("not base64 ({e}): {sign}"));
         assert!(raw.len() > 20, "{sign}");
         let (mac, plain) = raw.split_at(20);
         Self {
@@ -33,7 +35,9 @@ impl CosSign {
             .plain
             .split('&')
             .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{}", self.plain));
+                let (k, v) = pair
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("{}", self.plain));
                 (k.to_owned(), v.to_owned())
             })
             .collect();
@@ -43,13 +47,18 @@ impl CosSign {
     }
 
     fn field(&self, name: &str) -> String {
-        self.fields().into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap()
+        self.fields()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap()
     }
 
     fn assert_signed_with(&self, secret_key: &str) {
         let mut mac = Hmac::<Sha1>::new_from_slice(secret_key.as_bytes()).unwrap();
         mac.update(self.plain.as_bytes());
-        mac.verify_slice(&self.mac).expect("the HMAC-SHA1 prefix verifies with the secret key");
+        mac.verify_slice(&self.mac)
+            .expect("the HMAC-SHA1 prefix verifies with the secret key");
     }
 }
 
