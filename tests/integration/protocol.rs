@@ -239,7 +239,7 @@ backend_test! {
             (json!("Nope"), "invalid interface name:Nope"),
             (json!("fetchlist"), "invalid interface name:fetchlist"),
             (json!("FetchList "), "invalid interface name:FetchList "),
-            (json!("RequestLVBAddrForLinkMic"), "invalid interface name:RequestLVBAddrForLinkMic"),
+            (json!("RequestLVBAddr2"), "invalid interface name:RequestLVBAddr2"),
             (json!(42), "invalid interface name:42"),
         ] {
             let msg = app.fails(json!({"Action": action, "userid": "u"}), 1000).await;
