@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::config::MemberOrder;
-use crate::protocol::{Counted, MemberInfo, Page, PusherInfo};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
 use crate::store::{Ban, Report, RoomScope, Store};
 
 /// What a command prints.
@@ -118,7 +118,12 @@ pub async fn show_room(
         number: 1,
         size: limit.max(1),
     };
-    let (members_total, members) = store.members(userid, &room.groupid, order, page).await?;
+    let group = Group::Room {
+        anchor: userid.to_owned(),
+        groupid: room.groupid.clone(),
+    };
+    let (members_total, members) = store.members(&group, order, page).await?;
+
     let detail = RoomDetail {
         room: RoomView {
             banned: store.is_banned(userid).await?,

@@ -2,7 +2,7 @@
 //! Viewer counts are membership: entering twice counts once, quitting as a
 //! non-member changes nothing.
 
-use crate::protocol::{Group, MemberList, Page, ProtocolError, ReturnData, WriteAck};
+use crate::protocol::{Counted, Group, MemberList, Page, ProtocolError, ReturnData, WriteAck};
 use crate::store::NewMember;
 
 use super::Context;
@@ -34,7 +34,9 @@ pub async fn quit(ctx: &Context, group: &Group, userid: &str) -> Result<ReturnDa
     Ok(ReturnData::Ack(WriteAck::OK))
 }
 
-/// FetchGroupMemberList, in the configured order (`members.order`).
+/// FetchGroupMemberList, in the configured order (`members.order`). The
+/// request has no flag: `groupid` names the anchor's room when it is the
+/// room's current groupid, and otherwise one of its recordings (by fileid).
 pub async fn list(
     ctx: &Context,
     anchor: &str,
@@ -42,7 +44,27 @@ pub async fn list(
     page: Page,
 ) -> Result<ReturnData, ProtocolError> {
     let order = ctx.settings.members.order;
-    let (totalcount, memberlist) = ctx.store.members(anchor, groupid, order, page).await?;
+    let room = Counted::Room {
+        userid: anchor.to_owned(),
+    };
+    let is_room = ctx
+        .store
+        .pusher(&room)
+        .await?
+        .is_some_and(|room| room.groupid == groupid);
+    let group = if is_room {
+        Group::Room {
+            anchor: anchor.to_owned(),
+            groupid: groupid.to_owned(),
+        }
+    } else {
+        Group::Recording {
+            anchor: anchor.to_owned(),
+            fileid: groupid.to_owned(),
+        }
+    };
+    let (totalcount, memberlist) = ctx.store.members(&group, order, page).await?;
+
     Ok(ReturnData::Members(MemberList {
         totalcount,
         memberlist,

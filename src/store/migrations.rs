@@ -49,6 +49,11 @@ pub const SQLITE: Embedded = Embedded(&[
         "operator",
         include_str!("migrations/sqlite/0003_operator.sql"),
     ),
+    (
+        4,
+        "member kind in the key",
+        include_str!("migrations/sqlite/0004_member_kind.sql"),
+    ),
 ]);
 
 pub async fn migrator(source: Embedded) -> Result<Migrator, sqlx::migrate::MigrateError> {

@@ -84,11 +84,10 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a member; the count shrinks only if it was one.
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()>;
 
-    /// Members of the group filed under (`anchor`, `key`), with their total.
+    /// Members of the group, with their total.
     async fn members(
         &self,
-        anchor: &str,
-        key: &str,
+        group: &Group,
         order: MemberOrder,
         page: Page,
     ) -> StoreResult<(i64, Vec<MemberInfo>)>;

@@ -301,7 +301,7 @@ impl Store for SqliteStore {
         }
         let inserted = sqlx::query(
             "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, level, joined_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (anchor, group_key, userid) DO NOTHING",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (anchor, kind, group_key, userid) DO NOTHING",
         )
         .bind(group.anchor())
         .bind(group.key())
@@ -321,7 +321,7 @@ impl Store for SqliteStore {
             sqlx::query(
                 "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
                  headpic = CASE WHEN ? = '' THEN headpic ELSE ? END, level = COALESCE(?, level) \
-                 WHERE anchor = ? AND group_key = ? AND userid = ?",
+                 WHERE anchor = ? AND kind = ? AND group_key = ? AND userid = ?",
             )
             .bind(&m.nickname)
             .bind(&m.nickname)
@@ -329,6 +329,7 @@ impl Store for SqliteStore {
             .bind(&m.headpic)
             .bind(m.level)
             .bind(group.anchor())
+            .bind(group_kind(group))
             .bind(group.key())
             .bind(&m.userid)
             .execute(&mut *tx)
@@ -359,8 +360,7 @@ impl Store for SqliteStore {
 
     async fn members(
         &self,
-        anchor: &str,
-        key: &str,
+        group: &Group,
         order: MemberOrder,
         page: Page,
     ) -> StoreResult<(i64, Vec<MemberInfo>)> {
@@ -370,19 +370,22 @@ impl Store for SqliteStore {
             MemberOrder::Level => "level DESC, id",
         };
         let sql = format!(
-            "SELECT userid, nickname, headpic FROM members WHERE anchor = ? AND group_key = ? \
-             ORDER BY {order_by} LIMIT ? OFFSET ?"
+            "SELECT userid, nickname, headpic FROM members \
+             WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} LIMIT ? OFFSET ?"
         );
         let mut conn = self.reader.acquire().await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE anchor = ? AND group_key = ?")
-                .bind(anchor)
-                .bind(key)
-                .fetch_one(&mut *conn)
-                .await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM members WHERE anchor = ? AND kind = ? AND group_key = ?",
+        )
+        .bind(group.anchor())
+        .bind(group_kind(group))
+        .bind(group.key())
+        .fetch_one(&mut *conn)
+        .await?;
         let members = sqlx::query(&sql)
-            .bind(anchor)
-            .bind(key)
+            .bind(group.anchor())
+            .bind(group_kind(group))
+            .bind(group.key())
             .bind(page.size)
             .bind(page.offset())
             .fetch_all(&mut *conn)
