@@ -3,6 +3,7 @@
 //! counts, paging, ordering. Input arrives parsed and checked
 //! ([`crate::protocol::parse_request`]); output is a [`ReturnData`].
 
+mod coalesce;
 mod lists;
 mod members;
 mod rooms;
@@ -21,11 +22,14 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Likes on one target are applied together (see `coalesce`).
+    pub likes: Arc<coalesce::LikeCoalescer>,
 }
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
         Self {
+            likes: Arc::default(),
             store,
             clock,
             settings,
@@ -41,7 +45,15 @@ impl From<StoreError> for ProtocolError {
     }
 }
 
+impl From<Arc<StoreError>> for ProtocolError {
+    fn from(error: Arc<StoreError>) -> Self {
+        tracing::error!(%error, "storage failure");
+        ProtocolError::database()
+    }
+}
+
 /// Runs one request.
+
 pub async fn handle(ctx: &Context, request: Request) -> Result<ReturnData, ProtocolError> {
     match request {
         Request::RequestLvbAddr {

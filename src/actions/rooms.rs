@@ -96,7 +96,8 @@ pub async fn change_likes(
     target: &Counted,
     delta: i64,
 ) -> Result<ReturnData, ProtocolError> {
-    if ctx.store.add_likes(target, delta).await? {
+    if ctx.likes.add(&ctx.store, target, delta).await? {
+
         Ok(ReturnData::Ack(WriteAck::OK))
     } else {
         Err(not_found(target))

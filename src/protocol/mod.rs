@@ -211,7 +211,7 @@ impl std::fmt::Display for Group {
 }
 
 /// What ChangeCount counts on: the live room (flag 0) or a recording (flag 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Counted {
     Room { userid: String },
     Recording { userid: String, fileid: String },

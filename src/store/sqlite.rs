@@ -38,8 +38,10 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let acquire = Duration::from_secs(settings.acquire_timeout_secs);
+        // An embedded file does not drop connections: no ping before each use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(acquire)
             .connect_with(options.clone())
             .await?;
@@ -50,6 +52,8 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
+                .min_connections(settings.max_connections)
+                .test_before_acquire(false)
                 .acquire_timeout(acquire)
                 .connect_with(options.read_only(true))
                 .await?
