@@ -134,6 +134,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing with 2003.
     pub acquire_timeout_secs: u64,
+    /// The lists' order is kept in memory and rebuilt after this node's
+    /// writes and at least this often (for other nodes' writes); 0 reads
+    /// every list from the database.
+    pub list_snapshot_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -142,6 +146,7 @@ impl Default for DatabaseSettings {
             url: "sqlite:minilvb.db".into(),
             max_connections: 8,
             acquire_timeout_secs: 5,
+            list_snapshot_ms: 1000,
         }
     }
 }

@@ -8,9 +8,11 @@
 //! - a new session resets the room's counts and member list.
 
 mod migrations;
+mod snapshots;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -108,6 +110,20 @@ pub trait Store: Send + Sync + 'static {
     /// Recordings that ended at or after `since`, newest first.
     async fn recordings(&self, since: i64, offset: i64, limit: i64)
     -> StoreResult<Vec<PusherInfo>>;
+
+    /// The order of the room lists: every room of users not banned,
+    /// newest session first (for the list snapshots, see `actions::lists`).
+    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>>;
+
+    /// The order of the recording list: every recording of users not
+    /// banned, newest end first.
+    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>>;
+
+    /// Rooms by userid, in any order; missing ones are left out.
+    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>>;
+
+    /// Recordings by (userid, fileid), in any order; missing ones are left out.
+    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>>;
 
     /// A room or a recording, as the lists show it.
     async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>>;
@@ -227,6 +243,21 @@ pub enum RoomScope {
     All,
 }
 
+/// A room's place in the lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomKey {
+    pub userid: String,
+    pub online: bool,
+}
+
+/// A recording's place in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingKey {
+    pub userid: String,
+    pub fileid: String,
+    pub end_time: i64,
+}
+
 /// A viewer's report of a user.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
@@ -266,7 +297,14 @@ pub struct NewRecording {
 /// Opens the store the URL selects and brings its schema up to date.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
     let backend = Backend::from_url(&settings.url)?;
-    Ok(match backend {
+    let store: Arc<dyn Store> = match backend {
         Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(settings).await?),
+    };
+    Ok(match settings.list_snapshot_ms {
+        0 => store,
+        ms => Arc::new(snapshots::ListSnapshots::new(
+            store,
+            Duration::from_millis(ms),
+        )),
     })
 }

@@ -16,8 +16,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    Ban, EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingOutcome,
-    Report, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent, migrations,
+    Ban, EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingKey,
+    RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
+    migrations,
 };
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
@@ -82,7 +83,14 @@ const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_co
 
 /// Leaves out the rows of banned users from a table with a `userid` column.
 fn not_banned(table: &str) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM bans WHERE bans.userid = {table}.userid)")
+    // NOT IN reads the (small) bans table once per query; a correlated
+    // NOT EXISTS would probe it once per row.
+    format!("{table}.userid NOT IN (SELECT userid FROM bans)")
+}
+
+/// `n` copies of `one`, comma-separated: the placeholders of an IN list.
+fn placeholders(n: usize, one: &str) -> String {
+    vec![one; n].join(", ")
 }
 
 fn room_filter(scope: RoomScope) -> String {
@@ -456,6 +464,79 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await?;
         Ok(rows.iter().map(recording_info).collect())
+    }
+
+    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
+        let sql = format!(
+            "SELECT userid, online FROM rooms {} ORDER BY started_at DESC, userid",
+            room_filter(RoomScope::Listed)
+        );
+        let rows: Vec<(String, i64)> = sqlx::query_as(&sql).fetch_all(&self.reader).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(userid, online)| RoomKey {
+                userid,
+                online: online != 0,
+            })
+            .collect())
+    }
+
+    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
+        let sql = format!(
+            "SELECT userid, fileid, end_time FROM recordings WHERE {} \
+             ORDER BY end_time DESC, userid, fileid",
+            not_banned("recordings")
+        );
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(&sql).fetch_all(&self.reader).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(userid, fileid, end_time)| RecordingKey {
+                userid,
+                fileid,
+                end_time,
+            })
+            .collect())
+    }
+
+    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
+        if userids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE userid IN ({})",
+            placeholders(userids.len(), "?")
+        );
+        let mut query = sqlx::query(&sql);
+        for userid in userids {
+            query = query.bind(*userid);
+        }
+        Ok(query
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(room_info)
+            .collect())
+    }
+
+    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            // An OR of key lookups: SQLite scans the table for a row-value IN.
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE {}",
+            vec!["(userid = ? AND fileid = ?)"; keys.len()].join(" OR ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (userid, fileid) in keys {
+            query = query.bind(*userid).bind(*fileid);
+        }
+        Ok(query
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(recording_info)
+            .collect())
     }
 
     async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {

@@ -104,7 +104,9 @@ backend_test! {
 
 backend_test! {
     async fn banned_users_cannot_broadcast_and_are_not_listed(backend) {
-        let app = TestApp::spawn(backend).await;
+        // The ban comes from another process: read the lists straight from
+        // the database (see `lists_follow_other_processes_within_the_interval`).
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 0).await;
         app.go_live("spammer", "g1").await;
         app.go_live("fine", "g2").await;
         app.add_recording("spammer", "rec-s", T0 - 100).await;
@@ -219,5 +221,25 @@ fn every_operator_command_has_help() {
             out.status.success() && text.contains("Usage: minilvb"),
             "{args:?}: {text}"
         );
+    }
+}
+
+backend_test! {
+    async fn lists_follow_other_processes_within_the_interval(backend) {
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 200).await;
+        app.go_live("vj", "g1").await;
+        app.add_recording("vj", "rec", T0 - 100).await;
+        assert_eq!(app.fetch_list(3, 1, 20).await["totalcount"], 2);
+        run_ok(&app, &["users", "ban", "vj"]);
+        // Bounded wait for the snapshot interval; never a timing assertion.
+        let mut hidden = false;
+        for _ in 0..100 {
+            if app.fetch_list(3, 1, 20).await["totalcount"] == 0 {
+                hidden = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(hidden, "the ban never reached the lists");
     }
 }
