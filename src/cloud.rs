@@ -3,6 +3,8 @@
 //! signature. No I/O; each rule is unit-tested with the published vectors
 //! (`reference/tencent-cloud.md`).
 
+pub mod usersig;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};

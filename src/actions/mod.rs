@@ -41,6 +41,10 @@ impl Context {
 impl From<StoreError> for ProtocolError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "storage failure");
+        metrics::counter!(crate::telemetry::metrics::DB_ERRORS).increment(1);
+        if matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) {
+            metrics::counter!(crate::telemetry::metrics::DB_POOL_TIMEOUTS).increment(1);
+        }
         ProtocolError::database()
     }
 }
