@@ -13,6 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::protocol::ACTIONS;
+
 /// A configured secret. Its `Debug` and `Serialize` forms never show the value.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret {
@@ -248,19 +250,6 @@ pub const DEFAULT_AUTH_ACTIONS: [&str; 10] = [
     "GetVodSignatureV2",
     "EnterGroup",
     "QuitGroup",
-];
-
-/// Every Action the server knows.
-pub const ACTIONS: [&str; 9] = [
-    "RequestLVBAddr",
-    "ChangeStatus",
-    "ChangeCount",
-    "FetchList",
-    "GetCOSSign",
-    "EnterGroup",
-    "QuitGroup",
-    "FetchGroupMemberList",
-    "GetUserInfo",
 ];
 
 impl Default for AuthSettings {

@@ -308,7 +308,9 @@ async fn run_protocol(
     if let Some(rate) = &ops.rate {
         rate.check_request(client).map_err(over_limit)?;
     }
-    let parsed = protocol::parse_request_with(&body, &ops.limits)?;
+    let object = protocol::read_object(&body, &ops.limits)?;
+    seen.action = protocol::action_label(&object);
+    let parsed = protocol::request_from_object(&object, &ops.limits)?;
     seen.action = parsed.action();
     seen.userid = parsed.userid().map(str::to_owned);
     if let Some(rate) = &ops.rate {

@@ -15,7 +15,7 @@ pub use reply::{
     PusherList, ReturnData, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
 };
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// `returnValue` codes, as the original server used them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -416,13 +416,50 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
 /// body must be UTF-8 JSON nested at most `limits.depth` deep, without
 /// duplicate keys (which parsers disagree on); else 4001.
 pub fn parse_request_with(body: &[u8], limits: &Limits) -> Result<Request, ProtocolError> {
-    let value = json::parse(body, limits.depth).map_err(|e| ProtocolError::invalid_json(&e))?;
-    let object = match value {
-        Value::Object(map) if !map.is_empty() => map,
-        Value::Object(_) => return Err(ProtocolError::invalid_json("empty object")),
-        _ => return Err(ProtocolError::invalid_json("expected a JSON object")),
-    };
-    let fields = Fields::new(&object);
+    request_from_object(&read_object(body, limits)?, limits)
+}
+
+/// The first step of [`parse_request_with`]: the body as a non-empty JSON object.
+pub fn read_object(body: &[u8], limits: &Limits) -> Result<Map<String, Value>, ProtocolError> {
+    match json::parse(body, limits.depth).map_err(|e| ProtocolError::invalid_json(&e))? {
+        Value::Object(map) if !map.is_empty() => Ok(map),
+        Value::Object(_) => Err(ProtocolError::invalid_json("empty object")),
+        _ => Err(ProtocolError::invalid_json("expected a JSON object")),
+    }
+}
+
+/// Every Action the server knows.
+pub const ACTIONS: [&str; 9] = [
+    "RequestLVBAddr",
+    "ChangeStatus",
+    "ChangeCount",
+    "FetchList",
+    "GetCOSSign",
+    "EnterGroup",
+    "QuitGroup",
+    "FetchGroupMemberList",
+    "GetUserInfo",
+];
+
+/// The object's Action if it is a known one, else `-`: a label for logs and
+/// metrics that a client cannot make up.
+pub fn action_label(object: &Map<String, Value>) -> &'static str {
+    match object.get("Action") {
+        Some(Value::String(name)) => ACTIONS
+            .iter()
+            .find(|known| *known == name)
+            .copied()
+            .unwrap_or("-"),
+        _ => "-",
+    }
+}
+
+/// The second step of [`parse_request_with`]: the typed request.
+pub fn request_from_object(
+    object: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<Request, ProtocolError> {
+    let fields = Fields::new(object);
     let action = fields.required_str("Action", limits.name)?;
     match action.as_str() {
         "RequestLVBAddr" => parse_request_lvb_addr(&fields, limits),

@@ -13,6 +13,7 @@ mod extra_actions;
 mod lists;
 mod members;
 mod operator;
+mod ops;
 mod protocol;
 mod rooms;
 mod uploads;
