@@ -460,7 +460,7 @@ pub fn request_from_object(
     limits: &Limits,
 ) -> Result<Request, ProtocolError> {
     let fields = Fields::new(object);
-    let action = fields.required_str("Action", limits.name)?;
+    let action = fields.required_str("Action", self::limits::NAME)?;
     match action.as_str() {
         "RequestLVBAddr" => parse_request_lvb_addr(&fields, limits),
         "ChangeStatus" => Ok(Request::ChangeStatus {
