@@ -7,6 +7,7 @@
 mod common;
 
 mod apps;
+mod auth;
 mod callbacks;
 mod cli;
 mod extra_actions;
@@ -16,6 +17,7 @@ mod members;
 mod operator;
 mod ops;
 mod protocol;
+mod ratelimit;
 mod raw;
 mod rooms;
 mod uploads;
