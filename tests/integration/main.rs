@@ -20,4 +20,5 @@ mod protocol;
 mod ratelimit;
 mod raw;
 mod rooms;
+mod shutdown;
 mod uploads;
