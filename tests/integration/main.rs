@@ -11,6 +11,7 @@ mod auth;
 mod callbacks;
 mod cli;
 mod extra_actions;
+mod fuzz;
 mod limits;
 mod lists;
 mod members;
