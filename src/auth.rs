@@ -59,8 +59,8 @@ impl CallerAuth {
                 self.header
             )));
         };
-        let verified = usersig::verify(sig, self.sdkappid, self.key.expose(), now)
-            .map_err(refused)?;
+        let verified =
+            usersig::verify(sig, self.sdkappid, self.key.expose(), now).map_err(refused)?;
         match request.caller() {
             Some(userid) if userid != verified.identifier => {
                 Err(refused("usersig is of another user"))

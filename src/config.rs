@@ -259,7 +259,10 @@ impl Default for AuthSettings {
             sdkappid: 0,
             secret_key: Secret::default(),
             header: "x-usersig".into(),
-            actions: DEFAULT_AUTH_ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+            actions: DEFAULT_AUTH_ACTIONS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
         }
     }
 }
@@ -680,8 +683,14 @@ impl Settings {
         for (setting, value) in [
             ("server.max_body_bytes", server.max_body_bytes as u64),
             ("server.request_timeout_secs", server.request_timeout_secs),
-            ("server.header_read_timeout_secs", server.header_read_timeout_secs),
-            ("server.max_concurrent_requests", server.max_concurrent_requests as u64),
+            (
+                "server.header_read_timeout_secs",
+                server.header_read_timeout_secs,
+            ),
+            (
+                "server.max_concurrent_requests",
+                server.max_concurrent_requests as u64,
+            ),
             ("limits.id_bytes", self.limits.id_bytes as u64),
             ("limits.name_bytes", self.limits.name_bytes as u64),
             ("limits.url_bytes", self.limits.url_bytes as u64),
@@ -699,9 +708,24 @@ impl Settings {
         }
         let rate = &self.rate_limit;
         for (setting, per_sec, burst_setting, burst) in [
-            ("rate_limit.requests_per_sec", rate.requests_per_sec, "rate_limit.requests_burst", rate.requests_burst),
-            ("rate_limit.likes_per_sec", rate.likes_per_sec, "rate_limit.likes_burst", rate.likes_burst),
-            ("rate_limit.request_addr_per_sec", rate.request_addr_per_sec, "rate_limit.request_addr_burst", rate.request_addr_burst),
+            (
+                "rate_limit.requests_per_sec",
+                rate.requests_per_sec,
+                "rate_limit.requests_burst",
+                rate.requests_burst,
+            ),
+            (
+                "rate_limit.likes_per_sec",
+                rate.likes_per_sec,
+                "rate_limit.likes_burst",
+                rate.likes_burst,
+            ),
+            (
+                "rate_limit.request_addr_per_sec",
+                rate.request_addr_per_sec,
+                "rate_limit.request_addr_burst",
+                rate.request_addr_burst,
+            ),
         ] {
             if !(per_sec.is_finite() && per_sec >= 1e-6) {
                 return Err(invalid(setting, "must be a positive number"));
@@ -864,5 +888,55 @@ mod tests {
                 .to_string()
                 .contains("live.record")
         );
+    }
+
+    #[test]
+    fn operations_settings_are_checked() {
+        type Breaker = fn(&mut Settings);
+        let cases: [(&str, Breaker); 9] = [
+            ("server.trusted_proxies", |s| {
+                s.server.trusted_proxies = vec!["10.0.0.0/33".into()]
+            }),
+            ("server.client_ip_header", |s| {
+                s.server.client_ip_header = "bad header".into()
+            }),
+            ("server.max_concurrent_requests", |s| {
+                s.server.max_concurrent_requests = 0
+            }),
+            ("limits.json_depth", |s| s.limits.json_depth = 1000),
+            ("rate_limit.likes_per_sec", |s| {
+                s.rate_limit.likes_per_sec = 0.0
+            }),
+            ("rate_limit.requests_burst", |s| {
+                s.rate_limit.requests_burst = 0
+            }),
+            ("auth.enabled", |s| s.auth.enabled = true),
+            ("auth.actions", |s| s.auth.actions = vec!["Nope".into()]),
+            ("metrics.listen", |s| s.metrics.listen = "localhost".into()),
+        ];
+        for (setting, break_it) in cases {
+            let mut settings = Settings::demo();
+            break_it(&mut settings);
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains(setting), "{setting}: {error}");
+        }
+        let mut settings = Settings::demo();
+        settings.server.trusted_proxies =
+            vec!["10.0.0.0/8".into(), "192.0.2.1".into(), "::1".into()];
+        settings.metrics.listen = "127.0.0.1:9898".into();
+        settings.auth.enabled = true;
+        settings.auth.sdkappid = 1_400_000_000;
+        settings.auth.secret_key = Secret::new("im-key");
+        settings.validate().unwrap();
+        assert_eq!(settings.trusted_proxies().unwrap().len(), 3);
+        let text = settings.to_redacted_toml();
+        assert!(
+            !text.contains("im-key") && text.contains("[auth]") && text.contains("[rate_limit]"),
+            "{text}"
+        );
+        // Defaults keep the stock apps working: no authentication, generous budgets.
+        let defaults = Settings::default();
+        assert!(!defaults.auth.enabled && defaults.rate_limit.enabled);
+        assert!(defaults.metrics.listen.is_empty());
     }
 }

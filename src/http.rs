@@ -334,21 +334,19 @@ async fn callback(State(state): State<AppState>, request: Request) -> Response {
     let deadline = started + state.ops.request_timeout;
     let ctx = &state.ctx;
     let (status, reply) = match read_body(request, &state, deadline, ctx).await {
-        Ok(body) => {
-            match tokio::time::timeout_at(deadline, callbacks::handle(ctx, &body)).await {
-                Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
-                Ok(reply) => (StatusCode::OK, reply),
-                Err(_) => {
-                    let refusal = action_timeout(ctx);
-                    let mut reply = callbacks::CallbackReply::rejected(
-                        refusal.error.code.value(),
-                        refusal.error.msg,
-                    );
-                    reply.retry = true;
-                    (refusal.status, reply)
-                }
+        Ok(body) => match tokio::time::timeout_at(deadline, callbacks::handle(ctx, &body)).await {
+            Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
+            Ok(reply) => (StatusCode::OK, reply),
+            Err(_) => {
+                let refusal = action_timeout(ctx);
+                let mut reply = callbacks::CallbackReply::rejected(
+                    refusal.error.code.value(),
+                    refusal.error.msg,
+                );
+                reply.retry = true;
+                (refusal.status, reply)
             }
-        }
+        },
         Err(refusal) => (
             refusal.status,
             callbacks::CallbackReply::rejected(refusal.error.code.value(), refusal.error.msg),
@@ -388,7 +386,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     let text = m::render(&state.ctx, state.ops.gauges()).await;
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()

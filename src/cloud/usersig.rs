@@ -71,7 +71,13 @@ pub struct Verified {
     pub expires_at: i64,
 }
 
-fn content(identifier: &str, sdkappid: u64, time: i64, expire: i64, userbuf: Option<&str>) -> String {
+fn content(
+    identifier: &str,
+    sdkappid: u64,
+    time: i64,
+    expire: i64,
+    userbuf: Option<&str>,
+) -> String {
     let mut text = format!(
         "TLS.identifier:{identifier}\nTLS.sdkappid:{sdkappid}\nTLS.time:{time}\nTLS.expire:{expire}\n"
     );
@@ -205,7 +211,11 @@ mod tests {
         let sig = mint(APP + 1, KEY, "u1", NOW, 86_400);
         assert_eq!(verify(&sig, APP, KEY, NOW), Err(SigError::OtherApp));
         for junk in ["", "!!!", "eJw_", "abc*def-", &"A".repeat(5000)] {
-            assert_eq!(verify(junk, APP, KEY, NOW), Err(SigError::Malformed), "{junk}");
+            assert_eq!(
+                verify(junk, APP, KEY, NOW),
+                Err(SigError::Malformed),
+                "{junk}"
+            );
         }
     }
 
@@ -218,7 +228,8 @@ mod tests {
         let genuine_sig = BASE64.encode(mac.finalize().into_bytes());
         let json = serde_json::json!({"TLS.ver":"2.0","TLS.identifier":"attacker",
             "TLS.sdkappid":APP,"TLS.expire":86_400,"TLS.time":NOW,"TLS.sig":genuine_sig});
-        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(json.to_string().as_bytes()).unwrap();
         let forged = url_safe(&BASE64.encode(encoder.finish().unwrap()));
         assert_eq!(verify(&forged, APP, KEY, NOW), Err(SigError::BadSignature));
@@ -232,7 +243,8 @@ mod tests {
         let json = serde_json::json!({"TLS.ver":"2.0","TLS.identifier":"u1","TLS.sdkappid":APP,
             "TLS.expire":600,"TLS.time":NOW,"TLS.userbuf":userbuf,
             "TLS.sig":BASE64.encode(mac.finalize().into_bytes())});
-        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(json.to_string().as_bytes()).unwrap();
         let sig = url_safe(&BASE64.encode(encoder.finish().unwrap()));
         assert_eq!(verify(&sig, APP, KEY, NOW).unwrap().identifier, "u1");

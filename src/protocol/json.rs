@@ -12,14 +12,16 @@ use serde_json::{Map, Value};
 /// Parses `body`; the error text is fit for the client (`invalid json body! | ...`).
 pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = Seed { depth_left: max_depth }
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value))
-        .map_err(|e| match e.classify() {
-            // Ours: too deep or a duplicate key.
-            serde_json::error::Category::Data => e.to_string(),
-            _ => format!("not JSON ({e})"),
-        })?;
+    let value = Seed {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value))
+    .map_err(|e| match e.classify() {
+        // Ours: too deep or a duplicate key.
+        serde_json::error::Category::Data => e.to_string(),
+        _ => format!("not JSON ({e})"),
+    })?;
     Ok(value)
 }
 

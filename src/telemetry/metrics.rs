@@ -54,7 +54,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                     Some(handle)
                 }
                 Err(_) => {
-                    tracing::warn!("another metrics recorder is installed; /metrics will lack counters");
+                    tracing::warn!(
+                        "another metrics recorder is installed; /metrics will lack counters"
+                    );
                     None
                 }
             }
@@ -72,7 +74,10 @@ fn describe() {
     );
     describe_counter!(CALLBACKS, "Cloud callbacks by event type and outcome.");
     describe_counter!(RATE_LIMITED, "Requests over a client's budget, by budget.");
-    describe_counter!(SHED, "Requests shed while the server was at its concurrency limit.");
+    describe_counter!(
+        SHED,
+        "Requests shed while the server was at its concurrency limit."
+    );
     describe_counter!(TIMEOUTS, "Requests that ran out of time, by stage.");
     describe_counter!(AUTH_FAILURES, "Requests refused by caller authentication.");
     describe_counter!(DB_ERRORS, "Storage failures.");
@@ -119,7 +124,12 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
     };
     let database_up = match counts.await {
         Ok((rooms, members)) => {
-            gauge(&mut out, "minilvb_rooms_online", "Rooms online now.", &[("", rooms as f64)]);
+            gauge(
+                &mut out,
+                "minilvb_rooms_online",
+                "Rooms online now.",
+                &[("", rooms as f64)],
+            );
             gauge(
                 &mut out,
                 "minilvb_members",

@@ -39,7 +39,10 @@ async fn post_signed(app: &TestApp, usersig: Option<&str>, body: Value) -> Value
 fn assert_refused(reply: &Value, why: &str) {
     assert_eq!(reply["returnValue"], 4004, "{reply}");
     let msg = reply["returnMsg"].as_str().unwrap();
-    assert!(msg.starts_with("authentication failed! | ") && msg.contains(why), "{reply}");
+    assert!(
+        msg.starts_with("authentication failed! | ") && msg.contains(why),
+        "{reply}"
+    );
 }
 
 fn lvb_addr(userid: &str) -> Value {

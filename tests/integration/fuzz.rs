@@ -55,8 +55,22 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 const KEYS: [&str; 16] = [
-    "userid", "groupid", "title", "userinfo", "status", "type", "optype", "flag", "fileid",
-    "pageno", "pagesize", "liveuserid", "nickname", "headpic", "level", "Action",
+    "userid",
+    "groupid",
+    "title",
+    "userinfo",
+    "status",
+    "type",
+    "optype",
+    "flag",
+    "fileid",
+    "pageno",
+    "pagesize",
+    "liveuserid",
+    "nickname",
+    "headpic",
+    "level",
+    "Action",
 ];
 
 /// An object with a known (or nearly known) Action and some of the fields
@@ -108,11 +122,19 @@ impl Harness {
             let request = Request::post(path).body(Body::from(body)).unwrap();
             let response = self.router.clone().oneshot(request).await.unwrap();
             let status = response.status();
-            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
             assert_eq!(content_type, "application/json; charset=utf-8");
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
             let reply: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!("reply is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
+                panic!(
+                    "reply is not JSON ({e}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
             });
             (status, reply)
         })
@@ -187,13 +209,29 @@ fn request_shaped_json() {
 #[test]
 fn callback_shaped_json() {
     let harness = Harness::new();
-    let sign = minilvb::cloud::callback_sign("minilvb-demo-key-not-for-production", &T0.to_string());
+    let sign =
+        minilvb::cloud::callback_sign("minilvb-demo-key-not-for-production", &T0.to_string());
     let keys = [
-        "event_type", "stream_id", "channel_id", "event_time", "sequence", "video_url",
-        "file_format", "start_time", "end_time", "duration", "file_id", "video_id",
-        "pic_url", "pic_full_url", "create_time",
+        "event_type",
+        "stream_id",
+        "channel_id",
+        "event_time",
+        "sequence",
+        "video_url",
+        "file_format",
+        "start_time",
+        "end_time",
+        "duration",
+        "file_id",
+        "video_id",
+        "pic_url",
+        "pic_full_url",
+        "create_time",
     ];
-    let strategy = proptest::collection::vec((proptest::sample::select(keys.to_vec()), json_value()), 0..10);
+    let strategy = proptest::collection::vec(
+        (proptest::sample::select(keys.to_vec()), json_value()),
+        0..10,
+    );
     runner()
         .run(&strategy, |fields| {
             let mut object = Map::new();

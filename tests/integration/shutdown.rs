@@ -54,7 +54,8 @@ impl Server {
                 let Ok(line) = line else { break };
                 if let Ok(entry) = serde_json::from_str::<Value>(&line) {
                     if entry["message"] == "minilvb serving" {
-                        let _ = address_tx.send(entry["address"].as_str().unwrap_or_default().to_owned());
+                        let _ = address_tx
+                            .send(entry["address"].as_str().unwrap_or_default().to_owned());
                     }
                 }
                 lines.lock().unwrap().push(line);
@@ -67,7 +68,10 @@ impl Server {
         } else {
             let deadline = Instant::now() + Duration::from_secs(20);
             while std::net::TcpStream::connect(listen).is_err() {
-                assert!(Instant::now() < deadline, "the server did not start listening");
+                assert!(
+                    Instant::now() < deadline,
+                    "the server did not start listening"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
             listen.to_owned()
@@ -128,9 +132,13 @@ async fn post(client: &reqwest::Client, base: &str, body: Value) -> Result<Value
 /// server goes away (or 3000 requests each); each returns its acknowledged ones.
 async fn enter_until_gone(base: &str) -> tokio::task::JoinSet<BTreeSet<String>> {
     let client = reqwest::Client::new();
-    let data = post(&client, base, json!({"Action":"RequestLVBAddr","userid":"vj","groupid":"g"}))
-        .await
-        .unwrap();
+    let data = post(
+        &client,
+        base,
+        json!({"Action":"RequestLVBAddr","userid":"vj","groupid":"g"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(data["returnValue"], 0, "{data}");
     let mut clients = tokio::task::JoinSet::new();
     for worker in 0..8 {
@@ -198,24 +206,44 @@ async fn stop_under_load(signal: &str) -> (Option<i32>, usize, Vec<String>) {
     .unwrap();
     assert!(acked.len() > 50, "too little load: {} writes", acked.len());
     let stored = members_in_database(&server.db_url).await;
-    eprintln!("SIG{signal}: {} writes acknowledged, {} stored", acked.len(), stored.len());
+    eprintln!(
+        "SIG{signal}: {} writes acknowledged, {} stored",
+        acked.len(),
+        stored.len()
+    );
     let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(lost.is_empty(), "{} acknowledged writes lost after {signal}: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost after {signal}: {lost:?}",
+        lost.len()
+    );
     (code, acked.len(), server.log_lines())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_loses_no_acknowledged_write() {
     let (code, acked, log) = stop_under_load("TERM").await;
-    assert_eq!(code, Some(0), "exit code; log tail: {:?}", &log[log.len().saturating_sub(5)..]);
+    assert_eq!(
+        code,
+        Some(0),
+        "exit code; log tail: {:?}",
+        &log[log.len().saturating_sub(5)..]
+    );
     assert!(acked > 0);
     let messages: Vec<String> = log
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|e| e["message"].as_str().map(str::to_owned))
         .collect();
-    for expected in ["SIGTERM: shutting down", "stopped accepting; draining", "minilvb stopped"] {
-        assert!(messages.iter().any(|m| m == expected), "{expected:?} not in {messages:?}");
+    for expected in [
+        "SIGTERM: shutting down",
+        "stopped accepting; draining",
+        "minilvb stopped",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "{expected:?} not in {messages:?}"
+        );
     }
 }
 
@@ -245,7 +273,10 @@ async fn json_logs_one_line_per_request_without_secrets() {
     let reply: Value = client
         .post(format!("{}/interface.php", server.base))
         .header("X-UserSig", &usersig)
-        .body(json!({"Action":"RequestLVBAddr","userid":"vj-log","groupid":"g","title":"t"}).to_string())
+        .body(
+            json!({"Action":"RequestLVBAddr","userid":"vj-log","groupid":"g","title":"t"})
+                .to_string(),
+        )
         .send()
         .await
         .unwrap()
@@ -254,7 +285,14 @@ async fn json_logs_one_line_per_request_without_secrets() {
         .unwrap();
     assert_eq!(reply["returnValue"], 0, "{reply}");
     let pushurl = reply["returnData"]["pushurl"].as_str().unwrap().to_owned();
-    let tx_secret = pushurl.split("txSecret=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let tx_secret = pushurl
+        .split("txSecret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
     let t = chrono_now();
     let sign = minilvb::cloud::callback_sign("api-key-never-logged", &t.to_string());
     let reply: Value = client
@@ -298,22 +336,43 @@ async fn json_logs_one_line_per_request_without_secrets() {
         .find(|e| e["message"] == "request" && e["action"] == "ChangeStatus")
         .unwrap_or_else(|| panic!("no ChangeStatus line in {log:?}"));
     assert_eq!(refused["return_value"], 4004);
-    assert!(entries.iter().any(|e| e["message"] == "SIGINT: shutting down"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["message"] == "SIGINT: shutting down")
+    );
     let all = log.join("\n");
-    for secret in [im_key, "push-key-never-logged", "api-key-never-logged", &usersig, &forged, &sign, &tx_secret] {
+    for secret in [
+        im_key,
+        "push-key-never-logged",
+        "api-key-never-logged",
+        &usersig,
+        &forged,
+        &sign,
+        &tx_secret,
+    ] {
         assert!(!all.contains(secret), "{secret} logged:\n{all}");
     }
 
     // The level comes from the configuration (or RUST_LOG): at warn, no request lines.
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let mut quiet = Server::start_on(&listen, dir.path(), &[("MINILVB_LOG__LEVEL", "warn")]);
-    post(&client, &quiet.base, json!({"Action":"FetchList","flag":1})).await.unwrap();
+    post(&client, &quiet.base, json!({"Action":"FetchList","flag":1}))
+        .await
+        .unwrap();
     quiet.signal("TERM");
     assert_eq!(quiet.wait(Duration::from_secs(20)), Some(0));
     let log = quiet.log_lines();
-    assert!(!log.iter().any(|l| l.contains("\"message\":\"request\"")), "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.contains("\"message\":\"request\"")),
+        "{log:?}"
+    );
 }
 
 fn chrono_now() -> i64 {
