@@ -91,26 +91,22 @@ fn mac(key: &str) -> HmacSha256 {
     HmacSha256::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length")
 }
 
-fn url_safe(text: &str) -> String {
+const BASE64_CHARS: [char; 3] = ['+', '/', '='];
+const URL_SAFE_CHARS: [char; 3] = ['*', '-', '_'];
+
+/// Replaces each of `from` by the `to` at the same place.
+fn swap(text: &str, from: [char; 3], to: [char; 3]) -> String {
     text.chars()
-        .map(|c| match c {
-            '+' => '*',
-            '/' => '-',
-            '=' => '_',
-            c => c,
-        })
+        .map(|c| from.iter().position(|f| *f == c).map_or(c, |i| to[i]))
         .collect()
 }
 
+fn url_safe(base64: &str) -> String {
+    swap(base64, BASE64_CHARS, URL_SAFE_CHARS)
+}
+
 fn from_url_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '*' => '+',
-            '-' => '/',
-            '_' => '=',
-            c => c,
-        })
-        .collect()
+    swap(text, URL_SAFE_CHARS, BASE64_CHARS)
 }
 
 /// Mints a UserSig for `identifier`, issued at `time` and valid `expire`

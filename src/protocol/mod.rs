@@ -342,26 +342,15 @@ pub enum Request {
 }
 
 impl Request {
-    /// The userid the request acts for, for logs.
+    /// The userid the request acts for or is about, for logs.
     pub fn userid(&self) -> Option<&str> {
-        match self {
-            Request::RequestLvbAddr { userid, .. }
-            | Request::ChangeStatus { userid, .. }
-            | Request::EnterGroup { userid, .. }
-            | Request::QuitGroup { userid, .. } => Some(userid),
+        self.caller().or(match self {
             Request::ChangeLikes { target, .. }
             | Request::ChangeViewersDeprecated { target }
             | Request::GetUserInfo { target } => Some(target.userid()),
             Request::FetchGroupMemberList { anchor, .. } => Some(anchor),
-            Request::RequestLinkMicAddr { userid }
-            | Request::SignLinkMicPlayUrl { userid, .. }
-            | Request::StopLvb { userid } => Some(userid),
-            Request::ReportUser { reporter, .. } => Some(reporter),
-            Request::FetchList { .. }
-            | Request::GetCosSign
-            | Request::GetCosSignV2
-            | Request::GetVodSignatureV2 => None,
-        }
+            _ => None,
+        })
     }
 
     /// The userid the request acts as, which caller authentication checks:

@@ -22,18 +22,8 @@ fn sig(identifier: &str) -> String {
 }
 
 async fn post_signed(app: &TestApp, usersig: Option<&str>, body: Value) -> Value {
-    let mut request = app
-        .client
-        .post(format!("{}/interface.php", app.base))
-        .body(body.to_string());
-    if let Some(usersig) = usersig {
-        request = request.header("X-UserSig", usersig);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let reply: Value = response.json().await.unwrap();
-    assert_envelope(&reply);
-    reply
+    let headers: Vec<(&str, &str)> = usersig.map(|sig| ("X-UserSig", sig)).into_iter().collect();
+    app.post_with_headers(&headers, body).await
 }
 
 fn assert_refused(reply: &Value, why: &str) {
@@ -121,11 +111,7 @@ backend_test! {
         // RequestLVBAddr no longer needs it; FetchList does, in the other header.
         app.request_addr("vj", "g", "t").await;
         assert_refused(&post_signed(&app, Some(&sig("x")), json!({"Action":"FetchList"})).await, "x-minilvb-sig");
-        let response = app.client.post(format!("{}/interface.php", app.base))
-            .header("X-MiniLVB-Sig", sig("x"))
-            .body(json!({"Action":"FetchList","flag":4}).to_string())
-            .send().await.unwrap();
-        let reply: Value = response.json().await.unwrap();
+        let reply = app.post_with_headers(&[("X-MiniLVB-Sig", &sig("x"))], json!({"Action":"FetchList","flag":4})).await;
         assert_eq!(reply["returnValue"], 0, "{reply}");
     }
 }

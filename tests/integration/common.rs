@@ -763,3 +763,22 @@ impl TestApp {
         self.clock.now()
     }
 }
+
+impl TestApp {
+    /// POSTs a request to `/interface.php` with extra headers; expects HTTP
+    /// 200 and a valid envelope, and returns it.
+    pub async fn post_with_headers(&self, headers: &[(&str, &str)], body: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/interface.php", self.base))
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        let reply: Value = response.json().await.expect("a JSON reply");
+        assert_envelope(&reply);
+        reply
+    }
+}

@@ -21,18 +21,11 @@ fn tight(s: &mut minilvb::config::Settings) {
 }
 
 async fn post_from(app: &TestApp, forwarded_for: Option<&str>, body: Value) -> Value {
-    let mut request = app
-        .client
-        .post(format!("{}/interface.php", app.base))
-        .body(body.to_string());
-    if let Some(client) = forwarded_for {
-        request = request.header("X-Forwarded-For", client);
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let reply: Value = response.json().await.unwrap();
-    assert_envelope(&reply);
-    reply
+    let headers: Vec<(&str, &str)> = forwarded_for
+        .map(|client| ("X-Forwarded-For", client))
+        .into_iter()
+        .collect();
+    app.post_with_headers(&headers, body).await
 }
 
 fn assert_frequency_control(reply: &Value) {

@@ -119,13 +119,20 @@ impl Drop for Server {
 }
 
 async fn post(client: &reqwest::Client, base: &str, body: Value) -> Result<Value, reqwest::Error> {
-    client
-        .post(format!("{base}/interface.php"))
-        .body(body.to_string())
-        .send()
-        .await?
-        .json()
-        .await
+    post_to(client, &format!("{base}/interface.php"), &[], body).await
+}
+
+async fn post_to(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> Result<Value, reqwest::Error> {
+    let mut request = client.post(url).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await?.json().await
 }
 
 /// Eight clients enter viewers into one room as fast as they can until the
@@ -270,19 +277,15 @@ async fn json_logs_one_line_per_request_without_secrets() {
         ],
     );
     let client = reqwest::Client::new();
-    let reply: Value = client
-        .post(format!("{}/interface.php", server.base))
-        .header("X-UserSig", &usersig)
-        .body(
-            json!({"Action":"RequestLVBAddr","userid":"vj-log","groupid":"g","title":"t"})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let interface = format!("{}/interface.php", server.base);
+    let reply = post_to(
+        &client,
+        &interface,
+        &[("X-UserSig", &usersig)],
+        json!({"Action":"RequestLVBAddr","userid":"vj-log","groupid":"g","title":"t"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply["returnValue"], 0, "{reply}");
     let pushurl = reply["returnData"]["pushurl"].as_str().unwrap().to_owned();
     let tx_secret = pushurl
@@ -295,25 +298,26 @@ async fn json_logs_one_line_per_request_without_secrets() {
         .to_owned();
     let t = chrono_now();
     let sign = minilvb::cloud::callback_sign("api-key-never-logged", &t.to_string());
-    let reply: Value = client
-        .post(format!("{}/callback", server.base))
-        .body(json!({"t":t,"sign":sign,"event_type":1,"stream_id":"8888_vj_log"}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = post_to(
+        &client,
+        &format!("{}/callback", server.base),
+        &[],
+        json!({"t":t,"sign":sign,"event_type":1,"stream_id":"8888_vj_log"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(reply["code"], 0, "{reply}");
     // A refused signature is not logged either.
     let forged = minilvb::cloud::usersig::mint(1400000001, "wrong", "vj-log", chrono_now(), 3600);
-    client
-        .post(format!("{}/interface.php", server.base))
-        .header("X-UserSig", &forged)
-        .body(json!({"Action":"ChangeStatus","userid":"vj-log","status":0}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let reply = post_to(
+        &client,
+        &interface,
+        &[("X-UserSig", &forged)],
+        json!({"Action":"ChangeStatus","userid":"vj-log","status":0}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply["returnValue"], 4004, "{reply}");
     server.signal("INT");
     let code = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0));
