@@ -418,7 +418,7 @@ pub fn read_object(body: &[u8], limits: &Limits) -> Result<Map<String, Value>, P
 }
 
 /// Every Action the server knows.
-pub const ACTIONS: [&str; 9] = [
+pub const ACTIONS: [&str; 15] = [
     "RequestLVBAddr",
     "ChangeStatus",
     "ChangeCount",
@@ -428,6 +428,12 @@ pub const ACTIONS: [&str; 9] = [
     "QuitGroup",
     "FetchGroupMemberList",
     "GetUserInfo",
+    "RequestLVBAddrForLinkMic",
+    "RequestPlayUrlWithSignForLinkMic",
+    "StopLVB",
+    "ReportUser",
+    "GetCOSSignV2",
+    "GetVodSignatureV2",
 ];
 
 /// The object's Action if it is a known one, else `-`: a label for logs and

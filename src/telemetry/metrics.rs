@@ -118,7 +118,10 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
         None => String::new(),
     };
     let counts = async {
-        let rooms = ctx.store.count_rooms(crate::store::RoomScope::Online).await?;
+        let rooms = ctx
+            .store
+            .count_rooms(crate::store::RoomScope::Online)
+            .await?;
         let members = ctx.store.count_members().await?;
         Ok::<_, crate::store::StoreError>((rooms, members))
     };

@@ -27,7 +27,7 @@ async fn post_signed(app: &TestApp, usersig: Option<&str>, body: Value) -> Value
 }
 
 fn assert_refused(reply: &Value, why: &str) {
-    assert_eq!(reply["returnValue"], 4004, "{reply}");
+    assert_eq!(reply["returnValue"], 4005, "{reply}");
     let msg = reply["returnMsg"].as_str().unwrap();
     assert!(
         msg.starts_with("authentication failed! | ") && msg.contains(why),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use minilvb::config::{DatabaseSettings, MemberOrder};
-use minilvb::protocol::Page;
+use minilvb::protocol::{Group, Page};
 use serde_json::{Value, json};
 
 /// A running `minilvb serve`.
@@ -179,10 +179,14 @@ async fn members_in_database(db_url: &str) -> BTreeSet<String> {
     })
     .await
     .expect("the database reopens");
+    let room = Group::Room {
+        anchor: "vj".into(),
+        groupid: "g".into(),
+    };
     let mut all = BTreeSet::new();
     for number in 1.. {
         let (total, page) = store
-            .members("vj", "g", MemberOrder::Join, Page { number, size: 100 })
+            .members(&room, MemberOrder::Join, Page { number, size: 100 })
             .await
             .unwrap();
         if page.is_empty() {
@@ -317,7 +321,7 @@ async fn json_logs_one_line_per_request_without_secrets() {
     )
     .await
     .unwrap();
-    assert_eq!(reply["returnValue"], 4004, "{reply}");
+    assert_eq!(reply["returnValue"], 4005, "{reply}");
     server.signal("INT");
     let code = server.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0));
@@ -339,7 +343,7 @@ async fn json_logs_one_line_per_request_without_secrets() {
         .iter()
         .find(|e| e["message"] == "request" && e["action"] == "ChangeStatus")
         .unwrap_or_else(|| panic!("no ChangeStatus line in {log:?}"));
-    assert_eq!(refused["return_value"], 4004);
+    assert_eq!(refused["return_value"], 4005);
     assert!(
         entries
             .iter()
