@@ -36,7 +36,12 @@ pub struct LikeCoalescer {
 impl LikeCoalescer {
     /// Adds `delta` likes to `target`; answers once they are committed.
     /// False when the target does not exist.
-    pub async fn add(self: &Arc<Self>, store: &Arc<dyn Store>, target: &Counted, delta: i64) -> Reply {
+    pub async fn add(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        target: &Counted,
+        delta: i64,
+    ) -> Reply {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut targets = self.lock();
@@ -57,7 +62,9 @@ impl LikeCoalescer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counted, Pending>> {
-        self.targets.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.targets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Applies what has accumulated for `target`, again and again, until
@@ -73,7 +80,10 @@ impl LikeCoalescer {
                     targets.remove(&target);
                     return;
                 }
-                (std::mem::take(&mut pending.delta), std::mem::take(&mut pending.waiters))
+                (
+                    std::mem::take(&mut pending.delta),
+                    std::mem::take(&mut pending.waiters),
+                )
             };
             let reply = store.add_likes(&target, delta).await.map_err(Arc::new);
             for waiter in waiters {

@@ -97,7 +97,6 @@ pub async fn change_likes(
     delta: i64,
 ) -> Result<ReturnData, ProtocolError> {
     if ctx.likes.add(&ctx.store, target, delta).await? {
-
         Ok(ReturnData::Ack(WriteAck::OK))
     } else {
         Err(not_found(target))
