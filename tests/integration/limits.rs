@@ -165,13 +165,26 @@ backend_test! {
 
 backend_test! {
     async fn load_is_shed_with_503(backend) {
-        let app = TestApp::spawn_with(backend, |s| s.server.max_concurrent_requests = 1).await;
+        let app = TestApp::spawn_with(backend, |s| {
+            s.server.max_concurrent_requests = 1;
+            s.metrics.listen = "127.0.0.1:0".into();
+        }).await;
         // One request in progress: its body is still coming.
         let body = br#"{"Action":"FetchList","flag":1}"#;
         let mut slow = raw::connect(&app.base).await;
         raw::send(&mut slow, raw::post_head(body.len()).as_bytes()).await;
         raw::send(&mut slow, &body[..10]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Wait until it holds the one place.
+        let metrics = format!("{}/metrics", app.metrics_base.as_ref().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = app.client.get(&metrics).send().await.unwrap().text().await.unwrap();
+            if text.lines().any(|l| l == "minilvb_requests_in_flight 1") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the slow request never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let (status, reply) = app.post_raw("/interface.php", json!({"Action":"FetchList","flag":1}).to_string()).await;
         assert_eq!(status, 503, "{reply}");
         assert_eq!(reply["returnValue"], 4003, "{reply}");

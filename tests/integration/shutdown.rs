@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,7 +138,10 @@ async fn post_to(
 
 /// Eight clients enter viewers into one room as fast as they can until the
 /// server goes away (or 3000 requests each); each returns its acknowledged ones.
-async fn enter_until_gone(base: &str) -> tokio::task::JoinSet<BTreeSet<String>> {
+async fn enter_until_gone(
+    base: &str,
+    progress: Arc<AtomicUsize>,
+) -> tokio::task::JoinSet<BTreeSet<String>> {
     let client = reqwest::Client::new();
     let data = post(
         &client,
@@ -150,6 +154,7 @@ async fn enter_until_gone(base: &str) -> tokio::task::JoinSet<BTreeSet<String>> 
     let mut clients = tokio::task::JoinSet::new();
     for worker in 0..8 {
         let base = base.to_owned();
+        let progress = progress.clone();
         clients.spawn(async move {
             let client = reqwest::Client::new();
             let mut acked = BTreeSet::new();
@@ -160,6 +165,7 @@ async fn enter_until_gone(base: &str) -> tokio::task::JoinSet<BTreeSet<String>> 
                 match post(&client, &base, body).await {
                     Ok(reply) if reply["returnValue"] == 0 => {
                         acked.insert(viewer);
+                        progress.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(reply) => panic!("unexpected reply {reply}"),
                     Err(_) => break,
@@ -202,9 +208,14 @@ async fn members_in_database(db_url: &str) -> BTreeSet<String> {
 async fn stop_under_load(signal: &str) -> (Option<i32>, usize, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(dir.path(), &[]);
-    let mut clients = enter_until_gone(&server.base).await;
+    let progress = Arc::new(AtomicUsize::new(0));
+    let mut clients = enter_until_gone(&server.base, progress.clone()).await;
     let mut acked = BTreeSet::new();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Under load: well into the writes, whatever the machine's speed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while progress.load(Ordering::Relaxed) < 150 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.signal(signal);
     while let Some(done) = clients.join_next().await {
         acked.extend(done.unwrap());
@@ -215,7 +226,11 @@ async fn stop_under_load(signal: &str) -> (Option<i32>, usize, Vec<String>) {
     })
     .await
     .unwrap();
-    assert!(acked.len() > 50, "too little load: {} writes", acked.len());
+    assert!(
+        acked.len() >= 150,
+        "too little load: {} writes",
+        acked.len()
+    );
     let stored = members_in_database(&server.db_url).await;
     eprintln!(
         "SIG{signal}: {} writes acknowledged, {} stored",
