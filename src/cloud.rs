@@ -1,7 +1,9 @@
 //! The cloud's rules as pure functions: stream ids, push/play URL signing
-//! (anti-leech `txSecret`/`txTime`), COS upload signatures and the callback
-//! signature. No I/O; each rule is unit-tested with the published vectors
-//! (`reference/tencent-cloud.md`).
+//! (anti-leech `txSecret`/`txTime`), COS upload signatures, the callback
+//! signature, and the IM UserSig ([`usersig`]). No I/O; each rule is
+//! unit-tested with the published vectors (`reference/tencent-cloud.md`).
+
+pub mod usersig;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -13,6 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::protocol::ACTIONS;
+
 /// A configured secret. Its `Debug` and `Serialize` forms never show the value.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret {
@@ -102,6 +104,10 @@ pub struct Settings {
     pub members: MemberSettings,
     pub callback: CallbackSettings,
     pub log: LogSettings,
+    pub limits: LimitSettings,
+    pub rate_limit: RateLimitSettings,
+    pub auth: AuthSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -113,6 +119,21 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_drain_secs: u64,
+    /// Time for a request, from its headers to the reply: a body still not
+    /// received then gets HTTP 408, an action still running HTTP 504.
+    pub request_timeout_secs: u64,
+    /// Time for a request's headers to arrive (and for an idle keep-alive
+    /// connection to send its next request); then the connection is closed
+    /// (with HTTP 408 when no request was served on it yet).
+    pub header_read_timeout_secs: u64,
+    /// Requests handled at once; more are shed at once with HTTP 503.
+    pub max_concurrent_requests: usize,
+    /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies whose
+    /// `client_ip_header` names the client; empty: the peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// The header a trusted proxy puts the client address in
+    /// (`X-Forwarded-For`, or `X-Real-IP`).
+    pub client_ip_header: String,
 }
 
 impl Default for ServerSettings {
@@ -121,8 +142,137 @@ impl Default for ServerSettings {
             listen: "127.0.0.1:8080".into(),
             max_body_bytes: 64 * 1024,
             shutdown_drain_secs: 10,
+            request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_concurrent_requests: 512,
+            trusted_proxies: Vec::new(),
+            client_ip_header: "x-forwarded-for".into(),
         }
     }
+}
+
+/// Limits on what a protocol request may contain.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// userid, groupid, fileid, liveuserid.
+    pub id_bytes: usize,
+    /// titles, nicknames, locations.
+    pub name_bytes: usize,
+    /// headpic, frontcover.
+    pub url_bytes: usize,
+    /// Arrays and objects nested deeper than this are a 4001 error (the apps send 2).
+    pub json_depth: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let defaults = crate::protocol::Limits::default();
+        Self {
+            id_bytes: defaults.id,
+            name_bytes: defaults.name,
+            url_bytes: defaults.url,
+            json_depth: defaults.depth,
+        }
+    }
+}
+
+impl LimitSettings {
+    pub fn protocol(&self) -> crate::protocol::Limits {
+        crate::protocol::Limits {
+            id: self.id_bytes,
+            name: self.name_bytes,
+            url: self.url_bytes,
+            depth: self.json_depth,
+        }
+    }
+}
+
+/// Per-client-address request budgets (token buckets: a steady rate and a
+/// burst). Over budget answers 4003 `frequency control`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Every protocol request.
+    pub requests_per_sec: f64,
+    pub requests_burst: u32,
+    /// ChangeCount (likes), on top of the general budget.
+    pub likes_per_sec: f64,
+    pub likes_burst: u32,
+    /// RequestLVBAddr, on top of the general budget.
+    pub request_addr_per_sec: f64,
+    pub request_addr_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        // Generous: many viewers of a mobile network may share one address.
+        Self {
+            enabled: true,
+            requests_per_sec: 50.0,
+            requests_burst: 200,
+            likes_per_sec: 10.0,
+            likes_burst: 40,
+            request_addr_per_sec: 0.2,
+            request_addr_burst: 10,
+        }
+    }
+}
+
+/// Optional caller authentication with the Tencent IM UserSig.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Off by default: the stock apps send no credential.
+    pub enabled: bool,
+    /// The IM application's SDKAppID.
+    pub sdkappid: u64,
+    /// The IM application's secret key, which signs UserSigs.
+    pub secret_key: Secret,
+    /// The request header carrying the UserSig.
+    pub header: String,
+    /// The Actions that require it.
+    pub actions: Vec<String>,
+}
+
+/// The Actions that act for a userid and change something of theirs or
+/// hand out signed URLs, and the upload signatures (which hand out upload
+/// rights to anyone who asks).
+pub const DEFAULT_AUTH_ACTIONS: [&str; 10] = [
+    "RequestLVBAddr",
+    "ChangeStatus",
+    "StopLVB",
+    "RequestLVBAddrForLinkMic",
+    "RequestPlayUrlWithSignForLinkMic",
+    "GetCOSSign",
+    "GetCOSSignV2",
+    "GetVodSignatureV2",
+    "EnterGroup",
+    "QuitGroup",
+];
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            sdkappid: 0,
+            secret_key: Secret::default(),
+            header: "x-usersig".into(),
+            actions: DEFAULT_AUTH_ACTIONS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// The Prometheus endpoint, on its own address (keep it off the public port).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// e.g. `127.0.0.1:9898`; empty: no metrics endpoint.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -530,8 +680,114 @@ impl Settings {
         if self.vod.sign_ttl_secs == 0 {
             return Err(invalid("vod.sign_ttl_secs", "must be at least 1"));
         }
+        self.validate_operations()
+    }
 
+    fn validate_operations(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        for (setting, value) in [
+            ("server.max_body_bytes", server.max_body_bytes as u64),
+            ("server.request_timeout_secs", server.request_timeout_secs),
+            (
+                "server.header_read_timeout_secs",
+                server.header_read_timeout_secs,
+            ),
+            (
+                "server.max_concurrent_requests",
+                server.max_concurrent_requests as u64,
+            ),
+            ("limits.id_bytes", self.limits.id_bytes as u64),
+            ("limits.name_bytes", self.limits.name_bytes as u64),
+            ("limits.url_bytes", self.limits.url_bytes as u64),
+        ] {
+            if value == 0 {
+                return Err(invalid(setting, "must be at least 1"));
+            }
+        }
+        if !(2..=100).contains(&self.limits.json_depth) {
+            return Err(invalid("limits.json_depth", "must be from 2 to 100"));
+        }
+        self.trusted_proxies()?;
+        if axum::http::HeaderName::from_bytes(server.client_ip_header.as_bytes()).is_err() {
+            return Err(invalid("server.client_ip_header", "must be a header name"));
+        }
+        let rate = &self.rate_limit;
+        for (setting, per_sec, burst_setting, burst) in [
+            (
+                "rate_limit.requests_per_sec",
+                rate.requests_per_sec,
+                "rate_limit.requests_burst",
+                rate.requests_burst,
+            ),
+            (
+                "rate_limit.likes_per_sec",
+                rate.likes_per_sec,
+                "rate_limit.likes_burst",
+                rate.likes_burst,
+            ),
+            (
+                "rate_limit.request_addr_per_sec",
+                rate.request_addr_per_sec,
+                "rate_limit.request_addr_burst",
+                rate.request_addr_burst,
+            ),
+        ] {
+            if !(per_sec.is_finite() && per_sec >= 1e-6) {
+                return Err(invalid(setting, "must be a positive number"));
+            }
+            if burst == 0 {
+                return Err(invalid(burst_setting, "must be at least 1"));
+            }
+        }
+        let auth = &self.auth;
+        if axum::http::HeaderName::from_bytes(auth.header.as_bytes()).is_err() {
+            return Err(invalid("auth.header", "must be a header name"));
+        }
+        if let Some(unknown) = auth.actions.iter().find(|a| !ACTIONS.contains(&a.as_str())) {
+            return Err(invalid(
+                "auth.actions",
+                format!("unknown Action {unknown:?}; known: {}", ACTIONS.join(", ")),
+            ));
+        }
+        if auth.enabled && (auth.sdkappid == 0 || !auth.secret_key.is_set()) {
+            return Err(invalid(
+                "auth.enabled",
+                "authentication needs auth.sdkappid and auth.secret_key (the IM application's)",
+            ));
+        }
+        self.metrics_addr()?;
         Ok(())
+    }
+
+    /// The configured reverse proxies, as networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|text| {
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "server.trusted_proxies",
+                            format!("{text:?} is not an address or network such as 10.0.0.0/8"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The metrics endpoint's address, when one is configured.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        match self.metrics.listen.trim() {
+            "" => Ok(None),
+            text => text.parse().map(Some).map_err(|_| {
+                invalid(
+                    "metrics.listen",
+                    format!("{text:?} is not an address such as 127.0.0.1:9898"),
+                )
+            }),
+        }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -637,5 +893,55 @@ mod tests {
                 .to_string()
                 .contains("live.record")
         );
+    }
+
+    #[test]
+    fn operations_settings_are_checked() {
+        type Breaker = fn(&mut Settings);
+        let cases: [(&str, Breaker); 9] = [
+            ("server.trusted_proxies", |s| {
+                s.server.trusted_proxies = vec!["10.0.0.0/33".into()]
+            }),
+            ("server.client_ip_header", |s| {
+                s.server.client_ip_header = "bad header".into()
+            }),
+            ("server.max_concurrent_requests", |s| {
+                s.server.max_concurrent_requests = 0
+            }),
+            ("limits.json_depth", |s| s.limits.json_depth = 1000),
+            ("rate_limit.likes_per_sec", |s| {
+                s.rate_limit.likes_per_sec = 0.0
+            }),
+            ("rate_limit.requests_burst", |s| {
+                s.rate_limit.requests_burst = 0
+            }),
+            ("auth.enabled", |s| s.auth.enabled = true),
+            ("auth.actions", |s| s.auth.actions = vec!["Nope".into()]),
+            ("metrics.listen", |s| s.metrics.listen = "localhost".into()),
+        ];
+        for (setting, break_it) in cases {
+            let mut settings = Settings::demo();
+            break_it(&mut settings);
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains(setting), "{setting}: {error}");
+        }
+        let mut settings = Settings::demo();
+        settings.server.trusted_proxies =
+            vec!["10.0.0.0/8".into(), "192.0.2.1".into(), "::1".into()];
+        settings.metrics.listen = "127.0.0.1:9898".into();
+        settings.auth.enabled = true;
+        settings.auth.sdkappid = 1_400_000_000;
+        settings.auth.secret_key = Secret::new("im-key");
+        settings.validate().unwrap();
+        assert_eq!(settings.trusted_proxies().unwrap().len(), 3);
+        let text = settings.to_redacted_toml();
+        assert!(
+            !text.contains("im-key") && text.contains("[auth]") && text.contains("[rate_limit]"),
+            "{text}"
+        );
+        // Defaults keep the stock apps working: no authentication, generous budgets.
+        let defaults = Settings::default();
+        assert!(!defaults.auth.enabled && defaults.rate_limit.enabled);
+        assert!(defaults.metrics.listen.is_empty());
     }
 }

@@ -1,33 +1,121 @@
-//! The HTTP layer: thin. It turns bytes into a parsed request, runs the
-//! action and turns the result into the protocol's envelope.
+//! The HTTP layer: thin. It turns bytes into a parsed request, applies the
+//! operational guards (concurrency limit, timeouts, rate limits, optional
+//! caller authentication), runs the action and turns the result into the
+//! protocol's envelope; one log line and the metrics per request.
 
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::actions::{self, Context};
+use crate::auth::CallerAuth;
 use crate::callbacks;
-use crate::protocol::{self, Envelope, ErrorCode, ProtocolError};
+use crate::config::Settings;
+use crate::protocol::{self, Envelope, ErrorCode, ProtocolError, ReturnData};
+use crate::ratelimit::{ClientAddr, OverLimit, RateLimits};
+use crate::server::ConnectionGauge;
+use crate::telemetry::metrics::{self as m, ServerGauges};
 
-pub fn router(ctx: Context) -> Router {
-    let max_body = ctx.settings.server.max_body_bytes;
+/// The router's state: the actions' context and the operational guards.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub ops: Arc<Ops>,
+}
+
+/// What the guards need, built once from the settings.
+pub struct Ops {
+    clients: ClientAddr,
+    rate: Option<RateLimits>,
+    auth: Option<CallerAuth>,
+    permits: Arc<Semaphore>,
+    max_concurrent: usize,
+    request_timeout: Duration,
+    limits: protocol::Limits,
+    pub connections: Arc<ConnectionGauge>,
+}
+
+impl Ops {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let server = &settings.server;
+        Ok(Self {
+            clients: ClientAddr::new(settings)?,
+            rate: settings
+                .rate_limit
+                .enabled
+                .then(|| RateLimits::new(&settings.rate_limit)),
+            auth: CallerAuth::new(&settings.auth)?,
+            permits: Arc::new(Semaphore::new(server.max_concurrent_requests)),
+            max_concurrent: server.max_concurrent_requests,
+            request_timeout: Duration::from_secs(server.request_timeout_secs),
+            limits: settings.limits.protocol(),
+            connections: Arc::default(),
+        })
+    }
+
+    pub fn gauges(&self) -> ServerGauges {
+        ServerGauges {
+            open_connections: self.connections.get(),
+            requests_in_flight: (self.max_concurrent - self.permits.available_permits()) as i64,
+            max_concurrent_requests: self.max_concurrent as i64,
+            rate_limited_clients: self.rate.as_ref().map(RateLimits::tracked),
+        }
+    }
+
+    /// Forgets idle rate-limit buckets now and then, so memory stays bounded.
+    pub async fn forget_idle_clients(self: Arc<Self>) {
+        if self.rate.is_none() {
+            return;
+        }
+        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            ticks.tick().await;
+            if let Some(rate) = &self.rate {
+                rate.forget_idle();
+            }
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(ctx: Context) -> anyhow::Result<Self> {
+        let ops = Arc::new(Ops::new(&ctx.settings)?);
+        Ok(Self { ctx, ops })
+    }
+}
+
+/// The public port: the protocol, the callbacks, health.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.ctx.settings.server.max_body_bytes;
     Router::new()
         .route("/", any(interface))
         .route("/interface.php", any(interface))
         .route("/callback/Live_callback.php", post(callback))
         .route("/callback", post(callback))
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
-        .with_state(ctx)
+        .with_state(state)
+}
+
+/// The metrics port: `GET /metrics` in the Prometheus text format.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 /// A JSON reply with the Content-Type both apps accept.
@@ -50,73 +138,222 @@ fn envelope_error(status: StatusCode, error: &ProtocolError) -> Response {
     json(status, &Envelope::error(error))
 }
 
-/// POST `/` and `/interface.php`: the protocol. Any other method answers the
-/// 4001 envelope, as the original did to a GET (deployment check).
-async fn interface(
-    State(ctx): State<Context>,
-    method: axum::http::Method,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if method != axum::http::Method::POST {
-        return envelope_error(
-            StatusCode::OK,
-            &ProtocolError::invalid_json("send a POST with a JSON body"),
-        );
+fn busy() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::FrequencyControl,
+        "frequency control! | server busy, retry later",
+    )
+}
+
+/// At most `server.max_concurrent_requests` protocol and callback requests
+/// run at once; more are answered at once with HTTP 503 rather than queued.
+async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.ops.permits.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        Err(_) => {
+            metrics::counter!(m::SHED).increment(1);
+            metrics::counter!(m::REQUESTS, "action" => "-", "return_value" => "4003").increment(1);
+            tracing::warn!(path = %request.uri().path(), "request shed: at the concurrency limit");
+            envelope_error(StatusCode::SERVICE_UNAVAILABLE, &busy())
+        }
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
+}
+
+/// A request that ends before its action: its HTTP status and envelope.
+struct Refusal {
+    status: StatusCode,
+    error: ProtocolError,
+}
+
+impl From<ProtocolError> for Refusal {
+    fn from(error: ProtocolError) -> Self {
+        Self {
+            status: StatusCode::OK,
+            error,
+        }
+    }
+}
+
+/// What the request line in the log says about a request.
+struct Seen {
+    action: &'static str,
+    userid: Option<String>,
+}
+
+fn peer_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+fn over_limit(over: OverLimit) -> Refusal {
+    metrics::counter!(m::RATE_LIMITED, "budget" => over.budget.name()).increment(1);
+    let secs = over.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    ProtocolError::new(
+        ErrorCode::FrequencyControl,
+        format!("frequency control! | too many requests, retry in {secs} s"),
+    )
+    .into()
+}
+
+/// Reads the body within the deadline: HTTP 408 when it does not arrive in
+/// time, 413 when it is larger than `server.max_body_bytes`.
+async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    deadline: Instant,
+    ctx: &Context,
+) -> Result<Bytes, Refusal> {
+    let server = &ctx.settings.server;
+    match tokio::time::timeout_at(deadline, Bytes::from_request(request, state)).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(rejection)) => {
             let status = rejection.status();
             tracing::info!(%status, "request body rejected");
             let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "request body larger than {} bytes",
-                    ctx.settings.server.max_body_bytes
-                )
+                format!("request body larger than {} bytes", server.max_body_bytes)
             } else {
                 "request body could not be read".to_owned()
             };
-            return envelope_error(status, &ProtocolError::new(ErrorCode::InvalidJson, why));
+            Err(Refusal {
+                status,
+                error: ProtocolError::new(ErrorCode::InvalidJson, why),
+            })
         }
-    };
+        Err(_) => {
+            metrics::counter!(m::TIMEOUTS, "stage" => "body").increment(1);
+            Err(Refusal {
+                status: StatusCode::REQUEST_TIMEOUT,
+                error: ProtocolError::invalid_json(&format!(
+                    "request body not received within {} s",
+                    server.request_timeout_secs
+                )),
+            })
+        }
+    }
+}
+
+fn action_timeout(ctx: &Context) -> Refusal {
+    metrics::counter!(m::TIMEOUTS, "stage" => "action").increment(1);
+    Refusal {
+        status: StatusCode::GATEWAY_TIMEOUT,
+        error: ProtocolError::new(
+            ErrorCode::Database,
+            format!(
+                "timeout! | not done within {} s, please retry later",
+                ctx.settings.server.request_timeout_secs
+            ),
+        ),
+    }
+}
+
+/// POST `/` and `/interface.php`: the protocol. Any other method answers the
+/// 4001 envelope, as the original did to a GET (deployment check).
+async fn interface(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let (action, userid, result) = match protocol::parse_request(&body) {
-        Ok(request) => {
-            let action = request.action();
-            let userid = request.userid().map(str::to_owned);
-            (action, userid, actions::handle(&ctx, request).await)
-        }
-        Err(error) => ("-", None, Err(error)),
+    let client = state
+        .ops
+        .clients
+        .resolve(peer_ip(&request), request.headers());
+    let mut seen = Seen {
+        action: "-",
+        userid: None,
     };
-    let return_value = result.as_ref().map_or_else(|e| e.code.value(), |_| 0);
+    let result = run_protocol(&state, client, request, &mut seen, started).await;
+    let (status, return_value) = match &result {
+        Ok(_) => (StatusCode::OK, 0),
+        Err(refusal) => (refusal.status, refusal.error.code.value()),
+    };
+    let elapsed = started.elapsed();
     tracing::info!(
-        action,
-        userid = userid.as_deref().unwrap_or(""),
+        action = seen.action,
+        userid = seen.userid.as_deref().unwrap_or(""),
         return_value,
-        latency_us = started.elapsed().as_micros() as u64,
+        status = status.as_u16(),
+        client = %client,
+        latency_us = elapsed.as_micros() as u64,
         "request"
     );
+    metrics::counter!(m::REQUESTS, "action" => seen.action, "return_value" => return_value.to_string())
+        .increment(1);
+    metrics::histogram!(m::REQUEST_DURATION, "action" => seen.action).record(elapsed.as_secs_f64());
     match result {
         Ok(data) => json(StatusCode::OK, &Envelope::ok(data)),
-        Err(error) => envelope_error(StatusCode::OK, &error),
+        Err(refusal) => envelope_error(refusal.status, &refusal.error),
+    }
+}
+
+async fn run_protocol(
+    state: &AppState,
+    client: IpAddr,
+    request: Request,
+    seen: &mut Seen,
+    started: Instant,
+) -> Result<ReturnData, Refusal> {
+    let (ctx, ops) = (&state.ctx, &state.ops);
+    if request.method() != Method::POST {
+        return Err(ProtocolError::invalid_json("send a POST with a JSON body").into());
+    }
+    let deadline = started + ops.request_timeout;
+    let headers: HeaderMap = match &ops.auth {
+        Some(_) => request.headers().clone(),
+        None => HeaderMap::new(),
+    };
+    let body = read_body(request, state, deadline, ctx).await?;
+    if let Some(rate) = &ops.rate {
+        rate.check_request(client).map_err(over_limit)?;
+    }
+    let object = protocol::read_object(&body, &ops.limits)?;
+    seen.action = protocol::action_label(&object);
+    let parsed = protocol::request_from_object(&object, &ops.limits)?;
+    seen.action = parsed.action();
+    seen.userid = parsed.userid().map(str::to_owned);
+    if let Some(rate) = &ops.rate {
+        rate.check_action(client, &parsed).map_err(over_limit)?;
+    }
+    if let Some(auth) = &ops.auth {
+        auth.check(&parsed, &headers, ctx.clock.now()).inspect_err(|error| {
+            metrics::counter!(m::AUTH_FAILURES).increment(1);
+            tracing::info!(action = seen.action, reason = %error.msg, "caller not authenticated");
+        })?;
+    }
+    match tokio::time::timeout_at(deadline, actions::handle(ctx, parsed)).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(action_timeout(ctx)),
     }
 }
 
 /// The cloud's stream event callbacks.
-async fn callback(State(ctx): State<Context>, body: Result<Bytes, BytesRejection>) -> Response {
-    let reply = match body {
-        Ok(body) => callbacks::handle(&ctx, &body).await,
-        Err(rejection) => callbacks::CallbackReply {
-            code: ErrorCode::InvalidJson.value(),
-            msg: format!("request body rejected: {}", rejection.status()),
-            retry: false,
+async fn callback(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let deadline = started + state.ops.request_timeout;
+    let ctx = &state.ctx;
+    let (status, reply) = match read_body(request, &state, deadline, ctx).await {
+        Ok(body) => match tokio::time::timeout_at(deadline, callbacks::handle(ctx, &body)).await {
+            Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
+            Ok(reply) => (StatusCode::OK, reply),
+            Err(_) => {
+                let refusal = action_timeout(ctx);
+                let mut reply = callbacks::CallbackReply::rejected(
+                    refusal.error.code.value(),
+                    refusal.error.msg,
+                );
+                reply.retry = true;
+                (refusal.status, reply)
+            }
         },
+        Err(refusal) => (
+            refusal.status,
+            callbacks::CallbackReply::rejected(refusal.error.code.value(), refusal.error.msg),
+        ),
     };
-    let status = if reply.retry {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::OK
-    };
+    metrics::counter!(m::CALLBACKS, "event_type" => reply.event, "outcome" => reply.outcome())
+        .increment(1);
     json(status, &reply)
 }
 
@@ -131,8 +368,8 @@ async fn healthz() -> Response {
 }
 
 /// The database answers.
-async fn readyz(State(ctx): State<Context>) -> Response {
-    match ctx.store.ping().await {
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.ctx.store.ping().await {
         Ok(()) => json(StatusCode::OK, &Health { status: "ready" }),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
@@ -144,6 +381,18 @@ async fn readyz(State(ctx): State<Context>) -> Response {
             )
         }
     }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = m::render(&state.ctx, state.ops.gauges()).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -5,10 +5,12 @@
 //! - [`callbacks`]: the cloud's stream event callbacks;
 //! - [`cloud`]: the cloud's signing rules, pure functions;
 //! - [`store`]: the storage trait and its backends;
-//! - [`http`]: the thin HTTP layer;
-//! - [`config`], [`telemetry`], [`cli`]: running it.
+//! - [`http`]: the thin HTTP layer, with the guards of [`ratelimit`] and [`auth`];
+//! - [`server`]: the accept loop (header timeout, graceful shutdown);
+//! - [`config`], [`telemetry`] (logs, metrics), [`cli`]: running it.
 
 pub mod actions;
+pub mod auth;
 pub mod callbacks;
 pub mod cli;
 pub mod clock;
@@ -17,6 +19,8 @@ pub mod config;
 pub mod http;
 pub mod operator;
 pub mod protocol;
+pub mod ratelimit;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 
@@ -36,7 +40,8 @@ use crate::store::Store;
 /// A server built from settings, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
-    ctx: Context,
+    metrics_listener: Option<TcpListener>,
+    state: http::AppState,
 }
 
 impl Application {
@@ -52,6 +57,8 @@ impl Application {
         settings.derive_domains();
         settings.validate()?;
         let addr = settings.listen_addr()?;
+        let metrics_addr = settings.metrics_addr()?;
+        telemetry::metrics::install();
         let store = store::connect(&settings.database).await.with_context(|| {
             format!(
                 "cannot open the database ({})",
@@ -61,8 +68,21 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+        let metrics_listener = match metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         let ctx = Context::new(store, clock, Arc::new(settings));
-        Ok(Self { listener, ctx })
+        let state = http::AppState::new(ctx)?;
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -71,8 +91,15 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The metrics endpoint's address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
-        self.ctx.store.clone()
+        self.state.ctx.store.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets
@@ -82,24 +109,47 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let drain = Duration::from_secs(self.ctx.settings.server.shutdown_drain_secs);
-        let store = self.ctx.store.clone();
-        let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.ctx.clone()));
-        let router = http::router(self.ctx);
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
+        let server_settings = &self.state.ctx.settings.server;
+        let options = server::ServeOptions {
+            header_read_timeout: Duration::from_secs(server_settings.header_read_timeout_secs),
+            drain: Duration::from_secs(server_settings.shutdown_drain_secs),
+        };
+        let store = self.state.ctx.store.clone();
+        let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.state.ctx.clone()));
+        let janitor = tokio::spawn(self.state.ops.clone().forget_idle_clients());
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(server::serve(
+                listener,
+                http::metrics_router(self.state.clone()),
+                options,
+                Arc::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
         });
-        let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            result = &mut server => result?,
-            _ = async { let _ = stopping_rx.await; tokio::time::sleep(drain).await } => {
-                tracing::warn!(drain_secs = drain.as_secs(), "drain time over; closing remaining connections");
-            }
+        let connections = self.state.ops.connections.clone();
+        let router = http::router(self.state);
+        server::serve(self.listener, router, options, connections, async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        })
+        .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         sweeper.abort();
-        store.close().await;
+        janitor.abort();
+        // Connections still busy after the drain may hold database
+        // connections; committed writes are safe either way (WAL).
+        if tokio::time::timeout(options.drain.max(Duration::from_secs(1)), store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use; exiting without waiting");
+        }
         Ok(())
     }
 }

@@ -37,23 +37,31 @@ impl Context {
     }
 }
 
-/// A storage failure becomes a plain 2003; the cause goes to the log only.
+/// A storage failure becomes a plain 2003; the cause goes to the log and
+/// the metrics only.
+fn storage_failure(error: &StoreError) -> ProtocolError {
+    tracing::error!(%error, "storage failure");
+    metrics::counter!(crate::telemetry::metrics::DB_ERRORS).increment(1);
+    if matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) {
+        metrics::counter!(crate::telemetry::metrics::DB_POOL_TIMEOUTS).increment(1);
+    }
+    ProtocolError::database()
+}
+
 impl From<StoreError> for ProtocolError {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "storage failure");
-        ProtocolError::database()
+        storage_failure(&error)
     }
 }
 
+/// A failure shared by coalesced requests.
 impl From<Arc<StoreError>> for ProtocolError {
     fn from(error: Arc<StoreError>) -> Self {
-        tracing::error!(%error, "storage failure");
-        ProtocolError::database()
+        storage_failure(&error)
     }
 }
 
 /// Runs one request.
-
 pub async fn handle(ctx: &Context, request: Request) -> Result<ReturnData, ProtocolError> {
     match request {
         Request::RequestLvbAddr {

@@ -29,6 +29,10 @@ pub struct CallbackReply {
     /// HTTP 500 for storage failures, so the notice is delivered again.
     #[serde(skip)]
     pub retry: bool,
+    /// The notice's event, for the metrics: `push_began`, `push_ended`,
+    /// `recording`, `screenshot`, `other`, or `invalid` when unreadable.
+    #[serde(skip)]
+    pub event: &'static str,
 }
 
 /// Reply codes besides the protocol's 4001/4002.
@@ -41,14 +45,45 @@ impl CallbackReply {
             code: 0,
             msg: msg.into(),
             retry: false,
+            event: EVENT_INVALID,
         }
     }
 
-    fn rejected(code: i32, msg: impl Into<String>) -> Self {
+    pub fn rejected(code: i32, msg: impl Into<String>) -> Self {
         Self {
             code,
             msg: msg.into(),
             retry: false,
+            event: EVENT_INVALID,
+        }
+    }
+
+    /// For the metrics: `applied`, `ignored` (deliberately: unknown stream,
+    /// repeated or stale notice, ...), `rejected` (malformed, unsigned,
+    /// stale `t`) or `failed` (storage; the cloud retries).
+    pub fn outcome(&self) -> &'static str {
+        if self.retry {
+            "failed"
+        } else if self.code != 0 {
+            "rejected"
+        } else if self.msg.starts_with("ignored") {
+            "ignored"
+        } else {
+            "applied"
+        }
+    }
+}
+
+const EVENT_INVALID: &str = "invalid";
+
+impl Event {
+    fn label(&self) -> &'static str {
+        match self {
+            Event::Stream { online: true, .. } => "push_began",
+            Event::Stream { online: false, .. } => "push_ended",
+            Event::Recording(_) => "recording",
+            Event::Screenshot { .. } => "screenshot",
+            Event::Other(_) => "other",
         }
     }
 }
@@ -82,6 +117,13 @@ struct RecordingNotice {
 
 /// Handles one callback body.
 pub async fn handle(ctx: &Context, body: &[u8]) -> CallbackReply {
+    let mut event = EVENT_INVALID;
+    let mut reply = handle_notice(ctx, body, &mut event).await;
+    reply.event = event;
+    reply
+}
+
+async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> CallbackReply {
     let object = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) if !map.is_empty() => map,
         _ => {
@@ -107,6 +149,7 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> CallbackReply {
         // The original answered 4002 to missing fields.
         Err(error) => return CallbackReply::rejected(ErrorCode::OutOfRange.value(), error.msg),
     };
+    *label = event.label();
     if let Err(reply) = authenticate(ctx, t, &sign) {
         tracing::warn!(%stream_id, t, code = reply.code, reason = %reply.msg, "callback rejected");
         return reply;
@@ -119,6 +162,7 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> CallbackReply {
                 code: ErrorCode::Database.value(),
                 msg: "storage failure; retry later".into(),
                 retry: true,
+                event: EVENT_INVALID,
             }
         }
     }

@@ -6,6 +6,7 @@
 //! work is done; the actions then answer with a [`ReturnData`].
 
 mod fields;
+mod json;
 mod reply;
 
 pub use fields::Fields;
@@ -14,7 +15,7 @@ pub use reply::{
     PusherList, ReturnData, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
 };
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// `returnValue` codes, as the original server used them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,10 +29,14 @@ pub enum ErrorCode {
     InvalidJson = 4001,
     /// A parameter value is outside its allowed range.
     OutOfRange = 4002,
-    /// Too many requests (later builds of the original).
+    /// Too many requests (later builds of the original), or the server is
+    /// too busy to take the request.
     FrequencyControl = 4003,
     /// The operator banned this user from broadcasting.
     Banned = 4004,
+    /// Caller authentication is on and the request's proof of identity is
+    /// missing, invalid, expired or another user's (minilvb's own code).
+    Unauthorized = 4005,
 }
 
 impl ErrorCode {
@@ -141,6 +146,32 @@ pub mod limits {
     pub const ID: usize = 128;
     pub const NAME: usize = 256;
     pub const URL: usize = 1024;
+    /// JSON nesting depth (the apps send 2: the request and `userinfo`).
+    pub const DEPTH: usize = 32;
+}
+
+/// The limits a request is parsed under (`[limits]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// userid, groupid, fileid, liveuserid.
+    pub id: usize,
+    /// Titles and names.
+    pub name: usize,
+    /// URLs (headpic, frontcover).
+    pub url: usize,
+    /// Nesting depth of arrays and objects.
+    pub depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            id: limits::ID,
+            name: limits::NAME,
+            url: limits::URL,
+            depth: limits::DEPTH,
+        }
+    }
 }
 
 /// A page request as both FetchList and FetchGroupMemberList take it.
@@ -311,25 +342,33 @@ pub enum Request {
 }
 
 impl Request {
-    /// The userid the request acts for, for logs.
+    /// The userid the request acts for or is about, for logs.
     pub fn userid(&self) -> Option<&str> {
-        match self {
-            Request::RequestLvbAddr { userid, .. }
-            | Request::ChangeStatus { userid, .. }
-            | Request::EnterGroup { userid, .. }
-            | Request::QuitGroup { userid, .. } => Some(userid),
+        self.caller().or(match self {
             Request::ChangeLikes { target, .. }
             | Request::ChangeViewersDeprecated { target }
             | Request::GetUserInfo { target } => Some(target.userid()),
             Request::FetchGroupMemberList { anchor, .. } => Some(anchor),
-            Request::RequestLinkMicAddr { userid }
+            _ => None,
+        })
+    }
+
+    /// The userid the request acts as, which caller authentication checks:
+    /// the VJ of RequestLVBAddr, ChangeStatus, StopLVB and the link-mic
+    /// requests, the viewer of EnterGroup and QuitGroup, the reporter of
+    /// ReportUser (when given). ChangeCount's and the reads' userid names
+    /// whom they are about, not who asks.
+    pub fn caller(&self) -> Option<&str> {
+        match self {
+            Request::RequestLvbAddr { userid, .. }
+            | Request::ChangeStatus { userid, .. }
+            | Request::StopLvb { userid }
+            | Request::RequestLinkMicAddr { userid }
             | Request::SignLinkMicPlayUrl { userid, .. }
-            | Request::StopLvb { userid } => Some(userid),
-            Request::ReportUser { reporter, .. } => Some(reporter),
-            Request::FetchList { .. }
-            | Request::GetCosSign
-            | Request::GetCosSignV2
-            | Request::GetVodSignatureV2 => None,
+            | Request::EnterGroup { userid, .. }
+            | Request::QuitGroup { userid, .. } => Some(userid),
+            Request::ReportUser { reporter, .. } if !reporter.is_empty() => Some(reporter),
+            _ => None,
         }
     }
 
@@ -359,19 +398,68 @@ impl Request {
 /// 4001 to non-JSON and to empty or falsy JSON, 1000 to a missing or unknown
 /// Action, and ignored unknown keys.
 pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ProtocolError::invalid_json(&format!("not JSON ({e})")))?;
-    let object = match value {
-        Value::Object(map) if !map.is_empty() => map,
-        Value::Object(_) => return Err(ProtocolError::invalid_json("empty object")),
-        _ => return Err(ProtocolError::invalid_json("expected a JSON object")),
-    };
-    let fields = Fields::new(&object);
-    let action = fields.required_str("Action", limits::NAME)?;
+    parse_request_with(body, &Limits::default())
+}
+
+/// [`parse_request`] under configured limits. Besides the field lengths, the
+/// body must be UTF-8 JSON nested at most `limits.depth` deep, without
+/// duplicate keys (which parsers disagree on); else 4001.
+pub fn parse_request_with(body: &[u8], limits: &Limits) -> Result<Request, ProtocolError> {
+    request_from_object(&read_object(body, limits)?, limits)
+}
+
+/// The first step of [`parse_request_with`]: the body as a non-empty JSON object.
+pub fn read_object(body: &[u8], limits: &Limits) -> Result<Map<String, Value>, ProtocolError> {
+    match json::parse(body, limits.depth).map_err(|e| ProtocolError::invalid_json(&e))? {
+        Value::Object(map) if !map.is_empty() => Ok(map),
+        Value::Object(_) => Err(ProtocolError::invalid_json("empty object")),
+        _ => Err(ProtocolError::invalid_json("expected a JSON object")),
+    }
+}
+
+/// Every Action the server knows.
+pub const ACTIONS: [&str; 15] = [
+    "RequestLVBAddr",
+    "ChangeStatus",
+    "ChangeCount",
+    "FetchList",
+    "GetCOSSign",
+    "EnterGroup",
+    "QuitGroup",
+    "FetchGroupMemberList",
+    "GetUserInfo",
+    "RequestLVBAddrForLinkMic",
+    "RequestPlayUrlWithSignForLinkMic",
+    "StopLVB",
+    "ReportUser",
+    "GetCOSSignV2",
+    "GetVodSignatureV2",
+];
+
+/// The object's Action if it is a known one, else `-`: a label for logs and
+/// metrics that a client cannot make up.
+pub fn action_label(object: &Map<String, Value>) -> &'static str {
+    match object.get("Action") {
+        Some(Value::String(name)) => ACTIONS
+            .iter()
+            .find(|known| *known == name)
+            .copied()
+            .unwrap_or("-"),
+        _ => "-",
+    }
+}
+
+/// The second step of [`parse_request_with`]: the typed request.
+pub fn request_from_object(
+    object: &Map<String, Value>,
+    limits: &Limits,
+) -> Result<Request, ProtocolError> {
+    let fields = Fields::new(object);
+    let action = fields.required_str("Action", self::limits::NAME)?;
     match action.as_str() {
-        "RequestLVBAddr" => parse_request_lvb_addr(&fields),
+        "RequestLVBAddr" => parse_request_lvb_addr(&fields, limits),
         "ChangeStatus" => Ok(Request::ChangeStatus {
-            userid: fields.required_str("userid", limits::ID)?,
+            userid: fields.required_str("userid", limits.id)?,
             // The app sends 0 on push begin, 1 on stop; stored inverted.
             online: match fields.required_int("status")? {
                 0 => true,
@@ -379,7 +467,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
                 other => return Err(ProtocolError::out_of_range("status", other)),
             },
         }),
-        "ChangeCount" => parse_change_count(&fields),
+        "ChangeCount" => parse_change_count(&fields, limits),
         "FetchList" => Ok(Request::FetchList {
             flag: match fields.optional_int("flag")?.unwrap_or(0) {
                 1 => ListFlag::Online,
@@ -396,43 +484,43 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
         // Title and profile are sent as for RequestLVBAddr; a link-mic
         // stream is not listed, so they are not kept.
         "RequestLVBAddrForLinkMic" => Ok(Request::RequestLinkMicAddr {
-            userid: fields.required_str("userid", limits::ID)?,
+            userid: fields.required_str("userid", limits.id)?,
         }),
         "RequestPlayUrlWithSignForLinkMic" => Ok(Request::SignLinkMicPlayUrl {
-            userid: fields.required_str("userid", limits::ID)?,
-            origin_url: fields.required_str("originStreamUrl", limits::URL)?,
+            userid: fields.required_str("userid", limits.id)?,
+            origin_url: fields.required_str("originStreamUrl", limits.url)?,
         }),
         "StopLVB" => Ok(Request::StopLvb {
-            userid: fields.required_str("userid", limits::ID)?,
+            userid: fields.required_str("userid", limits.id)?,
         }),
         "ReportUser" => Ok(Request::ReportUser {
-            reporter: fields.optional_str("userid", limits::ID)?,
-            reported: fields.required_str("hostuserid", limits::ID)?,
+            reporter: fields.optional_str("userid", limits.id)?,
+            reported: fields.required_str("hostuserid", limits.id)?,
         }),
 
         "EnterGroup" => Ok(Request::EnterGroup {
-            userid: fields.required_str("userid", limits::ID)?,
-            group: parse_group(&fields)?,
-            nickname: fields.optional_str("nickname", limits::NAME)?,
-            headpic: fields.optional_str("headpic", limits::URL)?,
+            userid: fields.required_str("userid", limits.id)?,
+            group: parse_group(&fields, limits)?,
+            nickname: fields.optional_str("nickname", limits.name)?,
+            headpic: fields.optional_str("headpic", limits.url)?,
             level: fields.optional_int("level")?,
         }),
         "QuitGroup" => Ok(Request::QuitGroup {
-            userid: fields.required_str("userid", limits::ID)?,
-            group: parse_group(&fields)?,
+            userid: fields.required_str("userid", limits.id)?,
+            group: parse_group(&fields, limits)?,
         }),
         "FetchGroupMemberList" => Ok(Request::FetchGroupMemberList {
-            anchor: fields.required_str("liveuserid", limits::ID)?,
-            groupid: fields.required_str("groupid", limits::ID)?,
+            anchor: fields.required_str("liveuserid", limits.id)?,
+            groupid: fields.required_str("groupid", limits.id)?,
             page: parse_page(&fields)?,
         }),
         "GetUserInfo" => {
-            let userid = fields.required_str("userid", limits::ID)?;
+            let userid = fields.required_str("userid", limits.id)?;
             let target = match fields.optional_int("type")?.unwrap_or(0) {
                 0 => Counted::Room { userid },
                 1 => Counted::Recording {
                     userid,
-                    fileid: fields.required_str("fileid", limits::ID)?,
+                    fileid: fields.required_str("fileid", limits.id)?,
                 },
                 other => return Err(ProtocolError::out_of_range("type", other)),
             };
@@ -448,18 +536,18 @@ pub fn parse_request(body: &[u8]) -> Result<Request, ProtocolError> {
     }
 }
 
-fn parse_request_lvb_addr(fields: &Fields<'_>) -> Result<Request, ProtocolError> {
-    let userid = fields.required_str("userid", limits::ID)?;
-    let groupid = fields.required_str("groupid", limits::ID)?;
-    let title = fields.optional_str("title", limits::NAME)?;
+fn parse_request_lvb_addr(fields: &Fields<'_>, limits: &Limits) -> Result<Request, ProtocolError> {
+    let userid = fields.required_str("userid", limits.id)?;
+    let groupid = fields.required_str("groupid", limits.id)?;
+    let title = fields.optional_str("title", limits.name)?;
     let userinfo = match fields.optional_object("userinfo")? {
         Some(map) => {
             let info = Fields::nested(map, "userinfo.");
             UserInfo {
-                nickname: info.optional_str("nickname", limits::NAME)?,
-                headpic: info.optional_str("headpic", limits::URL)?,
-                frontcover: info.optional_str("frontcover", limits::URL)?,
-                location: info.optional_str("location", limits::NAME)?,
+                nickname: info.optional_str("nickname", limits.name)?,
+                headpic: info.optional_str("headpic", limits.url)?,
+                frontcover: info.optional_str("frontcover", limits.url)?,
+                location: info.optional_str("location", limits.name)?,
             }
         }
         None => UserInfo::default(),
@@ -472,8 +560,8 @@ fn parse_request_lvb_addr(fields: &Fields<'_>) -> Result<Request, ProtocolError>
     })
 }
 
-fn parse_change_count(fields: &Fields<'_>) -> Result<Request, ProtocolError> {
-    let userid = fields.required_str("userid", limits::ID)?;
+fn parse_change_count(fields: &Fields<'_>, limits: &Limits) -> Result<Request, ProtocolError> {
+    let userid = fields.required_str("userid", limits.id)?;
     let kind = fields.required_int("type")?;
     let optype = fields.required_int("optype")?;
     let flag = fields.optional_int("flag")?.unwrap_or(0);
@@ -489,7 +577,7 @@ fn parse_change_count(fields: &Fields<'_>) -> Result<Request, ProtocolError> {
         0 => Counted::Room { userid },
         1 => Counted::Recording {
             userid,
-            fileid: fields.required_str("fileid", limits::ID)?,
+            fileid: fields.required_str("fileid", limits.id)?,
         },
         other => return Err(ProtocolError::out_of_range("flag", other)),
     };
@@ -502,9 +590,9 @@ fn parse_change_count(fields: &Fields<'_>) -> Result<Request, ProtocolError> {
 
 /// EnterGroup and QuitGroup: `flag` 0 joins the room by groupid, 1 the
 /// recording whose fileid the app sends as `groupid`.
-fn parse_group(fields: &Fields<'_>) -> Result<Group, ProtocolError> {
-    let anchor = fields.required_str("liveuserid", limits::ID)?;
-    let groupid = fields.required_str("groupid", limits::ID)?;
+fn parse_group(fields: &Fields<'_>, limits: &Limits) -> Result<Group, ProtocolError> {
+    let anchor = fields.required_str("liveuserid", limits.id)?;
+    let groupid = fields.required_str("groupid", limits.id)?;
     match fields.optional_int("flag")?.unwrap_or(0) {
         0 => Ok(Group::Room { anchor, groupid }),
         1 => Ok(Group::Recording {

@@ -521,3 +521,25 @@ fn unknown_keys_are_ignored() {
         Request::GetCosSign
     );
 }
+
+#[test]
+fn every_action_is_known_by_name() {
+    for name in ACTIONS {
+        let mut object = Map::new();
+        object.insert("Action".into(), json!(name));
+        assert_eq!(action_label(&object), name);
+        if let Err(error) = request_from_object(&object, &Limits::default()) {
+            assert!(
+                !error.msg.contains("invalid interface name"),
+                "{name}: {error:?}"
+            );
+        }
+    }
+    // And every parsed Action is in the list.
+    for body in [
+        json!({"Action":"GetCOSSign"}),
+        json!({"Action":"StopLVB","userid":"u"}),
+    ] {
+        assert!(ACTIONS.contains(&parse(body).unwrap().action()));
+    }
+}

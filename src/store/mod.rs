@@ -177,8 +177,29 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Members of every room and recording, for the metrics.
+    async fn count_members(&self) -> StoreResult<i64>;
+
+    /// The connection pools' occupancy, for the metrics.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
+
     /// Closes the pool, waiting for connections in use.
     async fn close(&self);
+}
+
+/// One connection pool's occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool (`read`, `write`).
+    pub pool: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// A push-begin or push-end event of a stream.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Ban, EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingKey,
+    Ban, EventOutcome, NewMember, NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey,
     RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
@@ -350,6 +350,14 @@ impl Store for ListSnapshots {
 
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
+    }
+
+    async fn count_members(&self) -> StoreResult<i64> {
+        self.inner.count_members().await
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        self.inner.pool_stats()
     }
 
     async fn close(&self) {

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    Ban, EventOutcome, NewMember, NewRecording, NewSession, RecordingFile, RecordingKey,
+    Ban, EventOutcome, NewMember, NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey,
     RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
     migrations,
 };
@@ -905,6 +905,22 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn count_members(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM members")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, p: &SqlitePool| PoolStats {
+            pool,
+            size: p.size(),
+            idle: p.num_idle() as u32,
+            max: p.options().get_max_connections(),
+        };
+        vec![stats("write", &self.writer), stats("read", &self.reader)]
     }
 
     async fn close(&self) {

@@ -23,6 +23,8 @@ pub enum Backend {
 /// A running server with its own fresh database.
 pub struct TestApp {
     pub base: String,
+    /// `http://ADDR` of the metrics endpoint, when `metrics.listen` is set.
+    pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
@@ -43,12 +45,16 @@ impl TestApp {
         let mut settings = Settings::demo();
         settings.server.listen = "127.0.0.1:0".into();
         settings.database.url = database_url(backend, dir.path());
+        // Tests fire requests faster than any client may; the rate-limit
+        // tests switch it back on.
+        settings.rate_limit.enabled = false;
         configure(&mut settings);
         let clock = ManualClock::new(T0);
         let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
             .await
             .expect("the server starts");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let store = app.store();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -56,6 +62,7 @@ impl TestApp {
         }));
         TestApp {
             base,
+            metrics_base,
             client: reqwest::Client::new(),
             clock,
             store,
@@ -754,5 +761,24 @@ impl TestApp {
     pub fn clock_now(&self) -> i64 {
         use minilvb::clock::Clock;
         self.clock.now()
+    }
+}
+
+impl TestApp {
+    /// POSTs a request to `/interface.php` with extra headers; expects HTTP
+    /// 200 and a valid envelope, and returns it.
+    pub async fn post_with_headers(&self, headers: &[(&str, &str)], body: Value) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/interface.php", self.base))
+            .body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        let reply: Value = response.json().await.expect("a JSON reply");
+        assert_envelope(&reply);
+        reply
     }
 }

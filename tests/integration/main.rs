@@ -7,12 +7,19 @@
 mod common;
 
 mod apps;
+mod auth;
 mod callbacks;
 mod cli;
 mod extra_actions;
+mod fuzz;
+mod limits;
 mod lists;
 mod members;
 mod operator;
+mod ops;
 mod protocol;
+mod ratelimit;
+mod raw;
 mod rooms;
+mod shutdown;
 mod uploads;

@@ -1,4 +1,8 @@
-//! Logging through `tracing`: text for a terminal, JSON for collectors.
+//! Logging through `tracing` (text for a terminal, JSON for collectors) and
+//! the Prometheus metrics.
+
+pub mod metrics;
+mod process;
 
 use tracing_subscriber::EnvFilter;
 
