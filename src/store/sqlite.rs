@@ -67,7 +67,10 @@ impl SqliteStore {
     }
 
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin().await?)
+        // IMMEDIATE: take the write lock up front, so that another process
+        // holding it (the operator commands) makes us wait out the busy
+        // timeout instead of failing when a read turns into a write.
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
