@@ -278,16 +278,32 @@ pub struct MetricsSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// `sqlite:PATH` (created on first start).
+    /// `sqlite:PATH` (created on first start), `postgres://USER:PASSWORD@HOST/DB`
+    /// (or `postgresql://`), `mysql://USER:PASSWORD@HOST/DB` (or `mariadb://`).
     pub url: String,
-    /// Connections for reads (SQLite has one more, for writes).
+    /// Most connections this node opens. SQLite: connections for reads (one
+    /// more writes). PostgreSQL/MySQL: the whole pool; mind the server's own
+    /// limit times the number of nodes.
     pub max_connections: u32,
+    /// Connections kept open even when idle (PostgreSQL/MySQL).
+    pub min_connections: u32,
     /// How long a request waits for a free connection before failing with 2003.
     pub acquire_timeout_secs: u64,
     /// The lists' order is kept in memory and rebuilt after this node's
     /// writes and at least this often (for other nodes' writes); 0 reads
     /// every list from the database.
     pub list_snapshot_ms: u64,
+    /// An idle connection is closed after this long (0: never).
+    pub idle_timeout_secs: u64,
+    /// A connection is replaced after this long (0: never), so that nodes
+    /// follow fail-overs and balance across replicas behind a proxy.
+    pub max_lifetime_secs: u64,
+    /// Longest a store operation (with its retries) may take before the
+    /// request fails with 2003; a database that stops answering never hangs a request.
+    pub operation_timeout_secs: u64,
+    /// How often a transaction that lost a conflict (deadlock, serialization
+    /// failure) is re-run before the request fails with 2003.
+    pub max_retries: u32,
 }
 
 impl Default for DatabaseSettings {
@@ -295,8 +311,13 @@ impl Default for DatabaseSettings {
         Self {
             url: "sqlite:minilvb.db".into(),
             max_connections: 8,
+            min_connections: 0,
             acquire_timeout_secs: 5,
             list_snapshot_ms: 1000,
+            idle_timeout_secs: 600,
+            max_lifetime_secs: 1800,
+            operation_timeout_secs: 8,
+            max_retries: 10,
         }
     }
 }
@@ -487,7 +508,7 @@ pub enum ConfigError {
     Invalid { setting: &'static str, why: String },
 }
 
-fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &'static str, why: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting,
         why: why.into(),
@@ -505,6 +526,8 @@ const DEMO_COS_BUCKET: &str = "minilvb-demo";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
+    MySql,
 }
 
 impl Backend {
@@ -512,15 +535,30 @@ impl Backend {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {
             "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" | "mysql" | "mariadb" => Err(invalid(
-                "database.url",
-                format!("the {scheme} backend is not available in this build; use sqlite:PATH"),
-            )),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
             _ => Err(invalid(
                 "database.url",
-                "expected a URL starting with sqlite: (for example sqlite:minilvb.db)",
+                "expected a URL starting with sqlite:, postgres://, postgresql://, mysql:// \
+                 or mariadb:// (for example sqlite:minilvb.db)",
             )),
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+}
+
+/// The URL the database driver understands: `mariadb://` is MySQL's protocol.
+pub fn driver_url(url: &str) -> std::borrow::Cow<'_, str> {
+    match url.strip_prefix("mariadb:") {
+        Some(rest) => format!("mysql:{rest}").into(),
+        None => url.into(),
     }
 }
 
@@ -638,9 +676,28 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
-        Backend::from_url(&self.database.url)?;
-        if self.database.max_connections == 0 {
+        crate::store::check_url(&self.database.url)?;
+        let db = &self.database;
+        if db.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if db.min_connections > db.max_connections {
+            return Err(invalid(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
+        }
+        if db.acquire_timeout_secs == 0 {
+            return Err(invalid(
+                "database.acquire_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if db.operation_timeout_secs == 0 {
+            return Err(invalid(
+                "database.operation_timeout_secs",
+                "must be at least 1",
+            ));
         }
         if !self.live.bizid.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(invalid("live.bizid", "must be letters and digits"));

@@ -1,6 +1,8 @@
-//! Storage: one [`Store`] trait in the actions' words, one implementation per
-//! backend, selected by the database URL. SQL and migrations stay inside
-//! their backend's module.
+//! Storage: one [`Store`] trait in the actions' words, implemented once over
+//! SQL ([`sql::SqlStore`]) for the three databases the URL selects: SQLite,
+//! PostgreSQL and MySQL/MariaDB. What differs between them (placeholders,
+//! row locks, conflict errors, pools, migrations) is a small [`sql::Dialect`]
+//! per backend module. SQL and migrations stay inside this module.
 //!
 //! Invariants every backend keeps, each inside one transaction:
 //! - a room's or recording's `viewercount` equals the number of its members;
@@ -8,15 +10,18 @@
 //! - a new session resets the room's counts and member list.
 
 mod migrations;
+mod mysql;
+mod postgres;
 mod snapshots;
-pub mod sqlite;
+pub mod sql;
+mod sqlite;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{Backend, DatabaseSettings, MemberOrder};
+use crate::config::{Backend, ConfigError, DatabaseSettings, MemberOrder};
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
 
 /// A storage failure. Its text is for logs only; clients see a plain 2003.
@@ -26,6 +31,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -319,7 +326,9 @@ pub struct NewRecording {
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
     let backend = Backend::from_url(&settings.url)?;
     let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(settings).await?),
+        Backend::Sqlite => Arc::new(sql::SqlStore::<sqlx::Sqlite>::connect(settings).await?),
+        Backend::Postgres => Arc::new(sql::SqlStore::<sqlx::Postgres>::connect(settings).await?),
+        Backend::MySql => Arc::new(sql::SqlStore::<sqlx::MySql>::connect(settings).await?),
     };
     Ok(match settings.list_snapshot_ms {
         0 => store,
@@ -328,4 +337,27 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Stor
             Duration::from_millis(ms),
         )),
     })
+}
+
+/// Checks that a database URL names a backend and that its driver can read it.
+pub fn check_url(url: &str) -> Result<Backend, ConfigError> {
+    let backend = Backend::from_url(url)?;
+    let parsed = match backend {
+        Backend::Sqlite => sqlite::options(url).map(drop),
+        Backend::Postgres => postgres::options(url).map(drop),
+        Backend::MySql => mysql::options(url).map(drop),
+    };
+    parsed.map_err(|e| crate::config::invalid("database.url", e.to_string()))?;
+    Ok(backend)
+}
+
+/// Pool settings shared by the server databases.
+fn pool_options<DB: sqlx::Database>(settings: &DatabaseSettings) -> sqlx::pool::PoolOptions<DB> {
+    let secs = |n: u64| (n > 0).then(|| Duration::from_secs(n));
+    sqlx::pool::PoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        .idle_timeout(secs(settings.idle_timeout_secs))
+        .max_lifetime(secs(settings.max_lifetime_secs))
 }

@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 /// Where "now" starts in tests: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
 
-/// The backends a test can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-}
+pub use crate::databases::{Backend, TestDatabase};
 
 /// A running server with its own fresh database.
 pub struct TestApp {
@@ -31,7 +27,8 @@ pub struct TestApp {
     pub settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    // Dropped after the server stops: the server database goes with it.
+    _database: TestDatabase,
 }
 
 impl TestApp {
@@ -41,10 +38,10 @@ impl TestApp {
 
     /// Spawns with settings changed by `configure` (after the test defaults).
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let database = TestDatabase::create(backend).await;
         let mut settings = Settings::demo();
         settings.server.listen = "127.0.0.1:0".into();
-        settings.database.url = database_url(backend, dir.path());
+        settings.database.url = database.url.clone();
         // Tests fire requests faster than any client may; the rate-limit
         // tests switch it back on.
         settings.rate_limit.enabled = false;
@@ -69,7 +66,7 @@ impl TestApp {
             settings,
             stop: Some(stop),
             server: Some(server),
-            _dir: dir,
+            _database: database,
         }
     }
 
@@ -355,11 +352,47 @@ pub fn assert_code(reply: &Value, code: i64) -> String {
     reply["returnMsg"].as_str().unwrap_or_default().to_owned()
 }
 
-/// The database URL of a fresh database for `backend`, under `dir` where
-/// the backend keeps files.
+/// The database URL of a fresh database for `backend`: a file under `dir`
+/// for SQLite, a new database on the server otherwise, dropped when the
+/// [`Cli`] whose `dir` this is goes (or with the test process's leftovers).
 pub fn database_url(backend: Backend, dir: &Path) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite:{}", dir.join("test.db").display()),
+    if backend == Backend::Sqlite {
+        return format!("sqlite:{}", dir.join("test.db").display());
+    }
+    // Callers may be in a runtime or not: create it on a thread of its own.
+    let database = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(TestDatabase::create(backend))
+    })
+    .join()
+    .expect("test database created");
+    let url = database.url.clone();
+    DATABASES
+        .lock()
+        .unwrap()
+        .push((dir.to_path_buf(), database));
+    url
+}
+
+/// Databases made by [`database_url`], with the directory they belong to.
+static DATABASES: std::sync::Mutex<Vec<(std::path::PathBuf, TestDatabase)>> =
+    std::sync::Mutex::new(Vec::new());
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let dir = self.dir.path();
+        let mine: Vec<_> = {
+            let mut all = DATABASES.lock().unwrap();
+            let (mine, others) = std::mem::take(&mut *all)
+                .into_iter()
+                .partition(|(owner, _)| owner.starts_with(dir));
+            *all = others;
+            mine
+        };
+        drop(mine);
     }
 }
 
@@ -735,8 +768,12 @@ pub fn setting(table: &toml::Table, path: &str) -> String {
     }
 }
 
-/// Writes a test once; it runs on every backend, as `NAME::sqlite` and so on.
-/// The body gets the backend as `$backend` and spawns what it needs.
+/// Writes a test once; it runs on every backend, as `NAME::sqlite`,
+/// `NAME::postgres` and `NAME::mysql`. The body gets the backend as
+/// `$backend` and spawns what it needs (`TestApp::spawn`, or
+/// `TestDatabase::create` for a bare fresh database). A server backend that
+/// cannot be reached is skipped with one line on stderr per process, or
+/// fails the test when `MINILVB_TEST_REQUIRE_BACKENDS=1`.
 #[macro_export]
 macro_rules! backend_test {
     ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
@@ -751,6 +788,20 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::common::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::Backend::Postgres.available().await {
+                    run($crate::common::Backend::Postgres).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                if $crate::common::Backend::Mysql.available().await {
+                    run($crate::common::Backend::Mysql).await
+                }
             }
         }
     };

@@ -115,11 +115,10 @@ backend_test! {
     async fn slow_action_gets_504(backend) {
         let app = TestApp::spawn_with(backend, |s| s.server.request_timeout_secs = 1).await;
         app.request_addr("u", "g", "t").await;
-        // Another process holds SQLite's write lock: a write waits for it
-        // (busy timeout 5 s), longer than the request may take.
-        use sqlx::Connection as _;
-        let mut locker = sqlx::SqliteConnection::connect(&app.settings.database.url).await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut locker).await.unwrap();
+        // Another process holds the lock the write needs (SQLite's write
+        // lock, the room's row lock on a server): the write waits for it,
+        // longer than the request may take.
+        let locker = crate::databases::RoomLock::hold(backend, &app.settings.database.url, "u").await;
         let started = Instant::now();
         let (status, reply) = app
             .post_raw("/interface.php", json!({"Action":"ChangeStatus","userid":"u","status":0}).to_string())
@@ -128,8 +127,7 @@ backend_test! {
         assert_eq!(reply["returnValue"], 2003, "{reply}");
         assert!(reply["returnMsg"].as_str().unwrap().contains("timeout"), "{reply}");
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
-        drop(locker);
+        locker.release().await;
         // Once the lock is gone (and the abandoned query has given up), all is well.
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(app.fetch_list(4, 1, 10).await["totalcount"], 1);

@@ -5,6 +5,7 @@
 //! backend (see `common`).
 
 mod common;
+mod databases;
 
 mod apps;
 mod auth;

@@ -65,12 +65,21 @@ backend_test! {
         assert_eq!(sample(&text, "minilvb_database_up"), Some(1.0), "{text}");
         assert_eq!(sample(&text, "minilvb_requests_in_flight"), Some(0.0), "{text}");
         assert!(sample(&text, "minilvb_http_connections").unwrap() >= 1.0, "{text}");
-        for name in [
-            "minilvb_db_pool_connections{pool=\"write\",state=\"idle\"}",
-            "minilvb_db_pool_connections{pool=\"read\",state=\"in_use\"}",
-            "minilvb_db_pool_max_connections{pool=\"read\"}",
-            "minilvb_max_concurrent_requests",
-        ] {
+        // SQLite has a writer and a reader pool; the servers one shared pool.
+        let pools: &[&str] = if backend == Backend::Sqlite {
+            &[
+                "minilvb_db_pool_connections{pool=\"write\",state=\"idle\"}",
+                "minilvb_db_pool_connections{pool=\"read\",state=\"in_use\"}",
+                "minilvb_db_pool_max_connections{pool=\"read\"}",
+            ]
+        } else {
+            &[
+                "minilvb_db_pool_connections{pool=\"shared\",state=\"idle\"}",
+                "minilvb_db_pool_connections{pool=\"shared\",state=\"in_use\"}",
+                "minilvb_db_pool_max_connections{pool=\"shared\"}",
+            ]
+        };
+        for name in pools.iter().copied().chain(["minilvb_max_concurrent_requests"]) {
             assert!(sample(&text, name).is_some(), "{name} missing in\n{text}");
         }
         if cfg!(target_os = "linux") {

@@ -1,0 +1,1275 @@
+//! The one implementation of [`Store`], generic over the SQL dialect.
+//!
+//! Every statement is written once, with `?` placeholders and standard SQL
+//! (`CASE` rather than `MAX`/`GREATEST`, no upsert syntax). A [`Dialect`]
+//! supplies the small pieces that differ: numbered placeholders, row locking,
+//! which errors mean "re-run the transaction", and how pools and migrations
+//! are set up (`sqlite.rs`, `postgres.rs`, `mysql.rs`).
+//!
+//! Concurrency, for several nodes on one database:
+//! - a membership change and its count change happen in one transaction
+//!   that first locks the room's or recording's row (`FOR UPDATE`; SQLite has
+//!   a single writer instead), so every change to one group is serialized
+//!   and the count moves only when a member row really appeared or went;
+//! - counters change in one `UPDATE` each, relative to the current value and
+//!   floored at 0 in the same statement: no read-modify-write, no lost update;
+//! - locks are always taken parent row first (room, recording), then member
+//!   and file rows, so these transactions do not deadlock each other; a
+//!   deadlock or serialization failure that happens anyway, or a unique-key
+//!   race two nodes ran into, rolls the whole transaction back and it is
+//!   re-run, a bounded number of times with a jittered back-off.
+//!
+//! Failure: every operation has a deadline (`database.operation_timeout_secs`);
+//! after a connection failure the store fails fast (short acquire wait)
+//! until the database answers again, so a dead database costs the client
+//! at most half a second, and nothing has to restart when it comes back.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::error::DatabaseError;
+use sqlx::pool::PoolConnection;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
+};
+
+use super::{
+    Ban, EventOutcome, NewMember, NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey,
+    RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreError, StoreResult,
+    StreamEvent,
+};
+use crate::callbacks::{recording_urls, same_broadcast};
+use crate::config::{DatabaseSettings, MemberOrder};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
+
+/// What differs between the SQL databases minilvb runs on.
+pub trait Dialect: Database {
+    /// Placeholders are `$1, $2, ...` rather than `?`.
+    const NUMBERED_PARAMS: bool;
+    /// Appended to a `SELECT` that locks the rows it reads until the
+    /// transaction ends; empty where a single writer makes it moot.
+    const FOR_UPDATE: &'static str;
+    /// How a write transaction begins, when not with the driver's `BEGIN`.
+    const BEGIN: Option<&'static str> = None;
+    /// Writes go through a pool of one connection, reads through another
+    /// pool (SQLite); otherwise one pool serves both.
+    const SINGLE_WRITER: bool = false;
+
+    /// A conflict with another transaction that re-running resolves
+    /// (deadlock, serialization failure, lock wait timeout, busy).
+    fn is_conflict(error: &dyn DatabaseError) -> bool;
+
+    /// Rows a statement changed (on MySQL: matched, as sqlx asks for found rows).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Opens the pools (writer, reader: the same pool where the database
+    /// takes concurrent writers) and brings the schema up to date.
+    fn open(
+        settings: &DatabaseSettings,
+    ) -> impl Future<Output = anyhow::Result<(Pool<Self>, Pool<Self>)>> + Send;
+}
+
+/// How long a request waits for a connection while the database is known
+/// to be unreachable: long enough to notice it is back, short enough that
+/// the client gets its 2003 at once.
+const UNREACHABLE_ACQUIRE: Duration = Duration::from_millis(500);
+
+/// Longest key stored as is in a key column; longer ones (recording notices
+/// keyed by URL) are stored as their SHA-256, which MySQL's index limits need.
+const MAX_KEY_BYTES: usize = 191;
+
+/// The store over one SQL database.
+pub struct SqlStore<DB: Database> {
+    writer: Pool<DB>,
+    reader: Pool<DB>,
+    operation_timeout: Duration,
+    max_retries: u32,
+    /// Set by a connection failure, cleared by the next success.
+    unreachable: AtomicBool,
+    /// Transactions re-run after a conflict, since start.
+    retries: AtomicU64,
+}
+
+/// A bound value.
+#[derive(Debug, Clone, Copy)]
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(value: &'a str) -> Self {
+        Arg::Text(value)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(value: &'a String) -> Self {
+        Arg::Text(value)
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(value: i64) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    fn from(value: bool) -> Self {
+        Arg::Int(i64::from(value))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(value: Option<i64>) -> Self {
+        Arg::OptInt(value)
+    }
+}
+
+/// `args![a, b, c]`: the values bound to a statement's `?`s, in order.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { &[$(Arg::from($value)),*][..] };
+}
+
+/// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
+/// transaction on the writer, with `tx: &mut DB::Connection`, and commits
+/// when it yields `Ok` (an early `return` included); the whole transaction
+/// is re-run after a conflict (see `SqlStore::run`).
+macro_rules! transaction {
+    ($store:ident, $what:literal, |$tx:ident| $body:block) => {
+        $store
+            .run($what, || async {
+                let mut transaction = $store.begin().await?;
+                let $tx: &mut DB::Connection = &mut transaction;
+                let value: Result<_, sqlx::Error> = async { $body }.await;
+                let value = value?;
+                transaction.commit().await?;
+                Ok(value)
+            })
+            .await
+    };
+}
+
+/// A statement in the dialect's placeholder style.
+fn sql<DB: Dialect>(text: &str) -> Cow<'_, str> {
+    if !DB::NUMBERED_PARAMS {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An error the database reports while it is unreachable, as opposed to one
+/// about the statement.
+fn is_connection_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+/// Whether re-running the whole transaction is the cure.
+fn is_retryable<DB: Dialect>(error: &sqlx::Error) -> bool {
+    match error {
+        // A unique-key race (two nodes creating the same row): the re-run
+        // sees the winner's row and takes the other path.
+        sqlx::Error::Database(e) => DB::is_conflict(e.as_ref()) || e.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// Exponential back-off with full jitter: up to 2, 4, 8 ... 128 ms.
+fn backoff(attempt: u32) -> Duration {
+    let cap = 1u64 << attempt.clamp(1, 7);
+    Duration::from_micros(rand::random_range(500..=cap * 1000))
+}
+
+/// Where a group's members are counted: (table, key column).
+fn group_table(group: &Group) -> (&'static str, &'static str) {
+    match group {
+        Group::Room { .. } => ("rooms", "groupid"),
+        Group::Recording { .. } => ("recordings", "fileid"),
+    }
+}
+
+fn group_kind(group: &Group) -> i64 {
+    match group {
+        Group::Room { .. } => 0,
+        Group::Recording { .. } => 1,
+    }
+}
+
+/// The row a `Counted` target names: its table, key condition and key values.
+fn counted_row(target: &Counted) -> (&'static str, &'static str, Vec<Arg<'_>>) {
+    match target {
+        Counted::Room { userid } => ("rooms", "userid = ?", args![userid].to_vec()),
+        Counted::Recording { userid, fileid } => (
+            "recordings",
+            "userid = ? AND fileid = ?",
+            args![userid, fileid].to_vec(),
+        ),
+    }
+}
+
+/// `column = column + ?`, floored at 0, in one statement (binds the delta twice).
+fn floored(column: &str) -> String {
+    format!("{column} = CASE WHEN {column} + ? < 0 THEN 0 ELSE {column} + ? END")
+}
+
+/// A room's status-event clock moves to `?` if that is later, and its
+/// sequence is cleared then (binds the time three times). The sequence is
+/// assigned first: MySQL applies `SET` assignments left to right.
+const EVENT_CLOCK: &str = "last_event_seq = CASE WHEN last_event_time < ? THEN '' ELSE last_event_seq END, \
+     last_event_time = CASE WHEN last_event_time < ? THEN ? ELSE last_event_time END";
+
+/// The cover the lists show: the anchor's, else the latest screenshot.
+const ROOM_COVER: &str = "CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END";
+
+const ROOM_COLUMNS: &str = "userid, groupid, started_at, viewer_count, like_count, title, \
+     play_url, hls_play_url, online, nickname, headpic, location, \
+     CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END AS frontcover";
+
+const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_count, title, \
+     play_url, hls_play_url, nickname, headpic, frontcover, location";
+
+/// Leaves out the rows of banned users from a table with a `userid` column.
+fn not_banned(table: &str) -> String {
+    // NOT IN reads the (small) bans table once per query; a correlated
+    // NOT EXISTS would probe it once per row. `bans.userid` is never NULL.
+    format!("{table}.userid NOT IN (SELECT userid FROM bans)")
+}
+
+fn room_filter(scope: RoomScope) -> String {
+    match scope {
+        RoomScope::Online => format!("WHERE online = 1 AND {}", not_banned("rooms")),
+        RoomScope::Listed => format!("WHERE {}", not_banned("rooms")),
+        RoomScope::All => String::new(),
+    }
+}
+
+/// A key as stored in a key column (see [`MAX_KEY_BYTES`]).
+fn stored_key(key: &str) -> Cow<'_, str> {
+    if key.len() <= MAX_KEY_BYTES {
+        Cow::Borrowed(key)
+    } else {
+        use sha2::{Digest, Sha256};
+        Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(key))))
+    }
+}
+
+// Reading rows. Text is read unchecked: MySQL flags binary-collated text
+// (`utf8mb4_nopad_bin` and kin) BINARY, which sqlx's type check refuses.
+
+fn text<R: Row>(row: &R, column: &str) -> String
+where
+    String: for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    row.try_get_unchecked(column).unwrap_or_default()
+}
+
+fn int<R: Row>(row: &R, column: &str) -> i64
+where
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    row.try_get(column).unwrap_or_default()
+}
+
+fn userinfo<R: Row>(row: &R) -> UserInfo
+where
+    String: for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    UserInfo {
+        nickname: text(row, "nickname"),
+        headpic: text(row, "headpic"),
+        frontcover: text(row, "frontcover"),
+        location: text(row, "location"),
+    }
+}
+
+fn room_info<R: Row>(row: &R) -> PusherInfo
+where
+    String: for<'r> Decode<'r, R::Database>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    PusherInfo {
+        userid: text(row, "userid"),
+        groupid: text(row, "groupid"),
+        timestamp: int(row, "started_at"),
+        kind: 0,
+        viewercount: int(row, "viewer_count"),
+        likecount: int(row, "like_count"),
+        title: text(row, "title"),
+        playurl: text(row, "play_url"),
+        fileid: String::new(),
+        status: int(row, "online") != 0,
+        hls_play_url: text(row, "hls_play_url"),
+        userinfo: userinfo(row),
+    }
+}
+
+fn recording_info<R: Row>(row: &R) -> PusherInfo
+where
+    String: for<'r> Decode<'r, R::Database>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'a> &'a str: ColumnIndex<R>,
+{
+    let fileid = text(row, "fileid");
+    PusherInfo {
+        userid: text(row, "userid"),
+        // The apps enter a recording's group by its fileid.
+        groupid: fileid.clone(),
+        timestamp: int(row, "end_time"),
+        kind: 1,
+        viewercount: int(row, "viewer_count"),
+        likecount: int(row, "like_count"),
+        title: text(row, "title"),
+        playurl: text(row, "play_url"),
+        fileid,
+        status: false,
+        hls_play_url: text(row, "hls_play_url"),
+        userinfo: userinfo(row),
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// Transactions re-run after a conflict since the store opened.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    i64: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    Option<i64>: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    String: Type<DB> + for<'r> Decode<'r, DB>,
+    for<'q> &'q str: Type<DB> + Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (writer, reader) = DB::open(settings).await?;
+        Ok(Self {
+            writer,
+            reader,
+            operation_timeout: Duration::from_secs(settings.operation_timeout_secs),
+            max_retries: settings.max_retries,
+            unreachable: AtomicBool::new(false),
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `op` (one transaction or one read) under the operation deadline,
+    /// re-running it after a conflict, and keeps track of reachability.
+    async fn run<T, F, Fut>(&self, what: &'static str, mut op: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.operation_timeout;
+        let mut attempt = 0u32;
+        loop {
+            let error = match tokio::time::timeout_at(deadline, op()).await {
+                Ok(Ok(value)) => {
+                    if self.unreachable.swap(false, Ordering::Relaxed) {
+                        tracing::info!("database reachable again");
+                    }
+                    return Ok(value);
+                }
+                Ok(Err(error)) => error,
+                Err(_) => {
+                    self.mark_unreachable(what);
+                    return Err(StoreError::Timeout(self.operation_timeout));
+                }
+            };
+            if attempt < self.max_retries && is_retryable::<DB>(&error) {
+                attempt += 1;
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(operation = what, attempt, %error, "conflict; re-running");
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            if is_connection_error(&error) {
+                self.mark_unreachable(what);
+            } else if attempt > 0 {
+                tracing::warn!(operation = what, attempt, "conflicts persisted; giving up");
+            }
+            return Err(error.into());
+        }
+    }
+
+    fn mark_unreachable(&self, what: &'static str) {
+        if !self.unreachable.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                operation = what,
+                "database unreachable; failing fast until it answers"
+            );
+        }
+    }
+
+    /// A connection from `pool`, waiting briefly while the database is down.
+    async fn acquire(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
+        if self.unreachable.load(Ordering::Relaxed) {
+            tokio::time::timeout(UNREACHABLE_ACQUIRE, pool.acquire())
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+        } else {
+            pool.acquire().await
+        }
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
+        let conn = self.acquire(&self.writer).await?;
+        Transaction::begin(conn, DB::BEGIN.map(Cow::Borrowed)).await
+    }
+
+    /// The rows of one statement.
+    async fn fetch(
+        conn: &mut DB::Connection,
+        statement: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<DB::Row>, sqlx::Error> {
+        let statement = sql::<DB>(statement);
+        let mut query = sqlx::query(&statement);
+        for arg in args {
+            query = match *arg {
+                Arg::Text(value) => query.bind(value),
+                Arg::Int(value) => query.bind(value),
+                Arg::OptInt(value) => query.bind(value),
+            };
+        }
+        query.fetch_all(conn).await
+    }
+
+    /// Runs one statement; the rows it changed.
+    async fn exec(
+        conn: &mut DB::Connection,
+        statement: &str,
+        args: &[Arg<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        let statement = sql::<DB>(statement);
+        let mut query = sqlx::query(&statement);
+        for arg in args {
+            query = match *arg {
+                Arg::Text(value) => query.bind(value),
+                Arg::Int(value) => query.bind(value),
+                Arg::OptInt(value) => query.bind(value),
+            };
+        }
+        let done = query.execute(conn).await?;
+        Ok(DB::rows_affected(&done))
+    }
+
+    /// Whether one statement finds a row.
+    async fn found(
+        conn: &mut DB::Connection,
+        statement: &str,
+        args: &[Arg<'_>],
+    ) -> Result<bool, sqlx::Error> {
+        Ok(!Self::fetch(conn, statement, args).await?.is_empty())
+    }
+
+    /// A read outside a transaction, on the reader pool.
+    async fn read(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
+        self.run("read", || async {
+            let mut conn = self.acquire(&self.reader).await?;
+            Self::fetch(&mut conn, statement, args).await
+        })
+        .await
+    }
+
+    async fn read_count(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<i64> {
+        let rows = self.read(statement, args).await?;
+        Ok(match rows.first() {
+            Some(row) => row.try_get(0).map_err(StoreError::Database)?,
+            None => 0,
+        })
+    }
+
+    /// One statement on the writer, outside an explicit transaction.
+    async fn write(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        self.run("write", || async {
+            let mut conn = self.acquire(&self.writer).await?;
+            Self::exec(&mut conn, statement, args).await
+        })
+        .await
+    }
+
+    /// Locks the group's row; false when it does not exist.
+    async fn lock_group(conn: &mut DB::Connection, group: &Group) -> Result<bool, sqlx::Error> {
+        let (table, key) = group_table(group);
+        let statement = format!(
+            "SELECT viewer_count FROM {table} WHERE userid = ? AND {key} = ?{}",
+            DB::FOR_UPDATE
+        );
+        Self::found(conn, &statement, args![group.anchor(), group.key()]).await
+    }
+
+    async fn change_viewers(
+        conn: &mut DB::Connection,
+        group: &Group,
+        delta: i64,
+    ) -> Result<(), sqlx::Error> {
+        let (table, key) = group_table(group);
+        let statement = format!(
+            "UPDATE {table} SET {} WHERE userid = ? AND {key} = ?",
+            floored("viewer_count")
+        );
+        Self::exec(
+            conn,
+            &statement,
+            args![delta, delta, group.anchor(), group.key()],
+        )
+        .await
+        .map(drop)
+    }
+}
+
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    i64: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    Option<i64>: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
+    String: Type<DB> + for<'r> Decode<'r, DB>,
+    for<'q> &'q str: Type<DB> + Encode<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
+        let rows = self
+            .read(
+                "SELECT stream_id FROM rooms WHERE userid = ?",
+                args![userid],
+            )
+            .await?;
+        Ok(rows.first().map(|row| text(row, "stream_id")))
+    }
+
+    async fn start_session(&self, s: &NewSession) -> StoreResult<SessionOutcome> {
+        transaction!(self, "start_session", |tx| {
+            let taken = Self::found(
+                tx,
+                "SELECT userid FROM rooms WHERE stream_id = ? AND userid <> ?",
+                args![&s.stream_id, &s.userid],
+            )
+            .await?;
+            if taken {
+                return Ok(SessionOutcome::StreamTaken);
+            }
+            let lock = format!(
+                "SELECT userid FROM rooms WHERE userid = ?{}",
+                DB::FOR_UPDATE
+            );
+            let exists = Self::found(tx, &lock, args![&s.userid]).await?;
+            if exists {
+                // The session's status-event clock starts now at the latest.
+                let reset = format!(
+                    "UPDATE rooms SET snapshot_url = '', snapshot_at = 0, {EVENT_CLOCK} \
+                     WHERE userid = ?"
+                );
+                let at = s.started_at;
+                Self::exec(tx, &reset, args![at, at, at, &s.userid]).await?;
+            }
+            // Both statements bind the same values in the same order.
+            let statement = if exists {
+                "UPDATE rooms SET stream_id = ?, groupid = ?, title = ?, nickname = ?, \
+                 headpic = ?, frontcover = ?, location = ?, play_url = ?, hls_play_url = ?, \
+                 started_at = ?, status_at = ?, online = 0, viewer_count = 0, like_count = 0 \
+                 WHERE userid = ?"
+            } else {
+                "INSERT INTO rooms (stream_id, groupid, title, nickname, headpic, frontcover, \
+                 location, play_url, hls_play_url, started_at, status_at, online, viewer_count, \
+                 like_count, userid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)"
+            };
+            let u = &s.userinfo;
+            let values = args![
+                &s.stream_id,
+                &s.groupid,
+                &s.title,
+                &u.nickname,
+                &u.headpic,
+                &u.frontcover,
+                &u.location,
+                &s.play_url,
+                &s.hls_play_url,
+                s.started_at,
+                s.started_at,
+                &s.userid,
+            ];
+            Self::exec(tx, statement, values).await?;
+            Self::exec(
+                tx,
+                "DELETE FROM members WHERE anchor = ? AND kind = 0",
+                args![&s.userid],
+            )
+            .await?;
+            Ok(SessionOutcome::Started)
+        })
+    }
+
+    async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
+        // ChangeStatus counts as a status event "now", so that a late
+        // callback about an earlier moment cannot undo it.
+        let statement =
+            format!("UPDATE rooms SET online = ?, status_at = ?, {EVENT_CLOCK} WHERE userid = ?");
+        let changed = self
+            .write(&statement, args![online, now, now, now, now, userid])
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let (table, key, keys) = counted_row(target);
+        let statement = format!("UPDATE {table} SET {} WHERE {key}", floored("like_count"));
+        let mut values = args![delta, delta].to_vec();
+        values.extend(keys);
+        Ok(self.write(&statement, &values).await? > 0)
+    }
+
+    async fn exists(&self, target: &Counted) -> StoreResult<bool> {
+        let (table, key, keys) = counted_row(target);
+        let statement = format!("SELECT 1 FROM {table} WHERE {key}");
+        Ok(!self.read(&statement, &keys).await?.is_empty())
+    }
+
+    async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
+        transaction!(self, "enter", |tx| {
+            if !Self::lock_group(tx, group).await? {
+                return Ok(false);
+            }
+            // A member already there is refreshed; the count does not move.
+            let refreshed = Self::exec(
+                tx,
+                "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
+                 headpic = CASE WHEN ? = '' THEN headpic ELSE ? END, \
+                 level = COALESCE(?, level) \
+                 WHERE anchor = ? AND kind = ? AND group_key = ? AND userid = ?",
+                args![
+                    &m.nickname,
+                    &m.nickname,
+                    &m.headpic,
+                    &m.headpic,
+                    m.level,
+                    group.anchor(),
+                    group_kind(group),
+                    group.key(),
+                    &m.userid,
+                ],
+            )
+            .await?
+                > 0;
+            if !refreshed {
+                Self::exec(
+                    tx,
+                    "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, \
+                     level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    args![
+                        group.anchor(),
+                        group.key(),
+                        group_kind(group),
+                        &m.userid,
+                        &m.nickname,
+                        &m.headpic,
+                        m.level.unwrap_or(0),
+                        m.joined_at,
+                    ],
+                )
+                .await?;
+                Self::change_viewers(tx, group, 1).await?;
+            }
+            Ok(true)
+        })
+    }
+
+    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
+        transaction!(self, "quit", |tx| {
+            if !Self::lock_group(tx, group).await? {
+                return Ok(());
+            }
+            let removed = Self::exec(
+                tx,
+                "DELETE FROM members WHERE anchor = ? AND group_key = ? AND userid = ? \
+                 AND kind = ?",
+                args![group.anchor(), group.key(), userid, group_kind(group)],
+            )
+            .await?;
+            if removed > 0 {
+                Self::change_viewers(tx, group, -1).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn members(
+        &self,
+        group: &Group,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        let order_by = match order {
+            MemberOrder::Join => "id",
+            MemberOrder::Latest => "id DESC",
+            MemberOrder::Level => "level DESC, id",
+        };
+        let (anchor, kind, key) = (group.anchor(), group_kind(group), group.key());
+        let total = self
+            .read_count(
+                "SELECT COUNT(*) FROM members WHERE anchor = ? AND kind = ? AND group_key = ?",
+                args![anchor, kind, key],
+            )
+            .await?;
+        let list = format!(
+            "SELECT userid, nickname, headpic FROM members \
+             WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} LIMIT ? OFFSET ?"
+        );
+        let rows = self
+            .read(&list, args![anchor, kind, key, page.size, page.offset()])
+            .await?;
+        let members = rows
+            .iter()
+            .map(|row| MemberInfo {
+                userid: text(row, "userid"),
+                nickname: text(row, "nickname"),
+                headpic: text(row, "headpic"),
+            })
+            .collect();
+        Ok((total, members))
+    }
+
+    async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
+        let statement = format!("SELECT COUNT(*) FROM rooms {}", room_filter(scope));
+        self.read_count(&statement, &[]).await
+    }
+
+    async fn rooms(
+        &self,
+        scope: RoomScope,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PusherInfo>> {
+        let statement = format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms {} ORDER BY started_at DESC, userid \
+             LIMIT ? OFFSET ?",
+            room_filter(scope)
+        );
+        let rows = self.read(&statement, args![limit, offset]).await?;
+        Ok(rows.iter().map(room_info).collect())
+    }
+
+    async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
+        let statement = format!(
+            "SELECT COUNT(*) FROM recordings WHERE end_time >= ? AND {}",
+            not_banned("recordings")
+        );
+        self.read_count(&statement, args![since]).await
+    }
+
+    async fn recordings(
+        &self,
+        since: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PusherInfo>> {
+        let statement = format!(
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? AND {} \
+             ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?",
+            not_banned("recordings")
+        );
+        let rows = self.read(&statement, args![since, limit, offset]).await?;
+        Ok(rows.iter().map(recording_info).collect())
+    }
+
+    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
+        let statement = format!(
+            "SELECT userid, online FROM rooms {} ORDER BY started_at DESC, userid",
+            room_filter(RoomScope::Listed)
+        );
+        let rows = self.read(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| RoomKey {
+                userid: text(row, "userid"),
+                online: int(row, "online") != 0,
+            })
+            .collect())
+    }
+
+    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
+        let statement = format!(
+            "SELECT userid, fileid, end_time FROM recordings WHERE {} \
+             ORDER BY end_time DESC, userid, fileid",
+            not_banned("recordings")
+        );
+        let rows = self.read(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| RecordingKey {
+                userid: text(row, "userid"),
+                fileid: text(row, "fileid"),
+                end_time: int(row, "end_time"),
+            })
+            .collect())
+    }
+
+    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
+        if userids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE userid IN ({})",
+            vec!["?"; userids.len()].join(", ")
+        );
+        let keys: Vec<Arg> = userids.iter().map(|&userid| Arg::Text(userid)).collect();
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.iter().map(room_info).collect())
+    }
+
+    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            // An OR of key lookups: SQLite scans the table for a row-value IN.
+            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE {}",
+            vec!["(userid = ? AND fileid = ?)"; keys.len()].join(" OR ")
+        );
+        let keys: Vec<Arg> = keys
+            .iter()
+            .flat_map(|&(userid, fileid)| [Arg::Text(userid), Arg::Text(fileid)])
+            .collect();
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.iter().map(recording_info).collect())
+    }
+
+    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
+        let (table, key, keys) = counted_row(target);
+        let columns = match target {
+            Counted::Room { .. } => ROOM_COLUMNS,
+            Counted::Recording { .. } => RECORDING_COLUMNS,
+        };
+        let statement = format!("SELECT {columns} FROM {table} WHERE {key}");
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.first().map(|row| match target {
+            Counted::Room { .. } => room_info(row),
+            Counted::Recording { .. } => recording_info(row),
+        }))
+    }
+
+    async fn put_recording(&self, r: &NewRecording) -> StoreResult<()> {
+        transaction!(self, "put_recording", |tx| {
+            let lock = format!(
+                "SELECT userid FROM recordings WHERE userid = ? AND fileid = ?{}",
+                DB::FOR_UPDATE
+            );
+            let exists = Self::found(tx, &lock, args![&r.userid, &r.fileid]).await?;
+            // Replacing keeps the counts; both statements bind in the same order.
+            let statement = if exists {
+                "UPDATE recordings SET title = ?, nickname = ?, headpic = ?, frontcover = ?, \
+                 location = ?, play_url = ?, hls_play_url = ?, start_time = ?, end_time = ? \
+                 WHERE userid = ? AND fileid = ?"
+            } else {
+                "INSERT INTO recordings (title, nickname, headpic, frontcover, location, \
+                 play_url, hls_play_url, start_time, end_time, userid, fileid) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            };
+            let u = &r.userinfo;
+            let values = args![
+                &r.title,
+                &u.nickname,
+                &u.headpic,
+                &u.frontcover,
+                &u.location,
+                &r.play_url,
+                &r.hls_play_url,
+                r.start_time,
+                r.end_time,
+                &r.userid,
+                &r.fileid,
+            ];
+            Self::exec(tx, statement, values).await.map(drop)
+        })
+    }
+
+    async fn stream_event(&self, e: &StreamEvent) -> StoreResult<EventOutcome> {
+        // Applied only over an older event: by time, then sequence; at equal
+        // keys offline wins. One statement, so concurrent events serialize
+        // on the row and each sees the other's result.
+        let applied = self
+            .write(
+                "UPDATE rooms SET online = ?, status_at = ?, last_event_time = ?, \
+                 last_event_seq = ? WHERE stream_id = ? AND (last_event_time < ? OR \
+                 (last_event_time = ? AND (last_event_seq < ? OR \
+                 (last_event_seq = ? AND ? = 0))))",
+                args![
+                    e.online,
+                    e.now,
+                    e.at,
+                    &e.sequence,
+                    &e.stream_id,
+                    e.at,
+                    e.at,
+                    &e.sequence,
+                    &e.sequence,
+                    e.online,
+                ],
+            )
+            .await?
+            > 0;
+        if applied {
+            return Ok(EventOutcome::Applied);
+        }
+        let known = !self
+            .read(
+                "SELECT 1 FROM rooms WHERE stream_id = ?",
+                args![&e.stream_id],
+            )
+            .await?
+            .is_empty();
+        Ok(if known {
+            EventOutcome::Stale
+        } else {
+            EventOutcome::UnknownStream
+        })
+    }
+
+    async fn add_recording_file(&self, f: &RecordingFile) -> StoreResult<RecordingOutcome> {
+        let notice_key = stored_key(&f.notice_key);
+        let notice_key = notice_key.as_ref();
+        transaction!(self, "add_recording_file", |tx| {
+            let seen = Self::found(
+                tx,
+                "SELECT 1 FROM recording_files WHERE notice_key = ?",
+                args![notice_key],
+            )
+            .await?;
+            if seen {
+                return Ok(RecordingOutcome::Duplicate);
+            }
+            // Locking the room serializes the notices of one anchor, so two
+            // formats of one broadcast arriving at once still merge.
+            let room = format!(
+                "SELECT userid, title, nickname, headpic, location, {ROOM_COVER} AS frontcover \
+                 FROM rooms WHERE stream_id = ?{}",
+                DB::FOR_UPDATE
+            );
+            let rows = Self::fetch(tx, &room, args![&f.stream_id]).await?;
+            let Some(room) = rows.first() else {
+                return Ok(RecordingOutcome::UnknownStream);
+            };
+            let userid = text(room, "userid");
+            // A recording of the same broadcast that lacks this format?
+            let candidates = Self::fetch(
+                tx,
+                "SELECT fileid, start_time, end_time FROM recordings r WHERE userid = ? \
+                 AND start_time < ? AND end_time > ? AND NOT EXISTS (SELECT 1 FROM \
+                 recording_files f WHERE f.userid = r.userid AND f.fileid = r.fileid \
+                 AND f.format = ?) ORDER BY end_time DESC LIMIT 8",
+                args![&userid, f.end_time, f.start_time, &f.format],
+            )
+            .await?;
+            let merged_into = candidates.iter().find_map(|row| {
+                let span = (int(row, "start_time"), int(row, "end_time"));
+                same_broadcast(span, (f.start_time, f.end_time)).then(|| text(row, "fileid"))
+            });
+            let fileid = merged_into.clone().unwrap_or_else(|| f.fileid.clone());
+            let exists = Self::found(
+                tx,
+                "SELECT 1 FROM recordings WHERE userid = ? AND fileid = ?",
+                args![&userid, &fileid],
+            )
+            .await?;
+            if !exists {
+                Self::exec(
+                    tx,
+                    "INSERT INTO recordings (userid, fileid, title, nickname, headpic, \
+                     frontcover, location, play_url, hls_play_url, start_time, end_time) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, '', '', ?, ?)",
+                    args![
+                        &userid,
+                        &fileid,
+                        &text(room, "title"),
+                        &text(room, "nickname"),
+                        &text(room, "headpic"),
+                        &text(room, "frontcover"),
+                        &text(room, "location"),
+                        f.start_time,
+                        f.end_time,
+                    ],
+                )
+                .await?;
+            }
+            Self::exec(
+                tx,
+                "INSERT INTO recording_files (notice_key, userid, fileid, format, url, \
+                 start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                args![
+                    notice_key,
+                    &userid,
+                    &fileid,
+                    &f.format,
+                    &f.url,
+                    f.start_time,
+                    f.end_time,
+                ],
+            )
+            .await?;
+            let files = Self::fetch(
+                tx,
+                "SELECT format, url FROM recording_files WHERE userid = ? AND fileid = ?",
+                args![&userid, &fileid],
+            )
+            .await?;
+            let files: Vec<(String, String)> = files
+                .iter()
+                .map(|row| (text(row, "format"), text(row, "url")))
+                .collect();
+            let (play_url, hls_play_url) =
+                recording_urls(files.iter().map(|(f, u)| (f.as_str(), u.as_str())));
+            Self::exec(
+                tx,
+                "UPDATE recordings SET play_url = ?, hls_play_url = ?, \
+                 start_time = CASE WHEN ? < start_time THEN ? ELSE start_time END, \
+                 end_time = CASE WHEN ? > end_time THEN ? ELSE end_time END \
+                 WHERE userid = ? AND fileid = ?",
+                args![
+                    &play_url,
+                    &hls_play_url,
+                    f.start_time,
+                    f.start_time,
+                    f.end_time,
+                    f.end_time,
+                    &userid,
+                    &fileid,
+                ],
+            )
+            .await?;
+            Ok(match merged_into {
+                Some(_) => RecordingOutcome::Merged { userid, fileid },
+                None => RecordingOutcome::Created { userid, fileid },
+            })
+        })
+    }
+
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
+        self.write(
+            "UPDATE rooms SET snapshot_url = ?, snapshot_at = ? WHERE stream_id = ? \
+             AND snapshot_at <= ?",
+            args![url, taken_at, stream_id, taken_at],
+        )
+        .await?;
+        let rows = self
+            .read("SELECT 1 FROM rooms WHERE stream_id = ?", args![stream_id])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
+        self.write(
+            "UPDATE rooms SET online = 0 WHERE online = 1 AND status_at < ?",
+            args![cutoff],
+        )
+        .await
+    }
+
+    async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
+        const OPEN: &str = "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? \
+             AND reporter = ? ORDER BY id DESC";
+        transaction!(self, "add_report", |tx| {
+            let open = Self::fetch(tx, OPEN, args![reported, reporter]).await?;
+            if let Some(row) = open.first() {
+                let id = int(row, "id");
+                Self::exec(
+                    tx,
+                    "UPDATE reports SET times = times + 1, last_at = ? WHERE id = ?",
+                    args![now, id],
+                )
+                .await?;
+                return Ok(id);
+            }
+            Self::exec(
+                tx,
+                "INSERT INTO reports (reporter, reported, created_at, last_at) \
+                 VALUES (?, ?, ?, ?)",
+                args![reporter, reported, now, now],
+            )
+            .await?;
+            // Our own insert is the newest open report of the pair.
+            let open = Self::fetch(tx, OPEN, args![reported, reporter]).await?;
+            Ok(open.first().map(|row| int(row, "id")).unwrap_or_default())
+        })
+    }
+
+    async fn reports(&self, include_resolved: bool) -> StoreResult<Vec<Report>> {
+        let filter = if include_resolved {
+            ""
+        } else {
+            "WHERE resolved_at IS NULL"
+        };
+        let statement = format!(
+            "SELECT id, reporter, reported, times, created_at, last_at, resolved_at, resolution \
+             FROM reports {filter} ORDER BY id DESC"
+        );
+        let rows = self.read(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Report {
+                id: int(row, "id"),
+                reporter: text(row, "reporter"),
+                reported: text(row, "reported"),
+                times: int(row, "times"),
+                created_at: int(row, "created_at"),
+                last_at: int(row, "last_at"),
+                resolved_at: row.try_get("resolved_at").unwrap_or_default(),
+                resolution: text(row, "resolution"),
+            })
+            .collect())
+    }
+
+    async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool> {
+        let changed = self
+            .write(
+                "UPDATE reports SET resolved_at = ?, resolution = ? WHERE id = ? \
+                 AND resolved_at IS NULL",
+                args![now, resolution, id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
+        transaction!(self, "ban", |tx| {
+            let lock = format!("SELECT userid FROM bans WHERE userid = ?{}", DB::FOR_UPDATE);
+            let added = !Self::found(tx, &lock, args![userid]).await?;
+            if added {
+                Self::exec(
+                    tx,
+                    "INSERT INTO bans (userid, reason, created_at) VALUES (?, ?, ?)",
+                    args![userid, reason, now],
+                )
+                .await?;
+            } else {
+                Self::exec(
+                    tx,
+                    "UPDATE bans SET reason = ? WHERE userid = ?",
+                    args![reason, userid],
+                )
+                .await?;
+            }
+            Self::exec(
+                tx,
+                "UPDATE rooms SET online = 0, status_at = ? WHERE userid = ?",
+                args![now, userid],
+            )
+            .await?;
+            Ok(added)
+        })
+    }
+
+    async fn unban(&self, userid: &str) -> StoreResult<bool> {
+        let removed = self
+            .write("DELETE FROM bans WHERE userid = ?", args![userid])
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
+        let rows = self
+            .read("SELECT 1 FROM bans WHERE userid = ?", args![userid])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn bans(&self) -> StoreResult<Vec<Ban>> {
+        let rows = self
+            .read(
+                "SELECT userid, reason, created_at FROM bans ORDER BY created_at DESC, userid",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ban {
+                userid: text(row, "userid"),
+                reason: text(row, "reason"),
+                created_at: int(row, "created_at"),
+            })
+            .collect())
+    }
+
+    async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool> {
+        transaction!(self, "delete_recording", |tx| {
+            let deleted = Self::exec(
+                tx,
+                "DELETE FROM recordings WHERE userid = ? AND fileid = ?",
+                args![userid, fileid],
+            )
+            .await?
+                > 0;
+            Self::exec(
+                tx,
+                "DELETE FROM members WHERE anchor = ? AND group_key = ? AND kind = 1",
+                args![userid, fileid],
+            )
+            .await?;
+            // The files stay keyed by notice, so that a late repeat of a
+            // deleted recording's notice does not bring it back.
+            Ok(deleted)
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn count_members(&self) -> StoreResult<i64> {
+        self.read_count("SELECT COUNT(*) FROM members", &[]).await
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, p: &Pool<DB>| PoolStats {
+            pool,
+            size: p.size(),
+            idle: p.num_idle() as u32,
+            max: p.options().get_max_connections(),
+        };
+        if DB::SINGLE_WRITER {
+            vec![stats("write", &self.writer), stats("read", &self.reader)]
+        } else {
+            vec![stats("shared", &self.writer)]
+        }
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
