@@ -6,6 +6,7 @@
 
 mod common;
 mod databases;
+mod nodes;
 
 mod apps;
 mod auth;
@@ -16,6 +17,7 @@ mod fuzz;
 mod limits;
 mod lists;
 mod members;
+mod multinode;
 mod operator;
 mod ops;
 mod protocol;

@@ -1,0 +1,109 @@
+//! Real `minilvb` processes (the built binary), for tests of several nodes
+//! on one database.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A `minilvb serve` process, killed when dropped.
+pub struct Node {
+    pub base: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    /// Starts a node on `database_url`, listening on a free port, and waits
+    /// until it serves.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_minilvb"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--database-url", database_url, "serve"])
+            .current_dir(dir.path())
+            // The test's crowd comes from one address.
+            .env("MINILVB_RATE_LIMIT__ENABLED", "false")
+            .env(
+                "RUST_LOG",
+                std::env::var("MINILVB_TEST_NODE_LOG")
+                    .unwrap_or_else(|_| "warn,minilvb::cli=info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("minilvb starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if event["message"] == "minilvb serving" {
+                    return event["address"].as_str().map(str::to_owned);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the node reports its address");
+        let base = format!("http://{address}");
+        // Keep draining its log so that the pipe never fills up.
+        // Errors are shown; everything with MINILVB_TEST_NODE_LOG (a log filter).
+        let verbose = std::env::var_os("MINILVB_TEST_NODE_LOG").is_some();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if verbose || line.contains("\"ERROR\"") {
+                    eprintln!("node {address}: {line}");
+                }
+            }
+        });
+        Node {
+            base,
+            child,
+            _dir: dir,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Posts a protocol request; the envelope, or a description of the failure.
+pub async fn post(client: &reqwest::Client, base: &str, body: &Value) -> Result<Value, String> {
+    let response = client
+        .post(format!("{base}/interface.php"))
+        .header("Content-Type", "application/json; charset=utf-8")
+        .body(body.to_string())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| format!("{body}: {e}"))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| format!("{body}: {e}"))?;
+    if status != 200 {
+        return Err(format!("{body}: HTTP {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("{body}: {e}: {text}"))
+}
+
+/// Posts a request that must succeed; its `returnData`.
+pub async fn ok(client: &reqwest::Client, base: &str, body: &Value) -> Value {
+    let reply = post(client, base, body)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(reply["returnValue"], 0, "{body} answered {reply}");
+    reply["returnData"].clone()
+}
