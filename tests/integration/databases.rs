@@ -239,20 +239,14 @@ impl TestDatabase {
             dir: None,
         }
     }
+}
 
-    /// The URL with the server's address replaced by `addr` (a proxy's).
-    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
-        let mut url = reqwest::Url::parse(&self.url).expect("a server URL");
-        url.set_ip_host(addr.ip()).expect("a host");
-        url.set_port(Some(addr.port())).expect("a port");
-        url.to_string()
-    }
-
-    /// The server's address (host and port) for server backends.
-    pub fn server_addr(&self) -> Option<std::net::SocketAddr> {
+impl Backend {
+    /// The server's address (host and port), for server backends.
+    pub fn server_addr(self) -> Option<std::net::SocketAddr> {
         use std::net::ToSocketAddrs;
-        let url = reqwest::Url::parse(&self.url).ok()?;
-        let default_port = if self.backend == Backend::Postgres {
+        let url = reqwest::Url::parse(&self.server_url()?).ok()?;
+        let default_port = if self == Backend::Postgres {
             5432
         } else {
             3306
@@ -262,6 +256,14 @@ impl TestDatabase {
             .ok()?
             .next()
     }
+}
+
+/// `url` with its host and port replaced by `addr` (a proxy's).
+pub fn url_via(url: &str, addr: std::net::SocketAddr) -> String {
+    let mut url = reqwest::Url::parse(url).expect("a server URL");
+    url.set_ip_host(addr.ip()).expect("a host");
+    url.set_port(Some(addr.port())).expect("a port");
+    url.to_string()
 }
 
 impl Drop for TestDatabase {

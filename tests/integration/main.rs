@@ -7,6 +7,7 @@
 mod common;
 mod databases;
 mod nodes;
+mod proxy;
 
 mod apps;
 mod auth;
@@ -20,6 +21,7 @@ mod members;
 mod multinode;
 mod operator;
 mod ops;
+mod outage;
 mod protocol;
 mod ratelimit;
 mod raw;
