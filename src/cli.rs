@@ -57,6 +57,14 @@ pub enum Command {
     /// Look at and delete recordings.
     #[command(subcommand)]
     Recordings(RecordingsCommand),
+    /// Copy rooms, recordings and members from an original server's
+    /// database (`live_demo` on MySQL) into this one. Safe to re-run: each
+    /// imported room and recording is replaced with the original's state.
+    ImportLegacy {
+        /// The original's database, e.g. mysql://user:password@host/live_demo.
+        #[arg(long, value_name = "URL")]
+        from: String,
+    },
 }
 
 /// Output format of the operator commands.
@@ -193,6 +201,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
+            Some(Command::ImportLegacy { from }) => import_legacy(settings, &from).await,
             None | Some(Command::Serve) | Some(Command::Config) => serve(settings).await,
             Some(command) => operate(settings, command).await,
         }
@@ -214,6 +223,25 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let store = store::connect(&settings.database).await?;
     store.close().await;
     tracing::info!(database = %crate::redact_url(&settings.database.url), "migrations applied");
+    Ok(())
+}
+
+async fn import_legacy(settings: Settings, from: &str) -> anyhow::Result<()> {
+    let store = store::connect(&settings.database).await?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let result = crate::import::import_legacy(from, store.as_ref(), &settings, now).await;
+    store.close().await;
+    let report = result?;
+    tracing::info!(?report, from = %crate::redact_url(from), "import finished");
+    println!(
+        "imported {} rooms, {} recordings, {} members; {} members of unknown groups skipped, \
+         {} rooms got a new stream id",
+        report.rooms,
+        report.recordings,
+        report.members,
+        report.orphan_members,
+        report.renamed_streams
+    );
     Ok(())
 }
 
@@ -336,7 +364,7 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
             operator::delete_recording(store, &userid, &fileid).await,
             output,
         ),
-        Command::Serve | Command::Migrate | Command::Config => {
+        Command::Serve | Command::Migrate | Command::Config | Command::ImportLegacy { .. } => {
             unreachable!("not an operator command")
         }
     };

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod http;
+pub mod import;
 pub mod operator;
 pub mod protocol;
 pub mod ratelimit;

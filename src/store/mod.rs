@@ -9,6 +9,7 @@
 //! - counts never go negative;
 //! - a new session resets the room's counts and member list.
 
+pub mod legacy;
 mod migrations;
 mod mysql;
 mod postgres;
@@ -181,6 +182,18 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a recording with its members and files; false if none.
     async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool>;
 
+    /// Import: creates or replaces a room as given (status, likes), without
+    /// members; `StreamTaken` when another userid's room has the stream id.
+    async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome>;
+
+    /// Import: creates or replaces a recording as given (likes included),
+    /// without members.
+    async fn import_recording(&self, recording: &ImportedRecording) -> StoreResult<()>;
+
+    /// Import: adds the members a group lacks, then sets its viewer count to
+    /// its membership. False when the group does not exist.
+    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool>;
+
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -320,6 +333,22 @@ pub struct NewRecording {
     pub hls_play_url: String,
     pub start_time: i64,
     pub end_time: i64,
+}
+
+/// A room as `minilvb import-legacy` brings it over.
+#[derive(Debug, Clone)]
+pub struct ImportedRoom {
+    pub session: NewSession,
+    pub online: bool,
+    pub likes: i64,
+    pub status_at: i64,
+}
+
+/// A recording as `minilvb import-legacy` brings it over.
+#[derive(Debug, Clone)]
+pub struct ImportedRecording {
+    pub recording: NewRecording,
+    pub likes: i64,
 }
 
 /// Opens the store the URL selects and brings its schema up to date.

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Ban, EventOutcome, NewMember, NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey,
-    RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
+    Ban, EventOutcome, ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession,
+    PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey, RoomScope,
+    SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
@@ -247,6 +248,18 @@ impl Store for ListSnapshots {
         outcome
     }
 
+    async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome> {
+        let outcome = self.inner.import_room(room).await;
+        self.rooms.invalidate();
+        outcome
+    }
+
+    async fn import_recording(&self, recording: &ImportedRecording) -> StoreResult<()> {
+        let outcome = self.inner.import_recording(recording).await;
+        self.recordings.invalidate();
+        outcome
+    }
+
     async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
         let outcome = self.inner.add_recording_file(file).await;
         self.recordings.invalidate();
@@ -281,6 +294,10 @@ impl Store for ListSnapshots {
 
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
         self.inner.add_likes(target, delta).await
+    }
+
+    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
+        self.inner.import_members(group, members).await
     }
 
     async fn exists(&self, target: &Counted) -> StoreResult<bool> {

@@ -37,9 +37,9 @@ use sqlx::{
 };
 
 use super::{
-    Ban, EventOutcome, NewMember, NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey,
-    RecordingOutcome, Report, RoomKey, RoomScope, SessionOutcome, Store, StoreError, StoreResult,
-    StreamEvent,
+    Ban, EventOutcome, ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession,
+    PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey, RoomScope,
+    SessionOutcome, Store, StoreError, StoreResult, StreamEvent,
 };
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
@@ -521,6 +521,138 @@ where
         .await
     }
 
+    /// Creates or replaces the anchor's room: a new session, no members.
+    async fn replace_room(
+        tx: &mut DB::Connection,
+        s: &NewSession,
+        online: bool,
+        likes: i64,
+        status_at: i64,
+    ) -> Result<SessionOutcome, sqlx::Error> {
+        let taken = Self::found(
+            tx,
+            "SELECT userid FROM rooms WHERE stream_id = ? AND userid <> ?",
+            args![&s.stream_id, &s.userid],
+        )
+        .await?;
+        if taken {
+            return Ok(SessionOutcome::StreamTaken);
+        }
+        let lock = format!(
+            "SELECT userid FROM rooms WHERE userid = ?{}",
+            DB::FOR_UPDATE
+        );
+        let exists = Self::found(tx, &lock, args![&s.userid]).await?;
+        if exists {
+            // The session's status-event clock starts now at the latest.
+            let reset = format!(
+                "UPDATE rooms SET snapshot_url = '', snapshot_at = 0, {EVENT_CLOCK} \
+                 WHERE userid = ?"
+            );
+            let at = s.started_at;
+            Self::exec(tx, &reset, args![at, at, at, &s.userid]).await?;
+        }
+        // Both statements bind the same values in the same order.
+        let statement = if exists {
+            "UPDATE rooms SET stream_id = ?, groupid = ?, title = ?, nickname = ?, \
+             headpic = ?, frontcover = ?, location = ?, play_url = ?, hls_play_url = ?, \
+             started_at = ?, status_at = ?, online = ?, like_count = ?, viewer_count = 0 \
+             WHERE userid = ?"
+        } else {
+            "INSERT INTO rooms (stream_id, groupid, title, nickname, headpic, frontcover, \
+             location, play_url, hls_play_url, started_at, status_at, online, like_count, \
+             viewer_count, userid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"
+        };
+        let u = &s.userinfo;
+        let values = args![
+            &s.stream_id,
+            &s.groupid,
+            &s.title,
+            &u.nickname,
+            &u.headpic,
+            &u.frontcover,
+            &u.location,
+            &s.play_url,
+            &s.hls_play_url,
+            s.started_at,
+            status_at,
+            online,
+            likes.max(0),
+            &s.userid,
+        ];
+        Self::exec(tx, statement, values).await?;
+        Self::exec(
+            tx,
+            "DELETE FROM members WHERE anchor = ? AND kind = 0",
+            args![&s.userid],
+        )
+        .await?;
+        Ok(SessionOutcome::Started)
+    }
+
+    /// Creates or replaces a recording; `likes` replaces its likes when given.
+    async fn replace_recording(
+        tx: &mut DB::Connection,
+        r: &NewRecording,
+        likes: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        let lock = format!(
+            "SELECT userid FROM recordings WHERE userid = ? AND fileid = ?{}",
+            DB::FOR_UPDATE
+        );
+        let exists = Self::found(tx, &lock, args![&r.userid, &r.fileid]).await?;
+        // Both statements bind the same values in the same order.
+        let statement = if exists {
+            "UPDATE recordings SET title = ?, nickname = ?, headpic = ?, frontcover = ?, \
+             location = ?, play_url = ?, hls_play_url = ?, start_time = ?, end_time = ?, \
+             like_count = COALESCE(?, like_count) WHERE userid = ? AND fileid = ?"
+        } else {
+            "INSERT INTO recordings (title, nickname, headpic, frontcover, location, \
+             play_url, hls_play_url, start_time, end_time, like_count, userid, fileid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE(?, 0), ?, ?)"
+        };
+        let u = &r.userinfo;
+        let values = args![
+            &r.title,
+            &u.nickname,
+            &u.headpic,
+            &u.frontcover,
+            &u.location,
+            &r.play_url,
+            &r.hls_play_url,
+            r.start_time,
+            r.end_time,
+            likes.map(|n| n.max(0)),
+            &r.userid,
+            &r.fileid,
+        ];
+        Self::exec(tx, statement, values).await.map(drop)
+    }
+
+    async fn insert_member(
+        tx: &mut DB::Connection,
+        group: &Group,
+        m: &NewMember,
+    ) -> Result<(), sqlx::Error> {
+        Self::exec(
+            tx,
+            "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, \
+             level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            args![
+                group.anchor(),
+                group.key(),
+                group_kind(group),
+                &m.userid,
+                &m.nickname,
+                &m.headpic,
+                m.level.unwrap_or(0),
+                m.joined_at,
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
     /// Locks the group's row; false when it does not exist.
     async fn lock_group(conn: &mut DB::Connection, group: &Group) -> Result<bool, sqlx::Error> {
         let (table, key) = group_table(group);
@@ -576,63 +708,7 @@ where
 
     async fn start_session(&self, s: &NewSession) -> StoreResult<SessionOutcome> {
         transaction!(self, "start_session", |tx| {
-            let taken = Self::found(
-                tx,
-                "SELECT userid FROM rooms WHERE stream_id = ? AND userid <> ?",
-                args![&s.stream_id, &s.userid],
-            )
-            .await?;
-            if taken {
-                return Ok(SessionOutcome::StreamTaken);
-            }
-            let lock = format!(
-                "SELECT userid FROM rooms WHERE userid = ?{}",
-                DB::FOR_UPDATE
-            );
-            let exists = Self::found(tx, &lock, args![&s.userid]).await?;
-            if exists {
-                // The session's status-event clock starts now at the latest.
-                let reset = format!(
-                    "UPDATE rooms SET snapshot_url = '', snapshot_at = 0, {EVENT_CLOCK} \
-                     WHERE userid = ?"
-                );
-                let at = s.started_at;
-                Self::exec(tx, &reset, args![at, at, at, &s.userid]).await?;
-            }
-            // Both statements bind the same values in the same order.
-            let statement = if exists {
-                "UPDATE rooms SET stream_id = ?, groupid = ?, title = ?, nickname = ?, \
-                 headpic = ?, frontcover = ?, location = ?, play_url = ?, hls_play_url = ?, \
-                 started_at = ?, status_at = ?, online = 0, viewer_count = 0, like_count = 0 \
-                 WHERE userid = ?"
-            } else {
-                "INSERT INTO rooms (stream_id, groupid, title, nickname, headpic, frontcover, \
-                 location, play_url, hls_play_url, started_at, status_at, online, viewer_count, \
-                 like_count, userid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)"
-            };
-            let u = &s.userinfo;
-            let values = args![
-                &s.stream_id,
-                &s.groupid,
-                &s.title,
-                &u.nickname,
-                &u.headpic,
-                &u.frontcover,
-                &u.location,
-                &s.play_url,
-                &s.hls_play_url,
-                s.started_at,
-                s.started_at,
-                &s.userid,
-            ];
-            Self::exec(tx, statement, values).await?;
-            Self::exec(
-                tx,
-                "DELETE FROM members WHERE anchor = ? AND kind = 0",
-                args![&s.userid],
-            )
-            .await?;
-            Ok(SessionOutcome::Started)
+            Self::replace_room(tx, s, false, 0, s.started_at).await
         })
     }
 
@@ -688,22 +764,7 @@ where
             .await?
                 > 0;
             if !refreshed {
-                Self::exec(
-                    tx,
-                    "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, \
-                     level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    args![
-                        group.anchor(),
-                        group.key(),
-                        group_kind(group),
-                        &m.userid,
-                        &m.nickname,
-                        &m.headpic,
-                        m.level.unwrap_or(0),
-                        m.joined_at,
-                    ],
-                )
-                .await?;
+                Self::insert_member(tx, group, m).await?;
                 Self::change_viewers(tx, group, 1).await?;
             }
             Ok(true)
@@ -886,36 +947,7 @@ where
 
     async fn put_recording(&self, r: &NewRecording) -> StoreResult<()> {
         transaction!(self, "put_recording", |tx| {
-            let lock = format!(
-                "SELECT userid FROM recordings WHERE userid = ? AND fileid = ?{}",
-                DB::FOR_UPDATE
-            );
-            let exists = Self::found(tx, &lock, args![&r.userid, &r.fileid]).await?;
-            // Replacing keeps the counts; both statements bind in the same order.
-            let statement = if exists {
-                "UPDATE recordings SET title = ?, nickname = ?, headpic = ?, frontcover = ?, \
-                 location = ?, play_url = ?, hls_play_url = ?, start_time = ?, end_time = ? \
-                 WHERE userid = ? AND fileid = ?"
-            } else {
-                "INSERT INTO recordings (title, nickname, headpic, frontcover, location, \
-                 play_url, hls_play_url, start_time, end_time, userid, fileid) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            };
-            let u = &r.userinfo;
-            let values = args![
-                &r.title,
-                &u.nickname,
-                &u.headpic,
-                &u.frontcover,
-                &u.location,
-                &r.play_url,
-                &r.hls_play_url,
-                r.start_time,
-                r.end_time,
-                &r.userid,
-                &r.fileid,
-            ];
-            Self::exec(tx, statement, values).await.map(drop)
+            Self::replace_recording(tx, r, None).await
         })
     }
 
@@ -1243,6 +1275,66 @@ where
             // The files stay keyed by notice, so that a late repeat of a
             // deleted recording's notice does not bring it back.
             Ok(deleted)
+        })
+    }
+
+    async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome> {
+        transaction!(self, "import_room", |tx| {
+            let s = &room.session;
+            Self::replace_room(tx, s, room.online, room.likes, room.status_at).await
+        })
+    }
+
+    async fn import_recording(&self, imported: &ImportedRecording) -> StoreResult<()> {
+        transaction!(self, "import_recording", |tx| {
+            let r = &imported.recording;
+            Self::replace_recording(tx, r, Some(imported.likes)).await?;
+            Self::exec(
+                tx,
+                "DELETE FROM members WHERE anchor = ? AND kind = 1 AND group_key = ?",
+                args![&r.userid, &r.fileid],
+            )
+            .await?;
+            Self::exec(
+                tx,
+                "UPDATE recordings SET viewer_count = 0 WHERE userid = ? AND fileid = ?",
+                args![&r.userid, &r.fileid],
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
+        let (table, key) = group_table(group);
+        let (anchor, kind, group_key) = (group.anchor(), group_kind(group), group.key());
+        let recount = format!(
+            "UPDATE {table} SET viewer_count = (SELECT COUNT(*) FROM members WHERE anchor = ? \
+             AND kind = ? AND group_key = ?) WHERE userid = ? AND {key} = ?"
+        );
+        transaction!(self, "import_members", |tx| {
+            if !Self::lock_group(tx, group).await? {
+                return Ok(false);
+            }
+            for m in members {
+                let present = Self::found(
+                    tx,
+                    "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+                     AND userid = ?",
+                    args![anchor, kind, group_key, &m.userid],
+                )
+                .await?;
+                if !present {
+                    Self::insert_member(tx, group, m).await?;
+                }
+            }
+            Self::exec(
+                tx,
+                &recount,
+                args![anchor, kind, group_key, anchor, group_key],
+            )
+            .await?;
+            Ok(true)
         })
     }
 

@@ -15,6 +15,7 @@ mod callbacks;
 mod cli;
 mod extra_actions;
 mod fuzz;
+mod import;
 mod limits;
 mod lists;
 mod members;
