@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::cloud;
 use crate::config::Settings;
-use crate::protocol::{Group, UserInfo};
+use crate::protocol::Group;
 use crate::store::legacy::{LegacyMember, LegacyRecording, LegacyRoom, LegacySource};
 use crate::store::{
     ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession, SessionOutcome, Store,
@@ -159,8 +159,9 @@ async fn import_room(
                 kept.to_owned()
             }
         };
-        let started_at = if room.create_time > 0 {
-            room.create_time
+        let show = &room.show;
+        let started_at = if show.create_time > 0 {
+            show.create_time
         } else {
             now
         };
@@ -169,19 +170,14 @@ async fn import_room(
                 userid: room.userid.clone(),
                 stream_id,
                 groupid: room.groupid.clone(),
-                title: room.title.clone(),
-                userinfo: UserInfo {
-                    nickname: room.nickname.clone(),
-                    headpic: room.headpic.clone(),
-                    frontcover: room.frontcover.clone(),
-                    location: room.location.clone(),
-                },
-                play_url: or(&room.play_url, flv),
-                hls_play_url: or(&room.hls_play_url, hls),
+                title: show.title.clone(),
+                userinfo: show.userinfo.clone(),
+                play_url: or(&show.play_url, flv),
+                hls_play_url: or(&show.hls_play_url, hls),
                 started_at,
             },
             online: room.status == 1,
-            likes: room.like_count,
+            likes: show.like_count,
             status_at: now,
         };
         if store.import_room(&imported).await? == SessionOutcome::Started {
@@ -192,7 +188,8 @@ async fn import_room(
 }
 
 async fn import_recording(store: &dyn Store, r: &LegacyRecording) -> anyhow::Result<()> {
-    let end_time = r.create_time;
+    let show = &r.show;
+    let end_time = show.create_time;
     let start_time = if r.start_time > 0 {
         r.start_time
     } else {
@@ -203,19 +200,14 @@ async fn import_recording(store: &dyn Store, r: &LegacyRecording) -> anyhow::Res
             recording: NewRecording {
                 userid: r.userid.clone(),
                 fileid: r.file_id.clone(),
-                title: r.title.clone(),
-                userinfo: UserInfo {
-                    nickname: r.nickname.clone(),
-                    headpic: r.headpic.clone(),
-                    frontcover: r.frontcover.clone(),
-                    location: r.location.clone(),
-                },
-                play_url: r.play_url.clone(),
-                hls_play_url: r.hls_play_url.clone(),
+                title: show.title.clone(),
+                userinfo: show.userinfo.clone(),
+                play_url: show.play_url.clone(),
+                hls_play_url: show.hls_play_url.clone(),
                 start_time,
                 end_time,
             },
-            likes: r.like_count,
+            likes: show.like_count,
         })
         .await?;
     Ok(())

@@ -16,6 +16,19 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{Executor, Row};
 
 use crate::config::driver_url;
+use crate::protocol::UserInfo;
+
+/// What rooms and recordings both carry: title, the anchor's profile and
+/// play URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyShow {
+    pub title: String,
+    pub userinfo: UserInfo,
+    pub play_url: String,
+    pub hls_play_url: String,
+    pub like_count: i64,
+    pub create_time: i64,
+}
 
 /// A row of `live_data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,17 +36,10 @@ pub struct LegacyRoom {
     pub userid: String,
     pub stream_id: String,
     pub groupid: String,
-    pub title: String,
-    pub nickname: String,
-    pub headpic: String,
-    pub frontcover: String,
-    pub location: String,
-    pub play_url: String,
-    pub hls_play_url: String,
     /// 1 online (the original stored ChangeStatus 0 as 1).
     pub status: i64,
-    pub like_count: i64,
-    pub create_time: i64,
+    /// `create_time`: the session's start.
+    pub show: LegacyShow,
 }
 
 /// A row of `tape_data`.
@@ -41,17 +47,9 @@ pub struct LegacyRoom {
 pub struct LegacyRecording {
     pub userid: String,
     pub file_id: String,
-    pub title: String,
-    pub nickname: String,
-    pub headpic: String,
-    pub frontcover: String,
-    pub location: String,
-    pub play_url: String,
-    pub hls_play_url: String,
-    pub like_count: i64,
     pub start_time: i64,
-    /// The recording's end.
-    pub create_time: i64,
+    /// `create_time`: the recording's end.
+    pub show: LegacyShow,
 }
 
 /// A row of `group_info`: `userid` watches `liveuserid`'s room (by its
@@ -73,38 +71,35 @@ enum Kind {
 }
 
 /// (column, kind, required)
-const ROOM_COLUMNS: &[(&str, Kind, bool)] = &[
+type Columns = &'static [(&'static str, Kind, bool)];
+
+/// The columns of [`LegacyShow`], in `live_data` and `tape_data` alike.
+const SHOW_COLUMNS: Columns = &[
+    ("title", Kind::Text, false),
+    ("nickname", Kind::Text, false),
+    ("headpic", Kind::Text, false),
+    ("frontcover", Kind::Text, false),
+    ("location", Kind::Text, false),
+    ("play_url", Kind::Text, false),
+    ("hls_play_url", Kind::Text, false),
+    ("like_count", Kind::Int, false),
+    ("create_time", Kind::Time, false),
+];
+
+const ROOM_COLUMNS: Columns = &[
     ("userid", Kind::Text, true),
     ("stream_id", Kind::Text, false),
     ("groupid", Kind::Text, true),
-    ("title", Kind::Text, false),
-    ("nickname", Kind::Text, false),
-    ("headpic", Kind::Text, false),
-    ("frontcover", Kind::Text, false),
-    ("location", Kind::Text, false),
-    ("play_url", Kind::Text, false),
-    ("hls_play_url", Kind::Text, false),
     ("status", Kind::Int, false),
-    ("like_count", Kind::Int, false),
-    ("create_time", Kind::Time, false),
 ];
 
-const RECORDING_COLUMNS: &[(&str, Kind, bool)] = &[
+const RECORDING_COLUMNS: Columns = &[
     ("userid", Kind::Text, true),
     ("file_id", Kind::Text, true),
-    ("title", Kind::Text, false),
-    ("nickname", Kind::Text, false),
-    ("headpic", Kind::Text, false),
-    ("frontcover", Kind::Text, false),
-    ("location", Kind::Text, false),
-    ("play_url", Kind::Text, false),
-    ("hls_play_url", Kind::Text, false),
-    ("like_count", Kind::Int, false),
     ("start_time", Kind::Time, false),
-    ("create_time", Kind::Time, false),
 ];
 
-const MEMBER_COLUMNS: &[(&str, Kind, bool)] = &[
+const MEMBER_COLUMNS: Columns = &[
     ("liveuserid", Kind::Text, true),
     ("groupid", Kind::Text, true),
     ("userid", Kind::Text, true),
@@ -128,6 +123,22 @@ fn int(row: &MySqlRow, column: &str) -> i64 {
     row.try_get(column).unwrap_or_default()
 }
 
+fn show(row: &MySqlRow) -> LegacyShow {
+    LegacyShow {
+        title: text(row, "title"),
+        userinfo: UserInfo {
+            nickname: text(row, "nickname"),
+            headpic: text(row, "headpic"),
+            frontcover: text(row, "frontcover"),
+            location: text(row, "location"),
+        },
+        play_url: text(row, "play_url"),
+        hls_play_url: text(row, "hls_play_url"),
+        like_count: int(row, "like_count"),
+        create_time: int(row, "create_time"),
+    }
+}
+
 impl LegacySource {
     /// Connects (`mysql://` or `mariadb://`) and checks the three tables.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
@@ -146,8 +157,10 @@ impl LegacySource {
             })
             .connect_with(options)
             .await?;
-        let rooms = select(&pool, "live_data", ROOM_COLUMNS, "userid").await?;
-        let recordings = select(&pool, "tape_data", RECORDING_COLUMNS, "userid, file_id").await?;
+        let rooms = [ROOM_COLUMNS, SHOW_COLUMNS].concat();
+        let rooms = select(&pool, "live_data", &rooms, "userid").await?;
+        let recordings = [RECORDING_COLUMNS, SHOW_COLUMNS].concat();
+        let recordings = select(&pool, "tape_data", &recordings, "userid, file_id").await?;
         let members = select(&pool, "group_info", MEMBER_COLUMNS, "").await?;
         let members = format!(
             "{members} WHERE (liveuserid, groupid, userid) > (?, ?, ?) \
@@ -169,16 +182,8 @@ impl LegacySource {
                 userid: text(row, "userid"),
                 stream_id: text(row, "stream_id"),
                 groupid: text(row, "groupid"),
-                title: text(row, "title"),
-                nickname: text(row, "nickname"),
-                headpic: text(row, "headpic"),
-                frontcover: text(row, "frontcover"),
-                location: text(row, "location"),
-                play_url: text(row, "play_url"),
-                hls_play_url: text(row, "hls_play_url"),
                 status: int(row, "status"),
-                like_count: int(row, "like_count"),
-                create_time: int(row, "create_time"),
+                show: show(row),
             })
             .collect())
     }
@@ -190,16 +195,8 @@ impl LegacySource {
             .map(|row| LegacyRecording {
                 userid: text(row, "userid"),
                 file_id: text(row, "file_id"),
-                title: text(row, "title"),
-                nickname: text(row, "nickname"),
-                headpic: text(row, "headpic"),
-                frontcover: text(row, "frontcover"),
-                location: text(row, "location"),
-                play_url: text(row, "play_url"),
-                hls_play_url: text(row, "hls_play_url"),
-                like_count: int(row, "like_count"),
                 start_time: int(row, "start_time"),
-                create_time: int(row, "create_time"),
+                show: show(row),
             })
             .collect())
     }
@@ -240,7 +237,7 @@ impl LegacySource {
 async fn select(
     pool: &MySqlPool,
     table: &str,
-    columns: &[(&str, Kind, bool)],
+    columns: &[(&'static str, Kind, bool)],
     order_by: &str,
 ) -> anyhow::Result<String> {
     let found: HashMap<String, String> = sqlx::query(
