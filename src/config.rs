@@ -1001,4 +1001,31 @@ mod tests {
         assert!(!defaults.auth.enabled && defaults.rate_limit.enabled);
         assert!(defaults.metrics.listen.is_empty());
     }
+
+    #[test]
+    fn database_settings_are_checked() {
+        for url in [
+            "sqlite:x.db",
+            "postgres://u:p@db:5432/minilvb",
+            "postgresql://db/minilvb",
+            "mysql://root@127.0.0.1:3306/minilvb",
+            "mariadb://root@db/minilvb",
+        ] {
+            let mut settings = Settings::demo();
+            settings.database.url = url.into();
+            assert!(settings.validate().is_ok(), "{url}");
+        }
+        assert_eq!(
+            driver_url("mariadb://root@db/minilvb"),
+            "mysql://root@db/minilvb"
+        );
+        let mut settings = Settings::demo();
+        settings.database.url = "postgres://db:notaport/minilvb".into();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("database.url"), "{error}");
+        let mut settings = Settings::demo();
+        settings.database.min_connections = 9;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("database.min_connections"), "{error}");
+    }
 }

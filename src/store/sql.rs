@@ -23,6 +23,10 @@
 //! after a connection failure the store fails fast (short acquire wait)
 //! until the database answers again, so a dead database costs the client
 //! at most half a second, and nothing has to restart when it comes back.
+//! A write cut off by the deadline or a lost connection may or may not have
+//! committed: it is answered 2003 (not acknowledged) and not re-run here,
+//! because likes are not idempotent; only conflicts the database reports
+//! before commit are re-run.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -1363,5 +1367,45 @@ where
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_where_the_dialect_wants() {
+        let statement = "UPDATE rooms SET online = ?, status_at = ? WHERE userid = ?";
+        assert_eq!(sql::<sqlx::Sqlite>(statement), statement);
+        assert_eq!(sql::<sqlx::MySql>(statement), statement);
+        assert_eq!(
+            sql::<sqlx::Postgres>(statement),
+            "UPDATE rooms SET online = $1, status_at = $2 WHERE userid = $3"
+        );
+    }
+
+    #[test]
+    fn long_keys_are_stored_as_their_digest() {
+        assert_eq!(stored_key("video:123"), "video:123");
+        let url = format!("url:http://vod.example.com/{}.flv", "x".repeat(300));
+        let stored = stored_key(&url);
+        assert!(
+            stored.starts_with("sha256:") && stored.len() == 7 + 64,
+            "{stored}"
+        );
+        assert_eq!(stored, stored_key(&url), "the same key, the same digest");
+    }
+
+    #[test]
+    fn back_off_grows_and_stays_bounded() {
+        for attempt in 0..20 {
+            let wait = backoff(attempt);
+            let cap = Duration::from_millis(1 << attempt.clamp(1, 7));
+            assert!(
+                wait >= Duration::from_micros(500) && wait <= cap,
+                "{attempt}: {wait:?}"
+            );
+        }
     }
 }
