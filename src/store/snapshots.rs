@@ -46,15 +46,17 @@ impl<T> Cached<T> {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn fresh(&self, ttl: Duration) -> Option<Arc<T>> {
+    fn lookup(&self, ttl: Duration) -> Lookup<T> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         match current.as_ref() {
-            Some((version, built, value))
-                if *version == self.version.load(Ordering::SeqCst) && built.elapsed() < ttl =>
-            {
-                Some(Arc::clone(value))
+            Some((version, built, value)) if *version == self.version.load(Ordering::SeqCst) => {
+                if built.elapsed() < ttl {
+                    Lookup::Fresh(Arc::clone(value))
+                } else {
+                    Lookup::Old(Arc::clone(value))
+                }
             }
-            _ => None,
+            _ => Lookup::Stale,
         }
     }
 
@@ -63,13 +65,24 @@ impl<T> Cached<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
-        if let Some(value) = self.fresh(ttl) {
-            return Ok(value);
-        }
-        let _one_at_a_time = self.rebuilding.lock().await;
-        if let Some(value) = self.fresh(ttl) {
-            return Ok(value);
-        }
+        let _one_at_a_time = match self.lookup(ttl) {
+            Lookup::Fresh(value) => return Ok(value),
+            // Only other nodes' writes can be missing from an old value: one
+            // request refreshes it while the others still use it, so the
+            // periodic rebuild never stalls the lists.
+            Lookup::Old(value) => match self.rebuilding.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(value),
+            },
+            // This node changed the order: wait for the new one.
+            Lookup::Stale => {
+                let guard = self.rebuilding.lock().await;
+                if let Lookup::Fresh(value) = self.lookup(ttl) {
+                    return Ok(value);
+                }
+                guard
+            }
+        };
         // Read the version first: a write committed during the load bumps
         // it, so what we build is then already stale and built again.
         let version = self.version.load(Ordering::SeqCst);
@@ -78,6 +91,15 @@ impl<T> Cached<T> {
             Some((version, Instant::now(), Arc::clone(&value)));
         Ok(value)
     }
+}
+
+enum Lookup<T> {
+    /// Built after this node's last change to it, within the interval.
+    Fresh(Arc<T>),
+    /// Built after this node's last change, but longer ago than the interval.
+    Old(Arc<T>),
+    /// Missing, or this node changed the order since it was built.
+    Stale,
 }
 
 /// The rooms of users not banned, newest session first.
