@@ -45,6 +45,9 @@ fn storage_failure(error: &StoreError) -> ProtocolError {
     if matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) {
         metrics::counter!(crate::telemetry::metrics::DB_POOL_TIMEOUTS).increment(1);
     }
+    if error.outcome_unknown() {
+        metrics::counter!(crate::telemetry::metrics::DB_UNKNOWN_OUTCOMES).increment(1);
+    }
     ProtocolError::database()
 }
 

@@ -1,8 +1,10 @@
 //! Versioned migrations, embedded in the binary, one folder per backend.
-//! sqlx's migrator records what ran (`_sqlx_migrations`), refuses a changed
-//! migration and holds a database-wide lock while it runs (an advisory lock
-//! on PostgreSQL and MySQL, the file lock on SQLite), so several nodes may
-//! start at once. A file here is never edited once released: add one.
+//! sqlx's migrator records what ran (`_sqlx_migrations`) and refuses a
+//! changed migration. One node migrates at a time: under sqlx's lock on
+//! PostgreSQL (an advisory lock) and SQLite (the file's), under a lock row
+//! of our own on MySQL, which holds across the nodes of a Galera cluster
+//! too (see `mysql.rs`); so several nodes may start at once. A file here is
+//! never edited once released: add one.
 
 use std::borrow::Cow;
 
@@ -36,6 +38,11 @@ pub const SQLITE: Embedded = Embedded(&[
         "member kind in the key",
         include_str!("migrations/sqlite/0004_member_kind.sql"),
     ),
+    (
+        5,
+        "recording notices lock the room",
+        include_str!("migrations/sqlite/0005_recording_notices.sql"),
+    ),
 ]);
 
 pub const POSTGRES: Embedded = Embedded(&[
@@ -58,6 +65,11 @@ pub const POSTGRES: Embedded = Embedded(&[
         4,
         "member kind in the key",
         include_str!("migrations/postgres/0004_member_kind.sql"),
+    ),
+    (
+        5,
+        "recording notices lock the room",
+        include_str!("migrations/postgres/0005_recording_notices.sql"),
     ),
 ]);
 
@@ -83,6 +95,11 @@ pub const MYSQL: Embedded = Embedded(&[
         4,
         "member kind in the key",
         include_str!("migrations/mysql/0004_member_kind.sql"),
+    ),
+    (
+        5,
+        "recording notices lock the room",
+        include_str!("migrations/mysql/0005_recording_notices.sql"),
     ),
 ]);
 

@@ -34,6 +34,18 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    /// The connection was lost, or the deadline passed, while the commit was
+    /// on its way: the write may or may not have been applied. Never
+    /// acknowledged, and not re-run (a like is not idempotent).
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(Box<StoreError>),
+}
+
+impl StoreError {
+    /// Whether the write may have been applied although it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, StoreError::OutcomeUnknown(_))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -10,15 +10,16 @@
 //! so the migrations name it `{{text}}` and it is looked up at start-up.
 
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use sqlx::error::DatabaseError;
-use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError};
-use sqlx::{Executor, MySql, Pool, Row};
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+use sqlx::{Connection, Executor, MySql, Pool, Row};
 
 use super::migrations;
 use super::sql::Dialect;
 use crate::config::{DatabaseSettings, driver_url};
-use sqlx::pool::PoolConnection;
 
 pub fn options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
     MySqlConnectOptions::from_str(&driver_url(url))
@@ -32,10 +33,20 @@ impl Dialect for MySql {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
-        // ER_LOCK_DEADLOCK (also Galera's certification failure), ER_LOCK_WAIT_TIMEOUT.
+        // ER_LOCK_DEADLOCK (also Galera's certification failure and
+        // brute-force abort), ER_LOCK_WAIT_TIMEOUT.
         error
             .try_downcast_ref::<MySqlDatabaseError>()
             .is_some_and(|e| matches!(e.number(), 1213 | 1205))
+    }
+
+    fn is_unavailable(error: &dyn DatabaseError) -> bool {
+        // ER_UNKNOWN_COM_ERROR is what a Galera node outside the primary
+        // component (or still joining) answers: "WSREP has not yet prepared
+        // node for application use". ER_SERVER_SHUTDOWN, ER_CONNECTION_KILLED.
+        error
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| matches!(e.number(), 1047 | 1053 | 1927))
     }
 
     fn rows_affected(result: &sqlx::mysql::MySqlQueryResult) -> u64 {
@@ -51,6 +62,14 @@ impl Dialect for MySql {
                 Box::pin(async move {
                     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
                         .await?;
+                    if is_galera(conn).await? {
+                        // Causal reads: each transaction (and each statement
+                        // outside one) first waits until this node has
+                        // applied everything the cluster committed before it
+                        // began, so that a write acknowledged by one node is
+                        // seen by the next request on any other node.
+                        conn.execute(GALERA_SESSION).await?;
+                    }
                     Ok(())
                 })
             })
@@ -77,24 +96,161 @@ impl Dialect for MySql {
     }
 }
 
-/// Applies the migrations under a named lock of our own: sqlx's waits with
-/// `GET_LOCK(name, -1)`, which MariaDB answers at once with NULL, so two
-/// nodes starting together would both migrate.
-async fn migrate(pool: &Pool<MySql>, collation: &str) -> anyhow::Result<()> {
-    const LOCK: &str = "CONCAT('minilvb-migrate:', DATABASE())";
-    let mut conn: PoolConnection<MySql> = pool.acquire().await?;
-    let locked: Option<i64> = sqlx::query_scalar(&format!("SELECT GET_LOCK({LOCK}, 120)"))
-        .fetch_one(&mut *conn)
+/// Session settings on a Galera node: `wsrep_sync_wait` 7 makes reads,
+/// `BEGIN`, updates, deletes and inserts wait for causality (one wait per
+/// transaction: statements inside one do not wait again).
+const GALERA_SESSION: &str = "SET SESSION wsrep_sync_wait = 7";
+
+/// Whether the server is a node of a Galera cluster.
+async fn is_galera(conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SHOW VARIABLES LIKE 'wsrep_on'")
+        .fetch_optional(&mut *conn)
         .await?;
-    if locked != Some(1) {
-        anyhow::bail!("another node held the migration lock for 120 s");
-    }
+    Ok(row
+        .and_then(|row| row.try_get_unchecked::<String, _>(1).ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("ON")))
+}
+
+/// The migration lock: one row in a table of its own. Only one INSERT of
+/// the row succeeds. On one server the others fail on its key (1062); on a
+/// Galera cluster, inserts on different nodes at once fail certification
+/// on every node but one (1213). `GET_LOCK` would not do there: its locks
+/// hold on one node only. The holder refreshes `heartbeat_at` while it
+/// migrates; a lock not refreshed for [`STALE_SECS`] (its node died) is
+/// taken over, by an UPDATE that certification again grants to one node.
+const LOCK_TABLE: &str = "CREATE TABLE IF NOT EXISTS minilvb_migration_lock (\
+     id INT NOT NULL PRIMARY KEY, owner VARCHAR(64) NOT NULL, \
+     heartbeat_at BIGINT NOT NULL) ENGINE=InnoDB";
+const NOW: &str = "CAST(UNIX_TIMESTAMP() AS SIGNED)";
+const HEARTBEAT: Duration = Duration::from_secs(2);
+const STALE_SECS: i64 = 60;
+/// Longest wait for another node's migrations.
+const LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// Brings the schema up to date, unless it is already: then no lock and no
+/// DDL at all, so that nodes starting together on an up-to-date database
+/// do not queue. Otherwise under the migration lock, so that nodes starting
+/// together against different nodes of a cluster migrate once.
+async fn migrate(pool: &Pool<MySql>, collation: &str) -> anyhow::Result<()> {
     let mut migrator =
         migrations::migrator(migrations::MYSQL, |sql| sql.replace("{{text}}", collation)).await?;
     migrator.set_locking(false);
+    let mut conn = pool.acquire().await?;
+    if up_to_date(&mut conn, &migrator).await {
+        return Ok(());
+    }
+    conn.execute(LOCK_TABLE).await?;
+    let owner = format!("{}:{:016x}", std::process::id(), rand::random::<u64>());
+    acquire_lock(&mut conn, &owner).await?;
+    let heartbeat = tokio::spawn(heartbeat(pool.connect_options(), owner.clone()));
     let result = migrator.run_direct(&mut *conn).await;
-    sqlx::query(&format!("SELECT RELEASE_LOCK({LOCK})"))
+    heartbeat.abort();
+    let released = sqlx::query("DELETE FROM minilvb_migration_lock WHERE id = 1 AND owner = ?")
+        .bind(&owner)
         .execute(&mut *conn)
-        .await?;
+        .await;
+    if let Err(error) = released {
+        tracing::warn!(%error, "could not release the migration lock; it goes stale in {STALE_SECS} s");
+    }
     Ok(result?)
+}
+
+/// Whether every migration this binary has is applied, exactly as it is,
+/// and nothing else (the migrator's own checks report anything amiss).
+async fn up_to_date(conn: &mut MySqlConnection, migrator: &Migrator) -> bool {
+    let Ok(None) = conn.dirty_version().await else {
+        return false;
+    };
+    let Ok(applied) = conn.list_applied_migrations().await else {
+        return false;
+    };
+    applied.len() == migrator.iter().count()
+        && applied
+            .iter()
+            .zip(migrator.iter())
+            .all(|(a, m)| a.version == m.version && a.checksum == m.checksum)
+}
+
+async fn acquire_lock(conn: &mut MySqlConnection, owner: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO minilvb_migration_lock (id, owner, heartbeat_at) VALUES (1, ?, {NOW})"
+        ))
+        .bind(owner)
+        .execute(&mut *conn)
+        .await;
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation() || MySql::is_conflict(e.as_ref()) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let holder = sqlx::query(&format!(
+            "SELECT owner, heartbeat_at, {NOW} - heartbeat_at AS age \
+             FROM minilvb_migration_lock WHERE id = 1"
+        ))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(holder) = holder {
+            let held_by: String = holder.try_get_unchecked("owner").unwrap_or_default();
+            let heartbeat_at: i64 = holder.try_get("heartbeat_at").unwrap_or_default();
+            let age: i64 = holder.try_get("age").unwrap_or_default();
+            if age > STALE_SECS {
+                let taken = sqlx::query(&format!(
+                    "UPDATE minilvb_migration_lock SET owner = ?, heartbeat_at = {NOW} \
+                     WHERE id = 1 AND owner = ? AND heartbeat_at = ?"
+                ))
+                .bind(owner)
+                .bind(&held_by)
+                .bind(heartbeat_at)
+                .execute(&mut *conn)
+                .await;
+                match taken {
+                    Ok(done) if done.rows_affected() == 1 => {
+                        tracing::warn!(
+                            stale_owner = %held_by,
+                            age,
+                            "took over a migration lock whose holder stopped refreshing it"
+                        );
+                        return Ok(());
+                    }
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(e)) if MySql::is_conflict(e.as_ref()) => {}
+                    Err(error) => return Err(error.into()),
+                }
+            } else if !announced {
+                announced = true;
+                tracing::info!(holder = %held_by, "another node is migrating; waiting for it");
+            }
+        }
+        if started.elapsed() > LOCK_WAIT {
+            anyhow::bail!(
+                "another node held the migration lock for {} s",
+                LOCK_WAIT.as_secs()
+            );
+        }
+        let jitter = rand::random_range(0..100);
+        tokio::time::sleep(Duration::from_millis(150 + jitter)).await;
+    }
+}
+
+/// Keeps the lock fresh while the migrations run, on a connection of its own.
+async fn heartbeat(options: std::sync::Arc<MySqlConnectOptions>, owner: String) {
+    let Ok(mut conn) = MySqlConnection::connect_with(&options).await else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let refreshed = sqlx::query(&format!(
+            "UPDATE minilvb_migration_lock SET heartbeat_at = {NOW} WHERE id = 1 AND owner = ?"
+        ))
+        .bind(&owner)
+        .execute(&mut conn)
+        .await;
+        if let Err(error) = refreshed {
+            tracing::debug!(%error, "migration lock heartbeat failed");
+        }
+    }
 }

@@ -25,6 +25,13 @@ impl Dialect for Postgres {
         matches!(error.code().as_deref(), Some("40001" | "40P01"))
     }
 
+    fn is_unavailable(error: &dyn DatabaseError) -> bool {
+        // admin_shutdown, crash_shutdown, cannot_connect_now; connection exceptions.
+        error.code().is_some_and(|code| {
+            matches!(code.as_ref(), "57P01" | "57P02" | "57P03") || code.starts_with("08")
+        })
+    }
+
     fn rows_affected(result: &sqlx::postgres::PgQueryResult) -> u64 {
         result.rows_affected()
     }

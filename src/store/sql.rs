@@ -17,16 +17,35 @@
 //!   and file rows, so these transactions do not deadlock each other; a
 //!   deadlock or serialization failure that happens anyway, or a unique-key
 //!   race two nodes ran into, rolls the whole transaction back and it is
-//!   re-run, a bounded number of times with a jittered back-off.
+//!   re-run, a bounded number of times with a jittered back-off;
+//! - on a Galera cluster `FOR UPDATE` locks on its own node only, and
+//!   transactions on different nodes are ordered by certification of the
+//!   rows they write. So every transaction whose correctness rests on a
+//!   parent lock also writes the parent row whenever it matters: a
+//!   membership change moves the count, a recording notice increments
+//!   `recording_notices`. Two such transactions on two nodes then conflict,
+//!   and the loser is re-run on the winner's result.
 //!
 //! Failure: every operation has a deadline (`database.operation_timeout_secs`);
 //! after a connection failure the store fails fast (short acquire wait)
 //! until the database answers again, so a dead database costs the client
 //! at most half a second, and nothing has to restart when it comes back.
-//! A write cut off by the deadline or a lost connection may or may not have
-//! committed: it is answered 2003 (not acknowledged) and not re-run here,
-//! because likes are not idempotent; only conflicts the database reports
-//! before commit are re-run.
+//!
+//! What is re-run, and what is not. Every write is an explicit transaction
+//! (a single statement too), so that the one moment whose outcome can be
+//! unknown is the `COMMIT`:
+//! - a conflict the database reports (deadlock, serialization or Galera
+//!   certification failure, lock wait timeout, unique-key race) means the
+//!   transaction was rolled back: it is re-run, whatever the phase;
+//! - a connection lost (or a node that refuses to serve, such as a Galera
+//!   node outside the primary component) before the `COMMIT` was sent, or
+//!   during a read: nothing was applied, so it is re-run on a fresh
+//!   connection, at most [`LOST_RETRIES`] times and only while the database
+//!   was believed reachable (a database known to be down fails fast);
+//! - a connection lost, or the deadline passed, while the `COMMIT` was on its
+//!   way: the write may or may not have been applied. It is answered as
+//!   [`StoreError::OutcomeUnknown`] (a 2003, never an acknowledgement) and
+//!   not re-run, because likes are not idempotent.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -66,6 +85,13 @@ pub trait Dialect: Database {
     /// (deadlock, serialization failure, lock wait timeout, busy).
     fn is_conflict(error: &dyn DatabaseError) -> bool;
 
+    /// The server refuses to serve or is going away (shutting down, the
+    /// connection killed, a cluster node not in the primary component):
+    /// treated as a lost connection.
+    fn is_unavailable(_error: &dyn DatabaseError) -> bool {
+        false
+    }
+
     /// Rows a statement changed (on MySQL: matched, as sqlx asks for found rows).
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
@@ -81,6 +107,10 @@ pub trait Dialect: Database {
 /// the client gets its 2003 at once.
 const UNREACHABLE_ACQUIRE: Duration = Duration::from_millis(500);
 
+/// Re-runs of an operation whose connection was lost before its commit
+/// (on a fresh connection, each waiting at most [`UNREACHABLE_ACQUIRE`]).
+const LOST_RETRIES: u32 = 2;
+
 /// Longest key stored as is in a key column; longer ones (recording notices
 /// keyed by URL) are stored as their SHA-256, which MySQL's index limits need.
 const MAX_KEY_BYTES: usize = 191;
@@ -93,8 +123,46 @@ pub struct SqlStore<DB: Database> {
     max_retries: u32,
     /// Set by a connection failure, cleared by the next success.
     unreachable: AtomicBool,
-    /// Transactions re-run after a conflict, since start.
+    /// Whether the outage was logged (a lost connection that the first
+    /// re-run gets over is not an outage).
+    announced: AtomicBool,
+    /// Transactions re-run after a conflict or a lost connection, since start.
     retries: AtomicU64,
+}
+
+/// How far one attempt of an operation got: whether its `COMMIT` may have
+/// reached the database. Set by `transaction!` just before it commits.
+#[derive(Debug, Default)]
+struct Phase {
+    committing: AtomicBool,
+}
+
+impl Phase {
+    fn commit(&self) {
+        self.committing.store(true, Ordering::Relaxed);
+    }
+
+    fn committing(&self) -> bool {
+        self.committing.load(Ordering::Relaxed)
+    }
+
+    fn reset(&self) {
+        self.committing.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What a failed attempt calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Rolled back by the database: re-run.
+    Conflict,
+    /// The connection was lost or refused, or the server will not serve.
+    Lost,
+    /// No free connection within the acquire timeout: the pool is busy or
+    /// the database does not answer; waiting again would only double the wait.
+    Exhausted,
+    /// About the statement: re-running would not help.
+    Other,
 }
 
 /// A bound value.
@@ -143,20 +211,23 @@ macro_rules! args {
 /// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
 /// transaction on the writer, with `tx: &mut DB::Connection`, and commits
 /// when it yields `Ok` (an early `return` included); the whole transaction
-/// is re-run after a conflict (see `SqlStore::run`).
+/// is re-run after a conflict or a connection lost before the commit (see
+/// `SqlStore::run`).
 macro_rules! transaction {
-    ($store:ident, $what:literal, |$tx:ident| $body:block) => {
+    ($store:ident, $what:literal, |$tx:ident| $body:block) => {{
+        let phase = Phase::default();
         $store
-            .run($what, || async {
+            .run($what, &phase, || async {
                 let mut transaction = $store.begin().await?;
                 let $tx: &mut DB::Connection = &mut transaction;
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
+                phase.commit();
                 transaction.commit().await?;
                 Ok(value)
             })
             .await
-    };
+    }};
 }
 
 /// A statement in the dialect's placeholder style.
@@ -178,26 +249,21 @@ fn sql<DB: Dialect>(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// An error the database reports while it is unreachable, as opposed to one
-/// about the statement.
-fn is_connection_error(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::WorkerCrashed
-    )
-}
-
-/// Whether re-running the whole transaction is the cure.
-fn is_retryable<DB: Dialect>(error: &sqlx::Error) -> bool {
+/// What a failed attempt calls for.
+fn classify<DB: Dialect>(error: &sqlx::Error) -> Failure {
     match error {
         // A unique-key race (two nodes creating the same row): the re-run
         // sees the winner's row and takes the other path.
-        sqlx::Error::Database(e) => DB::is_conflict(e.as_ref()) || e.is_unique_violation(),
-        _ => false,
+        sqlx::Error::Database(e) if DB::is_conflict(e.as_ref()) || e.is_unique_violation() => {
+            Failure::Conflict
+        }
+        sqlx::Error::Database(e) if DB::is_unavailable(e.as_ref()) => Failure::Lost,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Failure::Lost,
+        sqlx::Error::PoolTimedOut => Failure::Exhausted,
+        _ => Failure::Other,
     }
 }
 
@@ -385,23 +451,34 @@ where
             operation_timeout: Duration::from_secs(settings.operation_timeout_secs),
             max_retries: settings.max_retries,
             unreachable: AtomicBool::new(false),
+            announced: AtomicBool::new(false),
             retries: AtomicU64::new(0),
         })
     }
 
     /// Runs `op` (one transaction or one read) under the operation deadline,
-    /// re-running it after a conflict, and keeps track of reachability.
-    async fn run<T, F, Fut>(&self, what: &'static str, mut op: F) -> StoreResult<T>
+    /// re-running it after a conflict or a connection lost before its commit
+    /// (`phase` says whether the attempt got that far), and keeps track of
+    /// reachability.
+    async fn run<T, F, Fut>(&self, what: &'static str, phase: &Phase, mut op: F) -> StoreResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let deadline = tokio::time::Instant::now() + self.operation_timeout;
-        let mut attempt = 0u32;
+        // A database already known to be down is not retried: fail fast.
+        let mut lost_retries = if self.unreachable.load(Ordering::Relaxed) {
+            0
+        } else {
+            LOST_RETRIES
+        };
+        let mut conflicts = 0u32;
         loop {
+            phase.reset();
             let error = match tokio::time::timeout_at(deadline, op()).await {
                 Ok(Ok(value)) => {
-                    if self.unreachable.swap(false, Ordering::Relaxed) {
+                    self.unreachable.store(false, Ordering::Relaxed);
+                    if self.announced.swap(false, Ordering::Relaxed) {
                         tracing::info!("database reachable again");
                     }
                     return Ok(value);
@@ -409,27 +486,58 @@ where
                 Ok(Err(error)) => error,
                 Err(_) => {
                     self.mark_unreachable(what);
-                    return Err(StoreError::Timeout(self.operation_timeout));
+                    let timeout = StoreError::Timeout(self.operation_timeout);
+                    return Err(if phase.committing() {
+                        StoreError::OutcomeUnknown(Box::new(timeout))
+                    } else {
+                        timeout
+                    });
                 }
             };
-            if attempt < self.max_retries && is_retryable::<DB>(&error) {
-                attempt += 1;
-                self.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(operation = what, attempt, %error, "conflict; re-running");
-                tokio::time::sleep(backoff(attempt)).await;
-                continue;
-            }
-            if is_connection_error(&error) {
-                self.mark_unreachable(what);
-            } else if attempt > 0 {
-                tracing::warn!(operation = what, attempt, "conflicts persisted; giving up");
+            match classify::<DB>(&error) {
+                Failure::Conflict if conflicts < self.max_retries => {
+                    conflicts += 1;
+                    self.retried("conflict");
+                    tracing::debug!(operation = what, attempt = conflicts, %error, "conflict; re-running");
+                    tokio::time::sleep(backoff(conflicts)).await;
+                    continue;
+                }
+                Failure::Conflict => {
+                    tracing::warn!(
+                        operation = what,
+                        attempts = conflicts,
+                        "conflicts persisted; giving up"
+                    );
+                }
+                Failure::Lost if phase.committing() => {
+                    self.mark_unreachable(what);
+                    tracing::warn!(operation = what, %error, "connection lost during commit; outcome unknown");
+                    return Err(StoreError::OutcomeUnknown(Box::new(error.into())));
+                }
+                Failure::Lost if lost_retries > 0 => {
+                    // Nothing was committed. The re-run waits briefly for
+                    // a fresh connection: a dead database fails fast.
+                    lost_retries -= 1;
+                    self.unreachable.store(true, Ordering::Relaxed);
+                    self.retried("connection");
+                    tracing::debug!(operation = what, %error, "connection lost before commit; re-running");
+                    continue;
+                }
+                Failure::Lost | Failure::Exhausted => self.mark_unreachable(what),
+                Failure::Other => {}
             }
             return Err(error.into());
         }
     }
 
+    fn retried(&self, reason: &'static str) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::telemetry::metrics::DB_RETRIES, "reason" => reason).increment(1);
+    }
+
     fn mark_unreachable(&self, what: &'static str) {
-        if !self.unreachable.swap(true, Ordering::Relaxed) {
+        self.unreachable.store(true, Ordering::Relaxed);
+        if !self.announced.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 operation = what,
                 "database unreachable; failing fast until it answers"
@@ -501,7 +609,8 @@ where
 
     /// A read outside a transaction, on the reader pool.
     async fn read(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
-        self.run("read", || async {
+        // A read never commits: a lost connection is always re-run.
+        self.run("read", &Phase::default(), || async {
             let mut conn = self.acquire(&self.reader).await?;
             Self::fetch(&mut conn, statement, args).await
         })
@@ -516,13 +625,14 @@ where
         })
     }
 
-    /// One statement on the writer, outside an explicit transaction.
+    /// One statement on the writer, in a transaction of its own: a
+    /// connection lost before the `COMMIT` then means "not applied" and the
+    /// statement is re-run, where an autocommitted statement would leave
+    /// its outcome unknown.
     async fn write(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        self.run("write", || async {
-            let mut conn = self.acquire(&self.writer).await?;
-            Self::exec(&mut conn, statement, args).await
+        transaction!(self, "write", |tx| {
+            Self::exec(tx, statement, args).await
         })
-        .await
     }
 
     /// Creates or replaces the anchor's room: a new session, no members.
@@ -1014,12 +1124,22 @@ where
             if seen {
                 return Ok(RecordingOutcome::Duplicate);
             }
-            // Locking the room serializes the notices of one anchor, so two
-            // formats of one broadcast arriving at once still merge.
+            // Writing the room's row serializes the notices of one anchor,
+            // so two formats of one broadcast arriving at once still merge.
+            // A write rather than FOR UPDATE: on a Galera cluster a row lock
+            // holds on its own node only, a write conflicts cluster-wide.
+            let locked = Self::exec(
+                tx,
+                "UPDATE rooms SET recording_notices = recording_notices + 1 WHERE stream_id = ?",
+                args![&f.stream_id],
+            )
+            .await?;
+            if locked == 0 {
+                return Ok(RecordingOutcome::UnknownStream);
+            }
             let room = format!(
                 "SELECT userid, title, nickname, headpic, location, {ROOM_COVER} AS frontcover \
-                 FROM rooms WHERE stream_id = ?{}",
-                DB::FOR_UPDATE
+                 FROM rooms WHERE stream_id = ?"
             );
             let rows = Self::fetch(tx, &room, args![&f.stream_id]).await?;
             let Some(room) = rows.first() else {

@@ -27,6 +27,11 @@ pub const AUTH_FAILURES: &str = "minilvb_auth_failures_total";
 /// Storage failures, and among them waits for a connection that timed out.
 pub const DB_ERRORS: &str = "minilvb_db_errors_total";
 pub const DB_POOL_TIMEOUTS: &str = "minilvb_db_pool_timeouts_total";
+/// Requests answered 2003 whose write may have been applied anyway (the
+/// connection was lost while the commit was on its way).
+pub const DB_UNKNOWN_OUTCOMES: &str = "minilvb_db_unknown_outcomes_total";
+/// Store operations re-run, by `reason` (`conflict`, `connection`).
+pub const DB_RETRIES: &str = "minilvb_db_retries_total";
 
 /// Latency buckets, seconds: the apps give up after 10 s.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -84,6 +89,14 @@ fn describe() {
     describe_counter!(
         DB_POOL_TIMEOUTS,
         "Requests that waited longer than database.acquire_timeout_secs for a connection."
+    );
+    describe_counter!(
+        DB_UNKNOWN_OUTCOMES,
+        "Requests answered 2003 whose write may have been applied (connection lost during commit)."
+    );
+    describe_counter!(
+        DB_RETRIES,
+        "Store operations re-run after a conflict or a connection lost before commit, by reason."
     );
 }
 
