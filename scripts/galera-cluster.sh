@@ -7,18 +7,47 @@
 #   galera-cluster.sh DIR restart N      start node N again (it rejoins: IST or SST)
 #   galera-cluster.sh DIR stop           stop every node and remove DIR
 #
-# Node N listens for SQL on 127.0.0.1:$((GALERA_BASE_PORT + N)) (default base 23305,
-# so 23306..23308), for replication on 24566+N and for IST on 24576+N.
+# Every port derives from GALERA_BASE_PORT (default 23305): node N listens
+# for SQL on 127.0.0.1:BASE+N (23306..23308), for replication on BASE+10+N,
+# for IST on BASE+20+N and for SST on BASE+30+N. DIR's parent must be
+# traversable by `nobody` (rsync's daemon runs as nobody for a state transfer).
+# The nodes run as root, with root and no password: for tests only.
 set -euo pipefail
 
-dir=${1:?usage: galera-cluster.sh DIR start|kill N|restart N|stop}
-cmd=${2:?usage: galera-cluster.sh DIR start|kill N|restart N|stop}
+usage="usage: galera-cluster.sh DIR start|kill N|restart N|stop"
+dir=${1:?$usage}
+cmd=${2:?$usage}
 base=${GALERA_BASE_PORT:-23305}
 provider=/usr/lib/galera/libgalera_smm.so
+dir=$(realpath -m "$dir")
 
 sql_port() { echo $((base + $1)); }
-gcomm_port() { echo $((24566 + $1)); }
-ist_port() { echo $((24576 + $1)); }
+gcomm_port() { echo $((base + 10 + $1)); }
+ist_port() { echo $((base + 20 + $1)); }
+sst_port() { echo $((base + 30 + $1)); }
+
+# The pid of node N's mariadbd, if it runs: the pid file's process, and only
+# if it is this node's server (a stale pid file may name someone else's).
+node_pid() {
+  local n=$1 pid
+  pid=$(cat "$dir/node$n/mysqld.pid" 2>/dev/null) || return 1
+  [[ -n $pid ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
+    | grep -q -- "--defaults-file=$dir/node$n.cnf" && echo "$pid"
+}
+
+# SIGKILLs node N and waits until it is gone.
+kill_node() {
+  local n=$1 pid
+  pid=$(node_pid "$n") || return 0
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$dir/node$n/mysqld.pid"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 node_config() {
   local n=$1
@@ -48,7 +77,7 @@ wsrep_node_name=node$n
 wsrep_node_address=127.0.0.1:$(gcomm_port "$n")
 wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$(gcomm_port "$n");ist.recv_addr=127.0.0.1:$(ist_port "$n");gcache.size=64M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
 wsrep_sst_method=rsync
-wsrep_sst_receive_address=127.0.0.1:$((24586 + n))
+wsrep_sst_receive_address=127.0.0.1:$(sst_port "$n")
 wsrep_slave_threads=2
 CNF
 }
@@ -75,6 +104,11 @@ start_node() {
 
 case $cmd in
   start)
+    for n in 1 2 3; do
+      for port in $(sql_port "$n") $(gcomm_port "$n") $(ist_port "$n") $(sst_port "$n"); do
+        port_free "$port" || { echo "port $port is in use (another cluster? set GALERA_BASE_PORT)" >&2; exit 1; }
+      done
+    done
     mkdir -p "$dir"
     for n in 1 2 3; do
       mkdir -p "$dir/node$n"
@@ -110,7 +144,8 @@ case $cmd in
     ;;
   kill)
     n=${3:?node number}
-    kill -9 "$(cat "$dir/node$n/mysqld.pid")"
+    node_pid "$n" >/dev/null || { echo "galera node $n is not running" >&2; exit 1; }
+    kill_node "$n"
     echo "galera node $n killed"
     ;;
   restart)
@@ -132,11 +167,8 @@ case $cmd in
     ;;
   stop)
     for n in 1 2 3; do
-      if [[ -f $dir/node$n/mysqld.pid ]]; then
-        kill -9 "$(cat "$dir/node$n/mysqld.pid")" 2>/dev/null || true
-      fi
+      kill_node "$n"
     done
-    sleep 0.5
     rm -rf "$dir"
     ;;
   *)

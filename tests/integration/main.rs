@@ -15,6 +15,7 @@ mod callbacks;
 mod cli;
 mod extra_actions;
 mod fuzz;
+mod galera;
 mod import;
 mod limits;
 mod lists;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,14 +13,22 @@ use tokio::process::{Child, Command};
 /// A `minilvb serve` process, killed when dropped.
 pub struct Node {
     pub base: String,
+    /// The node's log lines (JSON) since it began serving.
+    pub log: Arc<Mutex<Vec<String>>>,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl Node {
     /// Starts a node on `database_url`, listening on a free port, and waits
-    /// until it serves.
+    /// until it serves. Its errors are shown on stderr.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Node {
+        Self::spawn(database_url, env, true).await
+    }
+
+    /// As [`Node::start`]; `echo_errors` false keeps its errors in `log` only
+    /// (for tests that cause errors on purpose).
+    pub async fn spawn(database_url: &str, env: &[(&str, &str)], echo_errors: bool) -> Node {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_minilvb"));
         command
@@ -62,18 +71,33 @@ impl Node {
         // Keep draining its log so that the pipe never fills up.
         // Errors are shown; everything with MINILVB_TEST_NODE_LOG (a log filter).
         let verbose = std::env::var_os("MINILVB_TEST_NODE_LOG").is_some();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&log);
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                if verbose || line.contains("\"ERROR\"") {
+                if verbose || (echo_errors && line.contains("\"ERROR\"")) {
                     eprintln!("node {address}: {line}");
                 }
+                kept.lock().unwrap().push(line);
             }
         });
         Node {
             base,
+            log,
             child,
             _dir: dir,
         }
+    }
+
+    /// How many log lines so far carry `message`.
+    pub fn logged(&self, message: &str) -> usize {
+        let needle = format!("\"message\":\"{message}\"");
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(&needle))
+            .count()
     }
 
     pub async fn stop(mut self) {
