@@ -157,6 +157,9 @@ async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> 
     match apply(ctx, &stream_id, event).await {
         Ok(reply) => reply,
         Err(error) => {
+            if error.outcome_unknown() {
+                metrics::counter!(crate::telemetry::metrics::DB_UNKNOWN_OUTCOMES).increment(1);
+            }
             tracing::error!(%error, %stream_id, "callback not applied; the cloud will retry");
             CallbackReply {
                 code: ErrorCode::Database.value(),

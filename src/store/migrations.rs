@@ -40,8 +40,8 @@ pub const SQLITE: Embedded = Embedded(&[
     ),
     (
         5,
-        "recording notices lock the room",
-        include_str!("migrations/sqlite/0005_recording_notices.sql"),
+        "like slots, recording notices lock the room",
+        include_str!("migrations/sqlite/0005_cluster.sql"),
     ),
 ]);
 
@@ -68,8 +68,8 @@ pub const POSTGRES: Embedded = Embedded(&[
     ),
     (
         5,
-        "recording notices lock the room",
-        include_str!("migrations/postgres/0005_recording_notices.sql"),
+        "like slots, recording notices lock the room",
+        include_str!("migrations/postgres/0005_cluster.sql"),
     ),
 ]);
 
@@ -98,8 +98,8 @@ pub const MYSQL: Embedded = Embedded(&[
     ),
     (
         5,
-        "recording notices lock the room",
-        include_str!("migrations/mysql/0005_recording_notices.sql"),
+        "like slots, recording notices lock the room",
+        include_str!("migrations/mysql/0005_cluster.sql"),
     ),
 ]);
 

@@ -31,6 +31,7 @@ const COLLATIONS: [&str; 3] = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb4
 impl Dialect for MySql {
     const NUMBERED_PARAMS: bool = false;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const INTEGER: &'static str = "SIGNED";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // ER_LOCK_DEADLOCK (also Galera's certification failure and

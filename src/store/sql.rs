@@ -22,9 +22,9 @@
 //!   transactions on different nodes are ordered by certification of the
 //!   rows they write. So every transaction whose correctness rests on a
 //!   parent lock also writes the parent row whenever it matters: a
-//!   membership change moves the count, a recording notice increments
-//!   `recording_notices`. Two such transactions on two nodes then conflict,
-//!   and the loser is re-run on the winner's result.
+//!   membership change moves the count, a recording notice increments its
+//!   anchor's `recording_notices`. Two such transactions on two nodes then
+//!   conflict, and the loser is re-run on the winner's result.
 //!
 //! Failure: every operation has a deadline (`database.operation_timeout_secs`);
 //! after a connection failure the store fails fast (short acquire wait)
@@ -75,6 +75,9 @@ pub trait Dialect: Database {
     /// Appended to a `SELECT` that locks the rows it reads until the
     /// transaction ends; empty where a single writer makes it moot.
     const FOR_UPDATE: &'static str;
+    /// The type in `CAST(x AS ...)` that reads back as a 64-bit integer
+    /// (sums are NUMERIC on PostgreSQL, DECIMAL on MySQL).
+    const INTEGER: &'static str = "BIGINT";
     /// How a write transaction begins, when not with the driver's `BEGIN`.
     const BEGIN: Option<&'static str> = None;
     /// Writes go through a pool of one connection, reads through another
@@ -128,6 +131,10 @@ pub struct SqlStore<DB: Database> {
     announced: AtomicBool,
     /// Transactions re-run after a conflict or a lost connection, since start.
     retries: AtomicU64,
+    /// This node's like slot (1..=LIKE_SLOTS).
+    like_slot: i64,
+    /// Wakes the requests waiting for a connection when the database goes away.
+    outage: tokio::sync::Notify,
 }
 
 /// How far one attempt of an operation got: whether its `COMMIT` may have
@@ -314,12 +321,48 @@ const EVENT_CLOCK: &str = "last_event_seq = CASE WHEN last_event_time < ? THEN '
 /// The cover the lists show: the anchor's, else the latest screenshot.
 const ROOM_COVER: &str = "CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END";
 
-const ROOM_COLUMNS: &str = "userid, groupid, started_at, viewer_count, like_count, title, \
-     play_url, hls_play_url, online, nickname, headpic, location, \
-     CASE WHEN frontcover = '' THEN snapshot_url ELSE frontcover END AS frontcover";
+/// Slots of the like counters (see the migration `0005_cluster`): slot 0
+/// takes unlikes, each node adds its likes to one of 1..=LIKE_SLOTS.
+const LIKE_SLOTS: i64 = 64;
 
-const RECORDING_COLUMNS: &str = "userid, fileid, end_time, viewer_count, like_count, title, \
-     play_url, hls_play_url, nickname, headpic, frontcover, location";
+/// A target's likes: its row's `like_count` plus its slots.
+fn likes_of<DB: Dialect>(table: &str) -> String {
+    let (kind, target) = match table {
+        "rooms" => (0, "''".to_owned()),
+        _ => (1, format!("{table}.fileid")),
+    };
+    format!(
+        "CAST({table}.like_count + COALESCE((SELECT SUM(s.likes) FROM like_slots s \
+         WHERE s.anchor = {table}.userid AND s.kind = {kind} AND s.target = {target}), 0) \
+         AS {}) AS like_count",
+        DB::INTEGER
+    )
+}
+
+fn room_columns<DB: Dialect>() -> String {
+    format!(
+        "userid, groupid, started_at, viewer_count, {}, title, \
+         play_url, hls_play_url, online, nickname, headpic, location, \
+         {ROOM_COVER} AS frontcover",
+        likes_of::<DB>("rooms")
+    )
+}
+
+fn recording_columns<DB: Dialect>() -> String {
+    format!(
+        "userid, fileid, end_time, viewer_count, {}, title, \
+         play_url, hls_play_url, nickname, headpic, frontcover, location",
+        likes_of::<DB>("recordings")
+    )
+}
+
+/// The like slots of a target: (anchor, kind, target).
+fn like_key(target: &Counted) -> (&str, i64, &str) {
+    match target {
+        Counted::Room { userid } => (userid, 0, ""),
+        Counted::Recording { userid, fileid } => (userid, 1, fileid),
+    }
+}
 
 /// Leaves out the rows of banned users from a table with a `userid` column.
 fn not_banned(table: &str) -> String {
@@ -453,6 +496,8 @@ where
             unreachable: AtomicBool::new(false),
             announced: AtomicBool::new(false),
             retries: AtomicU64::new(0),
+            like_slot: rand::random_range(1..=LIKE_SLOTS),
+            outage: tokio::sync::Notify::new(),
         })
     }
 
@@ -518,7 +563,7 @@ where
                     // Nothing was committed. The re-run waits briefly for
                     // a fresh connection: a dead database fails fast.
                     lost_retries -= 1;
-                    self.unreachable.store(true, Ordering::Relaxed);
+                    self.set_unreachable();
                     self.retried("connection");
                     tracing::debug!(operation = what, %error, "connection lost before commit; re-running");
                     continue;
@@ -536,7 +581,7 @@ where
     }
 
     fn mark_unreachable(&self, what: &'static str) {
-        self.unreachable.store(true, Ordering::Relaxed);
+        self.set_unreachable();
         if !self.announced.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 operation = what,
@@ -546,14 +591,34 @@ where
     }
 
     /// A connection from `pool`, waiting briefly while the database is down.
+    /// A request already waiting when the database goes away stops waiting
+    /// then, instead of waiting out the acquire timeout.
     async fn acquire(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
+        let outage = self.outage.notified();
+        tokio::pin!(outage);
+        outage.as_mut().enable();
         if self.unreachable.load(Ordering::Relaxed) {
-            tokio::time::timeout(UNREACHABLE_ACQUIRE, pool.acquire())
+            return tokio::time::timeout(UNREACHABLE_ACQUIRE, pool.acquire())
                 .await
-                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
-        } else {
-            pool.acquire().await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut));
         }
+        tokio::select! {
+            conn = pool.acquire() => conn,
+            // Nothing was sent: the operation may re-run, waiting briefly.
+            () = outage => Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the database went away while waiting for a connection",
+            ))),
+        }
+    }
+
+    /// Notes that the database looks unreachable; true if that is news.
+    fn set_unreachable(&self) -> bool {
+        let news = !self.unreachable.swap(true, Ordering::Relaxed);
+        if news {
+            self.outage.notify_waiters();
+        }
+        news
     }
 
     async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
@@ -695,6 +760,7 @@ where
             &s.userid,
         ];
         Self::exec(tx, statement, values).await?;
+        Self::clear_likes(tx, (&s.userid, 0, "")).await?;
         Self::exec(
             tx,
             "DELETE FROM members WHERE anchor = ? AND kind = 0",
@@ -740,7 +806,11 @@ where
             &r.userid,
             &r.fileid,
         ];
-        Self::exec(tx, statement, values).await.map(drop)
+        Self::exec(tx, statement, values).await?;
+        if likes.is_some() {
+            Self::clear_likes(tx, (&r.userid, 1, &r.fileid)).await?;
+        }
+        Ok(())
     }
 
     async fn insert_member(
@@ -767,6 +837,59 @@ where
         .map(drop)
     }
 
+    /// Adds `delta` to one like slot of a target, creating it if need be.
+    /// With `delta` 0 it only locks the slot (for slot 0's unlikes: the
+    /// row lock on one server; on Galera the write that follows conflicts).
+    async fn add_to_slot(
+        tx: &mut DB::Connection,
+        (anchor, kind, target): (&str, i64, &str),
+        slot: i64,
+        delta: i64,
+    ) -> Result<(), sqlx::Error> {
+        let lock = if delta == 0 { DB::FOR_UPDATE } else { "" };
+        let found = if delta == 0 {
+            let statement = format!(
+                "SELECT likes FROM like_slots WHERE anchor = ? AND kind = ? AND target = ? \
+                 AND slot = ?{lock}"
+            );
+            Self::found(tx, &statement, args![anchor, kind, target, slot]).await?
+        } else {
+            Self::exec(
+                tx,
+                "UPDATE like_slots SET likes = likes + ? WHERE anchor = ? AND kind = ? \
+                 AND target = ? AND slot = ?",
+                args![delta, anchor, kind, target, slot],
+            )
+            .await?
+                > 0
+        };
+        if !found {
+            // Two transactions creating one slot: the loser's unique-key
+            // error re-runs it, and it finds the row.
+            Self::exec(
+                tx,
+                "INSERT INTO like_slots (anchor, kind, target, slot, likes) VALUES (?, ?, ?, ?, ?)",
+                args![anchor, kind, target, slot, delta],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops a target's like slots (a new session, a replaced or deleted recording).
+    async fn clear_likes(
+        tx: &mut DB::Connection,
+        (anchor, kind, target): (&str, i64, &str),
+    ) -> Result<(), sqlx::Error> {
+        Self::exec(
+            tx,
+            "DELETE FROM like_slots WHERE anchor = ? AND kind = ? AND target = ?",
+            args![anchor, kind, target],
+        )
+        .await
+        .map(drop)
+    }
+
     /// Locks the group's row; false when it does not exist.
     async fn lock_group(conn: &mut DB::Connection, group: &Group) -> Result<bool, sqlx::Error> {
         let (table, key) = group_table(group);
@@ -777,11 +900,12 @@ where
         Self::found(conn, &statement, args![group.anchor(), group.key()]).await
     }
 
+    /// Moves the group's viewer count; 0 when the group does not exist.
     async fn change_viewers(
         conn: &mut DB::Connection,
         group: &Group,
         delta: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         let (table, key) = group_table(group);
         let statement = format!(
             "UPDATE {table} SET {} WHERE userid = ? AND {key} = ?",
@@ -793,7 +917,6 @@ where
             args![delta, delta, group.anchor(), group.key()],
         )
         .await
-        .map(drop)
     }
 }
 
@@ -839,10 +962,53 @@ where
 
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
         let (table, key, keys) = counted_row(target);
-        let statement = format!("UPDATE {table} SET {} WHERE {key}", floored("like_count"));
-        let mut values = args![delta, delta].to_vec();
-        values.extend(keys);
-        Ok(self.write(&statement, &values).await? > 0)
+        let (anchor, kind, like_target) = like_key(target);
+        let exists = format!("SELECT 1 FROM {table} WHERE {key}");
+        if delta == 0 {
+            return self.exists(target).await;
+        }
+        if delta > 0 {
+            // Into this node's slot: no other node writes it, so likes from
+            // several nodes neither wait for each other nor conflict.
+            let slot = self.like_slot;
+            return transaction!(self, "add_likes", |tx| {
+                if !Self::found(tx, &exists, &keys).await? {
+                    return Ok(false);
+                }
+                Self::add_to_slot(tx, (anchor, kind, like_target), slot, delta).await?;
+                Ok(true)
+            });
+        }
+        // Unlikes, through slot 0 one after the other (its row lock, or on
+        // Galera the conflict of two writes of it), floored at the total.
+        transaction!(self, "remove_likes", |tx| {
+            let base = format!("SELECT like_count FROM {table} WHERE {key}");
+            let Some(base) = Self::fetch(tx, &base, &keys)
+                .await?
+                .first()
+                .map(|r| int(r, "like_count"))
+            else {
+                return Ok(false);
+            };
+            Self::add_to_slot(tx, (anchor, kind, like_target), 0, 0).await?;
+            let slots = format!(
+                "SELECT CAST(COALESCE(SUM(likes), 0) AS {}) FROM like_slots \
+                 WHERE anchor = ? AND kind = ? AND target = ?",
+                DB::INTEGER
+            );
+            let rows = Self::fetch(tx, &slots, args![anchor, kind, like_target]).await?;
+            let total = base
+                + rows
+                    .first()
+                    .map(|r| r.try_get::<i64, _>(0))
+                    .transpose()?
+                    .unwrap_or(0);
+            let applied = delta.max(-total);
+            if applied < 0 {
+                Self::add_to_slot(tx, (anchor, kind, like_target), 0, applied).await?;
+            }
+            Ok(true)
+        })
     }
 
     async fn exists(&self, target: &Counted) -> StoreResult<bool> {
@@ -852,11 +1018,13 @@ where
     }
 
     async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
+        // The group's row is written last, just before the commit: on a
+        // Galera cluster a transaction holding a row that other nodes write
+        // too is aborted by each of their writes, so it holds it briefly.
         transaction!(self, "enter", |tx| {
-            if !Self::lock_group(tx, group).await? {
-                return Ok(false);
-            }
             // A member already there is refreshed; the count does not move.
+            // (A member implies its group: a new session or a deleted
+            // recording takes its members with it.)
             let refreshed = Self::exec(
                 tx,
                 "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
@@ -877,28 +1045,44 @@ where
             )
             .await?
                 > 0;
-            if !refreshed {
-                Self::insert_member(tx, group, m).await?;
-                Self::change_viewers(tx, group, 1).await?;
+            if refreshed {
+                return Ok(true);
             }
+            // The count first (which locks the group's row, and finds
+            // whether the group exists), then the member: parent first.
+            // Two nodes adding the same member race on its key; the loser
+            // is re-run and refreshes.
+            if Self::change_viewers(tx, group, 1).await? == 0 {
+                return Ok(false);
+            }
+            Self::insert_member(tx, group, m).await?;
             Ok(true)
         })
     }
 
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
+        let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+             AND userid = ?";
+        let keys = args![group.anchor(), group_kind(group), group.key(), userid];
         transaction!(self, "quit", |tx| {
-            if !Self::lock_group(tx, group).await? {
+            if !Self::found(tx, member, keys).await? {
+                return Ok(());
+            }
+            // The count first (parent first, as everywhere), then the member.
+            if Self::change_viewers(tx, group, -1).await? == 0 {
                 return Ok(());
             }
             let removed = Self::exec(
                 tx,
-                "DELETE FROM members WHERE anchor = ? AND group_key = ? AND userid = ? \
-                 AND kind = ?",
-                args![group.anchor(), group.key(), userid, group_kind(group)],
+                "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+                 AND userid = ?",
+                keys,
             )
             .await?;
-            if removed > 0 {
-                Self::change_viewers(tx, group, -1).await?;
+            if removed == 0 {
+                // Gone meanwhile (another transaction committed its quit):
+                // the count was not this one's to move.
+                Self::change_viewers(tx, group, 1).await?;
             }
             Ok(())
         })
@@ -956,8 +1140,9 @@ where
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
         let statement = format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms {} ORDER BY started_at DESC, userid \
+            "SELECT {} FROM rooms {} ORDER BY started_at DESC, userid \
              LIMIT ? OFFSET ?",
+            room_columns::<DB>(),
             room_filter(scope)
         );
         let rows = self.read(&statement, args![limit, offset]).await?;
@@ -979,8 +1164,9 @@ where
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
         let statement = format!(
-            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE end_time >= ? AND {} \
+            "SELECT {} FROM recordings WHERE end_time >= ? AND {} \
              ORDER BY end_time DESC, userid, fileid LIMIT ? OFFSET ?",
+            recording_columns::<DB>(),
             not_banned("recordings")
         );
         let rows = self.read(&statement, args![since, limit, offset]).await?;
@@ -1024,7 +1210,8 @@ where
             return Ok(Vec::new());
         }
         let statement = format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms WHERE userid IN ({})",
+            "SELECT {} FROM rooms WHERE userid IN ({})",
+            room_columns::<DB>(),
             vec!["?"; userids.len()].join(", ")
         );
         let keys: Vec<Arg> = userids.iter().map(|&userid| Arg::Text(userid)).collect();
@@ -1038,7 +1225,8 @@ where
         }
         let statement = format!(
             // An OR of key lookups: SQLite scans the table for a row-value IN.
-            "SELECT {RECORDING_COLUMNS} FROM recordings WHERE {}",
+            "SELECT {} FROM recordings WHERE {}",
+            recording_columns::<DB>(),
             vec!["(userid = ? AND fileid = ?)"; keys.len()].join(" OR ")
         );
         let keys: Vec<Arg> = keys
@@ -1052,8 +1240,8 @@ where
     async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
         let (table, key, keys) = counted_row(target);
         let columns = match target {
-            Counted::Room { .. } => ROOM_COLUMNS,
-            Counted::Recording { .. } => RECORDING_COLUMNS,
+            Counted::Room { .. } => room_columns::<DB>(),
+            Counted::Recording { .. } => recording_columns::<DB>(),
         };
         let statement = format!("SELECT {columns} FROM {table} WHERE {key}");
         let rows = self.read(&statement, &keys).await?;
@@ -1124,19 +1312,6 @@ where
             if seen {
                 return Ok(RecordingOutcome::Duplicate);
             }
-            // Writing the room's row serializes the notices of one anchor,
-            // so two formats of one broadcast arriving at once still merge.
-            // A write rather than FOR UPDATE: on a Galera cluster a row lock
-            // holds on its own node only, a write conflicts cluster-wide.
-            let locked = Self::exec(
-                tx,
-                "UPDATE rooms SET recording_notices = recording_notices + 1 WHERE stream_id = ?",
-                args![&f.stream_id],
-            )
-            .await?;
-            if locked == 0 {
-                return Ok(RecordingOutcome::UnknownStream);
-            }
             let room = format!(
                 "SELECT userid, title, nickname, headpic, location, {ROOM_COVER} AS frontcover \
                  FROM rooms WHERE stream_id = ?"
@@ -1146,6 +1321,26 @@ where
                 return Ok(RecordingOutcome::UnknownStream);
             };
             let userid = text(room, "userid");
+            // Writing the anchor's notice counter serializes the notices of
+            // one anchor, so two formats of one broadcast arriving at once
+            // still merge. A write rather than FOR UPDATE: on a Galera
+            // cluster a row lock holds on its own node only, a write
+            // conflicts cluster-wide. Two first notices of an anchor race
+            // on the counter's key; the loser is re-run.
+            let counted = Self::exec(
+                tx,
+                "UPDATE recording_notices SET notices = notices + 1 WHERE userid = ?",
+                args![&userid],
+            )
+            .await?;
+            if counted == 0 {
+                Self::exec(
+                    tx,
+                    "INSERT INTO recording_notices (userid, notices) VALUES (?, 1)",
+                    args![&userid],
+                )
+                .await?;
+            }
             // A recording of the same broadcast that lacks this format?
             let candidates = Self::fetch(
                 tx,
@@ -1400,6 +1595,7 @@ where
                 args![userid, fileid],
             )
             .await?;
+            Self::clear_likes(tx, (userid, 1, fileid)).await?;
             // The files stay keyed by notice, so that a late repeat of a
             // deleted recording's notice does not bring it back.
             Ok(deleted)

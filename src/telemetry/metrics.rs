@@ -27,8 +27,8 @@ pub const AUTH_FAILURES: &str = "minilvb_auth_failures_total";
 /// Storage failures, and among them waits for a connection that timed out.
 pub const DB_ERRORS: &str = "minilvb_db_errors_total";
 pub const DB_POOL_TIMEOUTS: &str = "minilvb_db_pool_timeouts_total";
-/// Requests answered 2003 whose write may have been applied anyway (the
-/// connection was lost while the commit was on its way).
+/// Requests answered 2003 (callbacks: HTTP 500) whose write may have been
+/// applied anyway (the connection was lost while the commit was on its way).
 pub const DB_UNKNOWN_OUTCOMES: &str = "minilvb_db_unknown_outcomes_total";
 /// Store operations re-run, by `reason` (`conflict`, `connection`).
 pub const DB_RETRIES: &str = "minilvb_db_retries_total";
@@ -92,7 +92,7 @@ fn describe() {
     );
     describe_counter!(
         DB_UNKNOWN_OUTCOMES,
-        "Requests answered 2003 whose write may have been applied (connection lost during commit)."
+        "Requests answered 2003 (callbacks: HTTP 500) whose write may have been applied (connection lost during commit)."
     );
     describe_counter!(
         DB_RETRIES,

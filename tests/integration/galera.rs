@@ -147,6 +147,10 @@ async fn start_node(url: &str) -> Served {
         ("MINILVB_LIVE__API_KEY", API_KEY),
         ("MINILVB_METRICS__LISTEN", metrics.as_str()),
         ("RUST_LOG", "warn,minilvb::cli=info,minilvb::store=info"),
+        // Above the cluster's stall when a node vanishes (the harness's
+        // evs.suspect_timeout of 3 s, plus the view change): see DEPLOYMENT.md.
+        ("MINILVB_DATABASE__ACQUIRE_TIMEOUT_SECS", "8"),
+        ("MINILVB_DATABASE__OPERATION_TIMEOUT_SECS", "8"),
     ];
     let node = Node::spawn(url, &env, false).await;
     Served {
@@ -585,14 +589,15 @@ async fn migrations_race() {
                 .await
                 .expect("lock table");
             assert_eq!(locks, 0, "the lock is released");
-            let column: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
-                 AND TABLE_NAME = 'rooms' AND COLUMN_NAME = 'recording_notices'",
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME IN ('rooms', 'recordings', 'members', 'recording_files', \
+                 'reports', 'bans', 'recording_notices', 'like_slots')",
             )
             .fetch_one(&mut conn)
             .await
-            .expect("columns");
-            assert_eq!(column, 1);
+            .expect("tables");
+            assert_eq!(tables, 8);
             conn.close().await.ok();
         }
         eprintln!(
@@ -873,20 +878,35 @@ async fn node_lost_under_load() {
                 if s.online { "1" } else { "0" },
                 "room {room} via {base}"
             );
-            let mine: Vec<&Value> = recordings
+            let mine: Vec<(String, String, String)> = recordings
                 .iter()
                 .filter(|r| r["userid"] == anchor(room))
+                .map(|r| {
+                    let url = |k: &str| {
+                        r[k].as_str()
+                            .unwrap_or_default()
+                            .rsplit('.')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    (
+                        r["fileid"].as_str().unwrap_or_default().to_owned(),
+                        url("playurl"),
+                        url("hls_play_url"),
+                    )
+                })
                 .collect();
-            assert_eq!(
-                mine.len() as u64,
-                s.broadcasts,
-                "room {room} recordings via {base}: {mine:?}"
-            );
-            for r in mine {
-                assert!(r["playurl"].as_str().unwrap().ends_with(".flv"), "{r}");
-                assert!(
-                    r["hls_play_url"].as_str().unwrap().ends_with(".m3u8"),
-                    "{r}"
+            let merged = mine
+                .iter()
+                .filter(|(_, flv, hls)| flv == "flv" && hls == "m3u8")
+                .count();
+            if mine.len() as u64 != s.broadcasts || merged != mine.len() {
+                let database = recording_rows(&urls[0], &anchor(room)).await;
+                panic!(
+                    "room {room} via {base}: {} broadcasts, recordings (fileid, play, hls) {mine:?}; \
+                     in the database: {database}",
+                    s.broadcasts
                 );
             }
         }
@@ -995,4 +1015,91 @@ fn summarize_log(n: usize, node: &Node) {
     for (what, times) in seen {
         eprintln!("galera node {} log: {times} x {what}", n + 1);
     }
+}
+
+/// The flv and hls notices of one broadcast, delivered to two nodes at once,
+/// merge into one recording, broadcast after broadcast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_notices_merge_across_nodes() {
+    let Some(cluster) = cluster("recording_notices_merge_across_nodes") else {
+        return;
+    };
+    let urls = cluster.database().await;
+    let (a, b, c) = tokio::join!(
+        start_node(&urls[0]),
+        start_node(&urls[1]),
+        start_node(&urls[2])
+    );
+    let nodes = [a, b, c];
+    let lb = Balancer::new(nodes.iter().map(|n| n.node.base.clone()).collect());
+    let client = lb.client.clone();
+    let request = json!({"Action":"RequestLVBAddr","userid":anchor(0),"groupid":group(0),
+        "title":"galera","userinfo":{"nickname":"","headpic":"","frontcover":"","location":""}});
+    ok(&client, &lb.bases[0], &request).await;
+    const BROADCASTS: usize = 40;
+    let mut outcomes = Vec::new();
+    for broadcast in 0..BROADCASTS {
+        let start = unix_now() - 100_000 + broadcast as i64 * 1000;
+        let flv = signed(recording_notice(0, broadcast as u64, "flv", start));
+        let hls = signed(recording_notice(0, broadcast as u64, "hls", start));
+        let deliver = |node: usize, notice: Value| {
+            let client = client.clone();
+            let url = format!("{}/callback/Live_callback.php", lb.bases[node]);
+            async move {
+                let reply = client
+                    .post(url)
+                    .body(notice.to_string())
+                    .send()
+                    .await
+                    .expect("callback");
+                reply.json::<Value>().await.expect("json")["msg"].clone()
+            }
+        };
+        let (x, y) = tokio::join!(
+            deliver(broadcast % 3, flv),
+            deliver((broadcast + 1) % 3, hls)
+        );
+        outcomes.push((broadcast, x, y));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for base in &lb.bases {
+        let recordings = all_recordings(&client, base).await;
+        let unmerged: Vec<_> = recordings
+            .iter()
+            .filter(|r| {
+                !r["playurl"].as_str().unwrap().ends_with(".flv")
+                    || !r["hls_play_url"].as_str().unwrap().ends_with(".m3u8")
+            })
+            .collect();
+        assert!(
+            recordings.len() == BROADCASTS && unmerged.is_empty(),
+            "via {base}: {} recordings, unmerged {unmerged:?}; outcomes {outcomes:?}",
+            recordings.len()
+        );
+    }
+    for served in nodes {
+        served.node.stop().await;
+    }
+}
+
+/// The recordings and recording files of an anchor, as stored (for failures).
+async fn recording_rows(url: &str, anchor: &str) -> String {
+    let mut conn = MySqlConnection::connect(url).await.expect("connect");
+    let recordings: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT CAST(fileid AS CHAR), CAST(play_url AS CHAR), CAST(hls_play_url AS CHAR) \
+             FROM recordings WHERE userid = ? ORDER BY start_time",
+    )
+    .bind(anchor)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    let files: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT CAST(notice_key AS CHAR), CAST(fileid AS CHAR), CAST(format AS CHAR) \
+         FROM recording_files WHERE userid = ? ORDER BY start_time",
+    )
+    .bind(anchor)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    format!("recordings {recordings:?}; files {files:?}")
 }
