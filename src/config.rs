@@ -302,7 +302,8 @@ pub struct DatabaseSettings {
     /// request fails with 2003; a database that stops answering never hangs a request.
     pub operation_timeout_secs: u64,
     /// How often a transaction that lost a conflict (deadlock, serialization
-    /// failure) is re-run before the request fails with 2003.
+    /// failure, Galera certification failure) is re-run before the request
+    /// fails with 2003; the operation deadline bounds it too.
     pub max_retries: u32,
 }
 
@@ -317,7 +318,7 @@ impl Default for DatabaseSettings {
             idle_timeout_secs: 600,
             max_lifetime_secs: 1800,
             operation_timeout_secs: 8,
-            max_retries: 10,
+            max_retries: 30,
         }
     }
 }

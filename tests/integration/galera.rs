@@ -912,6 +912,14 @@ async fn node_lost_under_load() {
         }
     }
     let requests: usize = stats.iter().map(|s| s.0).sum();
+    let conflicts = total(&client, &nodes, "minilvb_db_retries_total", "conflict").await
+        - conflicts_before
+        - conflicts;
+    let reconnects = total(&client, &nodes, "minilvb_db_retries_total", "connection").await;
+    eprintln!(
+        "galera node lost under load: {conflicts} transactions re-run after a conflict, \
+         {reconnects} after a connection lost before commit"
+    );
     eprintln!(
         "galera node lost under load: {requests} requests in {run:.1?} ({:.0}/s); database node 3 \
          killed at {killed_at:.1?}, restarted at {restarting_at:.1?}..{restarted_at:.1?}, minilvb \
