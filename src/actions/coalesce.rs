@@ -1,9 +1,11 @@
 //! Coalesced like counters. A popular room takes thousands of likes a
-//! second on one row; applied one by one, every like waits for the row (and,
+//! second; applied one by one, every like waits for the one before (and,
 //! on SQLite, for the single writer). Instead, likes that arrive while an
 //! update of the same target is in flight are summed and applied together
 //! in one update, and each request is answered when the update that carried
 //! it has committed: a reply of success still means the like is durable.
+//! The store writes that update to this node's own like slot, so nodes do
+//! not contend with each other either (see `store::sql`, `add_likes`).
 //!
 //! Summing +1s and -1s and flooring once at zero gives the result of one
 //! valid order of those concurrent requests (increments first), so counts

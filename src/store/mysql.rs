@@ -35,10 +35,13 @@ impl Dialect for MySql {
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // ER_LOCK_DEADLOCK (also Galera's certification failure and
-        // brute-force abort), ER_LOCK_WAIT_TIMEOUT.
+        // brute-force abort), ER_LOCK_WAIT_TIMEOUT. Not tested here, each a
+        // transaction rolled back: MySQL Group Replication's lost
+        // certification (ER_TRANSACTION_ROLLBACK_DURING_COMMIT) and TiDB's
+        // optimistic write conflict.
         error
             .try_downcast_ref::<MySqlDatabaseError>()
-            .is_some_and(|e| matches!(e.number(), 1213 | 1205))
+            .is_some_and(|e| matches!(e.number(), 1213 | 1205 | 3101 | 9007))
     }
 
     fn is_unavailable(error: &dyn DatabaseError) -> bool {

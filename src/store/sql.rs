@@ -7,12 +7,18 @@
 //! are set up (`sqlite.rs`, `postgres.rs`, `mysql.rs`).
 //!
 //! Concurrency, for several nodes on one database:
-//! - a membership change and its count change happen in one transaction
-//!   that first locks the room's or recording's row (`FOR UPDATE`; SQLite has
-//!   a single writer instead), so every change to one group is serialized
-//!   and the count moves only when a member row really appeared or went;
-//! - counters change in one `UPDATE` each, relative to the current value and
-//!   floored at 0 in the same statement: no read-modify-write, no lost update;
+//! - a membership change and its count change happen in one transaction;
+//!   the count moves (a relative `UPDATE` of the room's or recording's row,
+//!   which also finds whether the group exists) only when a member row
+//!   really appeared or went, and it is the transaction's last write but
+//!   one, so the group's row is held briefly (on Galera, a transaction
+//!   holding a row that other nodes write is aborted by each of their writes);
+//! - counters change relative to the current value, floored at 0 where they
+//!   could go below: no read-modify-write, no lost update;
+//! - likes never touch the room's row: each node adds its likes to a slot
+//!   row of its own (`like_slots`, see `add_likes`), so likes from several
+//!   nodes neither wait for nor conflict with each other or with membership
+//!   and status changes; unlikes go through slot 0, one after the other;
 //! - locks are always taken parent row first (room, recording), then member
 //!   and file rows, so these transactions do not deadlock each other; a
 //!   deadlock or serialization failure that happens anyway, or a unique-key
@@ -21,9 +27,9 @@
 //! - on a Galera cluster `FOR UPDATE` locks on its own node only, and
 //!   transactions on different nodes are ordered by certification of the
 //!   rows they write. So every transaction whose correctness rests on a
-//!   parent lock also writes the parent row whenever it matters: a
-//!   membership change moves the count, a recording notice increments its
-//!   anchor's `recording_notices`. Two such transactions on two nodes then
+//!   lock also writes the locked row: a membership change moves the count,
+//!   a recording notice increments its anchor's `recording_notices`, an
+//!   unlike writes slot 0. Two such transactions on two nodes then
 //!   conflict, and the loser is re-run on the winner's result.
 //!
 //! Failure: every operation has a deadline (`database.operation_timeout_secs`);
