@@ -27,7 +27,7 @@ use minilvb::cloud::callback_sign;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
-use crate::nodes::{Node, ok, post};
+use crate::nodes::{Node, ok, post, room_with_members};
 
 const API_KEY: &str = "galera-harness-callback-key";
 const ROOMS: usize = 3;
@@ -177,6 +177,26 @@ async fn counter(client: &reqwest::Client, url: &str, name: &str, labels: &str) 
         .filter(|line| line.starts_with(name) && line.contains(labels))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// A fresh database and three minilvb nodes on it, node N on database node
+/// N, started together (so they race to migrate); the database's URLs.
+async fn three_nodes(cluster: &Cluster) -> (Vec<String>, [Served; 3], Balancer) {
+    let urls = cluster.database().await;
+    let (a, b, c) = tokio::join!(
+        start_node(&urls[0]),
+        start_node(&urls[1]),
+        start_node(&urls[2])
+    );
+    let nodes = [a, b, c];
+    let lb = Balancer::new(nodes.iter().map(|n| n.node.base.clone()).collect());
+    (urls, nodes, lb)
+}
+
+/// RequestLVBAddr of a room.
+fn session(room: usize) -> Value {
+    json!({"Action":"RequestLVBAddr","userid":anchor(room),"groupid":group(room),
+        "title":"galera","userinfo":{"nickname":"主播 🎤","headpic":"","frontcover":"","location":""}})
 }
 
 fn anchor(room: usize) -> String {
@@ -635,22 +655,11 @@ async fn node_lost_under_load() {
     let Some(cluster) = cluster("node_lost_under_load") else {
         return;
     };
-    let urls = cluster.database().await;
-    // Started together, each on its own database node: they race to migrate.
-    let (a, b, c) = tokio::join!(
-        start_node(&urls[0]),
-        start_node(&urls[1]),
-        start_node(&urls[2])
-    );
-    let nodes = [a, b, c];
-    let lb = Arc::new(Balancer::new(
-        nodes.iter().map(|n| n.node.base.clone()).collect(),
-    ));
+    let (urls, nodes, lb) = three_nodes(&cluster).await;
+    let lb = Arc::new(lb);
     let client = lb.client.clone();
     for room in 0..ROOMS {
-        let request = json!({"Action":"RequestLVBAddr","userid":anchor(room),"groupid":group(room),
-            "title":"galera","userinfo":{"nickname":"主播 🎤","headpic":"","frontcover":"","location":""}});
-        ok(&client, &lb.bases[room % 3], &request).await;
+        ok(&client, &lb.bases[room % 3], &session(room)).await;
     }
 
     // 1. The like storm: every worker on one room, through all three nodes.
@@ -839,25 +848,9 @@ async fn node_lost_under_load() {
     for base in &lb.bases {
         let recordings = all_recordings(&client, base).await;
         for room in 0..ROOMS {
-            let info = ok(
-                &client,
-                base,
-                &json!({"Action":"GetUserInfo","userid":anchor(room),"type":0,"fileid":""}),
-            )
-            .await;
-            let list = ok(
-                &client,
-                base,
-                &json!({"Action":"FetchGroupMemberList","liveuserid":anchor(room),
-                "groupid":group(room),"pageno":1,"pagesize":100}),
-            )
-            .await;
-            let listed: BTreeSet<String> = list["memberlist"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["userid"].as_str().unwrap().to_owned())
-                .collect();
+            let (info, list, listed) =
+                room_with_members(&client, base, &anchor(room), &group(room)).await;
+            let listed: BTreeSet<String> = listed.into_iter().collect();
             let expected = members.get(&room).cloned().unwrap_or_default();
             assert_eq!(listed, expected, "room {room} members via {base}");
             assert_eq!(list["totalcount"], expected.len(), "room {room} via {base}");
@@ -961,19 +954,7 @@ async fn node_lost_under_load() {
         ok(&client, &lb.bases[(i + 1) % 3], &enter).await;
     }
     for base in &lb.bases {
-        let list = ok(
-            &client,
-            base,
-            &json!({"Action":"FetchGroupMemberList","liveuserid":"anchor-order",
-            "groupid":"@TGS#order","pageno":1,"pagesize":100}),
-        )
-        .await;
-        let order: Vec<String> = list["memberlist"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["userid"].as_str().unwrap().to_owned())
-            .collect();
+        let (_, _, order) = room_with_members(&client, base, "anchor-order", "@TGS#order").await;
         assert_eq!(order, joined, "join order via {base}");
     }
     for served in nodes {
@@ -1040,18 +1021,9 @@ async fn recording_notices_merge_across_nodes() {
     let Some(cluster) = cluster("recording_notices_merge_across_nodes") else {
         return;
     };
-    let urls = cluster.database().await;
-    let (a, b, c) = tokio::join!(
-        start_node(&urls[0]),
-        start_node(&urls[1]),
-        start_node(&urls[2])
-    );
-    let nodes = [a, b, c];
-    let lb = Balancer::new(nodes.iter().map(|n| n.node.base.clone()).collect());
+    let (_, nodes, lb) = three_nodes(&cluster).await;
     let client = lb.client.clone();
-    let request = json!({"Action":"RequestLVBAddr","userid":anchor(0),"groupid":group(0),
-        "title":"galera","userinfo":{"nickname":"","headpic":"","frontcover":"","location":""}});
-    ok(&client, &lb.bases[0], &request).await;
+    ok(&client, &lb.bases[0], &session(0)).await;
     const BROADCASTS: usize = 40;
     let mut outcomes = Vec::new();
     for broadcast in 0..BROADCASTS {

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, TestDatabase};
-use crate::nodes::{Node, ok, post};
+use crate::nodes::{Node, ok, post, room_with_members};
 
 const ROOMS: usize = 3;
 const VIEWERS: usize = 24;
@@ -249,25 +249,9 @@ async fn several_nodes_keep_counts_exact(backend: Backend) {
             &tally.failures[..tally.failures.len().min(5)]
         );
         for base in nodes.iter() {
-            let info = ok(
-                &client,
-                base,
-                &json!({"Action":"GetUserInfo","userid":anchor(room),"type":0,"fileid":""}),
-            )
-            .await;
-            let members = ok(
-                &client,
-                base,
-                &json!({"Action":"FetchGroupMemberList","liveuserid":anchor(room),
-                "groupid":group(room),"pageno":1,"pagesize":100}),
-            )
-            .await;
-            let listed: BTreeSet<String> = members["memberlist"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["userid"].as_str().unwrap().to_owned())
-                .collect();
+            let (info, members, listed) =
+                room_with_members(&client, base, &anchor(room), &group(room)).await;
+            let listed: BTreeSet<String> = listed.into_iter().collect();
             assert_eq!(listed, tally.members, "room {room} members via {base}");
             assert_eq!(members["totalcount"], tally.members.len(), "room {room}");
             assert_eq!(info["viewercount"], tally.members.len(), "room {room}");

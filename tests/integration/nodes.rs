@@ -131,3 +131,33 @@ pub async fn ok(client: &reqwest::Client, base: &str, body: &Value) -> Value {
     assert_eq!(reply["returnValue"], 0, "{body} answered {reply}");
     reply["returnData"].clone()
 }
+
+/// A room through `base`: GetUserInfo's pusherinfo, FetchGroupMemberList's
+/// `returnData` (first page of 100), and the listed userids in list order.
+pub async fn room_with_members(
+    client: &reqwest::Client,
+    base: &str,
+    anchor: &str,
+    groupid: &str,
+) -> (Value, Value, Vec<String>) {
+    let info = ok(
+        client,
+        base,
+        &serde_json::json!({"Action":"GetUserInfo","userid":anchor,"type":0,"fileid":""}),
+    )
+    .await;
+    let members = ok(
+        client,
+        base,
+        &serde_json::json!({"Action":"FetchGroupMemberList","liveuserid":anchor,
+            "groupid":groupid,"pageno":1,"pagesize":100}),
+    )
+    .await;
+    let listed = members["memberlist"]
+        .as_array()
+        .expect("a member list")
+        .iter()
+        .map(|m| m["userid"].as_str().expect("a userid").to_owned())
+        .collect();
+    (info, members, listed)
+}
