@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -203,26 +203,51 @@ fn over_limit(over: OverLimit) -> Refusal {
 
 /// Reads the body within the deadline: HTTP 408 when it does not arrive in
 /// time, 413 when it is larger than `server.max_body_bytes`.
-async fn read_body<S: Send + Sync>(
-    request: Request,
-    state: &S,
-    deadline: Instant,
-    ctx: &Context,
-) -> Result<Bytes, Refusal> {
+///
+/// An oversized body is still read (and dropped) up to a bound before the
+/// 413 goes out: closing a socket with unread data makes the kernel reset
+/// the connection, and a client still sending would then never see the
+/// envelope.
+async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result<Bytes, Refusal> {
+    use http_body_util::BodyExt;
+
     let server = &ctx.settings.server;
-    match tokio::time::timeout_at(deadline, Bytes::from_request(request, state)).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(rejection)) => {
-            let status = rejection.status();
-            tracing::info!(%status, "request body rejected");
-            let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!("request body larger than {} bytes", server.max_body_bytes)
-            } else {
-                "request body could not be read".to_owned()
+    let limit = server.max_body_bytes;
+    let drain_limit = limit.saturating_mul(16).max(1 << 20);
+    let mut body = request.into_body();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
             };
+            seen = seen.saturating_add(data.len());
+            if seen <= limit {
+                kept.extend_from_slice(&data);
+            } else if seen > drain_limit {
+                break;
+            }
+        }
+        Ok::<_, axum::Error>(())
+    };
+    match tokio::time::timeout_at(deadline, read).await {
+        Ok(Ok(())) if seen <= limit => Ok(Bytes::from(kept)),
+        Ok(Ok(())) => {
+            tracing::info!(status = %StatusCode::PAYLOAD_TOO_LARGE, "request body rejected");
             Err(Refusal {
-                status,
-                error: ProtocolError::new(ErrorCode::InvalidJson, why),
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                error: ProtocolError::new(
+                    ErrorCode::InvalidJson,
+                    format!("request body larger than {limit} bytes"),
+                ),
+            })
+        }
+        Ok(Err(error)) => {
+            tracing::info!(%error, "request body could not be read");
+            Err(Refusal {
+                status: StatusCode::BAD_REQUEST,
+                error: ProtocolError::invalid_json("request body could not be read"),
             })
         }
         Err(_) => {
@@ -304,7 +329,7 @@ async fn run_protocol(
         Some(_) => request.headers().clone(),
         None => HeaderMap::new(),
     };
-    let body = read_body(request, state, deadline, ctx).await?;
+    let body = read_body(request, deadline, ctx).await?;
     if let Some(rate) = &ops.rate {
         rate.check_request(client).map_err(over_limit)?;
     }
@@ -333,7 +358,7 @@ async fn callback(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let deadline = started + state.ops.request_timeout;
     let ctx = &state.ctx;
-    let (status, reply) = match read_body(request, &state, deadline, ctx).await {
+    let (status, reply) = match read_body(request, deadline, ctx).await {
         Ok(body) => match tokio::time::timeout_at(deadline, callbacks::handle(ctx, &body)).await {
             Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
             Ok(reply) => (StatusCode::OK, reply),
