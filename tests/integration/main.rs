@@ -18,6 +18,7 @@ mod fuzz;
 mod import;
 mod limits;
 mod lists;
+mod loadgen;
 mod members;
 mod multinode;
 mod operator;

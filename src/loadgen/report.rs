@@ -1,0 +1,369 @@
+//! The reports: plain text for a terminal, Markdown for `docs/BENCHMARKS.md`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::stats::{Memory, OpStats};
+use super::{Check, PhaseReport, RunReport, ScaleReport, ScenarioReport};
+
+/// A latency in milliseconds, with the digits that matter.
+pub fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else if ms < 100.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+fn mib(memory: &Option<Memory>) -> String {
+    memory.map_or_else(
+        || "?".into(),
+        |m| format!("{:.0}", m.peak_kib as f64 / 1024.0),
+    )
+}
+
+fn row(name: &str, rps: f64, op: &OpStats) -> String {
+    let h = &op.latency;
+    format!(
+        "  {name:<28} {rps:>9.0} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        ms(h.quantile(0.5)),
+        ms(h.quantile(0.9)),
+        ms(h.quantile(0.99)),
+        ms(h.max()),
+        op.errors()
+    )
+}
+
+fn phase_text(out: &mut String, ops: &[&str], phase: &PhaseReport) {
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "operation", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+    );
+    for (i, name) in ops.iter().enumerate() {
+        let _ = writeln!(out, "{}", row(name, phase.op_rps(i), &phase.stats.ops[i]));
+    }
+    let _ = writeln!(out, "{}", row("all", phase.rps(), &phase.stats.total()));
+    for sample in &phase.stats.samples {
+        let _ = writeln!(out, "  error: {sample}");
+    }
+}
+
+fn checks_text(out: &mut String, checks: &[Check]) {
+    for check in checks {
+        let verdict = if check.passed() { "ok" } else { "FAILED" };
+        let _ = write!(out, "  check: {}: {verdict}", check.what);
+        if check.ambiguous > 0 {
+            let _ = write!(out, " (allowing for {} unanswered writes)", check.ambiguous);
+        }
+        let _ = writeln!(out);
+        for problem in check.problems.iter().take(10) {
+            let _ = writeln!(out, "    {problem}");
+        }
+    }
+}
+
+pub fn scenario_text(s: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let fraction = s
+        .fraction()
+        .map(|f| format!(", {f:.2} of baseline"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "== {} ({} connections): {:.0} req/s{fraction}; seeded in {:.1} s; peak RSS {} MiB",
+        s.kind,
+        s.peak.connections,
+        s.peak.rps(),
+        s.seed_time.as_secs_f64(),
+        mib(&s.memory)
+    );
+    phase_text(&mut out, s.ops, &s.peak);
+    if let Some(half) = &s.half {
+        let _ = writeln!(
+            out,
+            "  at half of peak ({:.0} req/s offered): {:.0} req/s, p99 {} ms",
+            half.rate.unwrap_or_default(),
+            half.rps(),
+            ms(half.stats.total().latency.quantile(0.99))
+        );
+        phase_text(&mut out, s.ops, half);
+    }
+    checks_text(&mut out, &s.checks);
+    out
+}
+
+pub fn scale_text(s: &ScaleReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== scale: page-1 latency, one connection, at {} and at {} rooms, recordings and members (seeded in {:.1} s; peak RSS {} MiB)",
+        s.small,
+        s.large,
+        s.seed_time.as_secs_f64(),
+        mib(&s.memory)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<28} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "operation",
+        format!("p50@{}", s.small),
+        format!("p99@{}", s.small),
+        format!("p50@{}", s.large),
+        format!("p99@{}", s.large),
+        "p50 x"
+    );
+    for (i, name) in s.ops.iter().enumerate() {
+        let (a, b) = (
+            &s.small_phase.stats.ops[i].latency,
+            &s.large_phase.stats.ops[i].latency,
+        );
+        let _ = writeln!(
+            out,
+            "  {name:<28} {:>10} {:>10} {:>10} {:>10} {:>8.1}",
+            ms(a.quantile(0.5)),
+            ms(a.quantile(0.99)),
+            ms(b.quantile(0.5)),
+            ms(b.quantile(0.99)),
+            ratio(b.quantile(0.5), a.quantile(0.5))
+        );
+    }
+    for phase in [&s.small_phase, &s.large_phase] {
+        for sample in &phase.stats.samples {
+            let _ = writeln!(out, "  error: {sample}");
+        }
+    }
+    checks_text(&mut out, &s.checks);
+    out
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+/// The whole run as text.
+pub fn text(report: &RunReport) -> String {
+    let mut out = String::new();
+    for s in &report.scenarios {
+        out.push_str(&scenario_text(s));
+        out.push('\n');
+    }
+    if let Some(scale) = &report.scale {
+        out.push_str(&scale_text(scale));
+        out.push('\n');
+    }
+    if !report.sweep.is_empty() {
+        let _ = writeln!(
+            out,
+            "== sweep: baseline and mixed against connections\n  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9}",
+            "connections", "baseline r/s", "baseline p99", "mixed r/s", "mixed p99", "fraction"
+        );
+        for p in &report.sweep {
+            let _ = writeln!(
+                out,
+                "  {:>11} {:>13.0} {:>13} {:>11.0} {:>11} {:>9.2}",
+                p.connections,
+                p.baseline_rps,
+                ms(p.baseline_p99),
+                p.mixed_rps,
+                ms(p.mixed_p99),
+                p.mixed_rps / p.baseline_rps.max(1e-9)
+            );
+        }
+        checks_text(&mut out, &report.sweep_checks);
+        out.push('\n');
+    }
+    out.push_str(&summary_text(report));
+    out
+}
+
+fn summary_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== summary: {}, {} connections, {} s per phase, client {} thread(s), server {} thread(s); load {} -> {}",
+        report.target.as_deref().unwrap_or(&report.backend),
+        report.connections,
+        report.duration.as_secs_f64(),
+        report.client_threads,
+        report.server_threads,
+        report.load_before,
+        report.load_after
+    );
+    let _ = writeln!(
+        out,
+        "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7}",
+        "scenario",
+        "req/s",
+        "baseline",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "errors",
+        "p99@half",
+        "RSS MiB",
+        "checks"
+    );
+    for s in &report.scenarios {
+        let total = s.peak.stats.total();
+        let h = &total.latency;
+        let _ = writeln!(
+            out,
+            "  {:<9} {:>9.0} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7}",
+            s.kind.name(),
+            s.peak.rps(),
+            s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
+            ms(h.quantile(0.5)),
+            ms(h.quantile(0.9)),
+            ms(h.quantile(0.99)),
+            ms(h.max()),
+            total.errors() + s.half.as_ref().map_or(0, PhaseReport::errors),
+            s.half
+                .as_ref()
+                .map_or("-".into(), |p| ms(p.stats.total().latency.quantile(0.99))),
+            mib(&s.memory),
+            checks_verdict(&s.checks)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {}",
+        if report.passed() {
+            "PASSED: no unexpected answers, every check exact"
+        } else {
+            "FAILED: see the errors and checks above"
+        }
+    );
+    out
+}
+
+fn checks_verdict(checks: &[Check]) -> &'static str {
+    if checks.is_empty() {
+        "-"
+    } else if checks.iter().all(Check::passed) {
+        "ok"
+    } else {
+        "FAILED"
+    }
+}
+
+/// The run as Markdown: the summary table, then each scenario's operations.
+pub fn markdown(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Backend **{}**, {} connections, {} s per phase after {} s of warm-up, client {} thread(s), server {} thread(s); load average {} before, {} after.\n",
+        report.target.as_deref().unwrap_or(&report.backend),
+        report.connections,
+        report.duration.as_secs_f64(),
+        report.warmup.as_secs_f64(),
+        report.client_threads,
+        report.server_threads,
+        report.load_before,
+        report.load_after
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | req/s | of baseline | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak | peak RSS MiB | checks |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for s in &report.scenarios {
+        let total = s.peak.stats.total();
+        let h = &total.latency;
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.kind.name(),
+            s.peak.rps(),
+            s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
+            ms(h.quantile(0.5)),
+            ms(h.quantile(0.9)),
+            ms(h.quantile(0.99)),
+            ms(h.max()),
+            total.errors() + s.half.as_ref().map_or(0, PhaseReport::errors),
+            s.half
+                .as_ref()
+                .map_or("-".into(), |p| ms(p.stats.total().latency.quantile(0.99))),
+            mib(&s.memory),
+            checks_verdict(&s.checks)
+        );
+    }
+    for s in &report.scenarios {
+        let _ = writeln!(
+            out,
+            "\n**{}** (seeded in {:.1} s)\n\n| operation | req/s | p50 ms | p90 ms | p99 ms | max ms | p99 ms at half peak | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|",
+            s.kind,
+            s.seed_time.as_secs_f64()
+        );
+        for (i, name) in s.ops.iter().enumerate() {
+            let op = &s.peak.stats.ops[i];
+            let h = &op.latency;
+            let _ = writeln!(
+                out,
+                "| {name} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                s.peak.op_rps(i),
+                ms(h.quantile(0.5)),
+                ms(h.quantile(0.9)),
+                ms(h.quantile(0.99)),
+                ms(h.max()),
+                s.half
+                    .as_ref()
+                    .map_or("-".into(), |p| ms(p.stats.ops[i].latency.quantile(0.99))),
+                op.errors()
+            );
+        }
+        for check in &s.checks {
+            let _ = writeln!(
+                out,
+                "\n- check: {}: {}",
+                check.what,
+                if check.passed() { "exact" } else { "FAILED" }
+            );
+        }
+    }
+    if let Some(s) = &report.scale {
+        let _ = writeln!(
+            out,
+            "\n**scale**: page-1 latency, one connection, at {} and at {} rooms (all online), recordings and members of one room\n\n| operation | p50 ms @{} | p99 ms @{} | p50 ms @{} | p99 ms @{} | p50 ratio |\n|---|---:|---:|---:|---:|---:|",
+            s.small, s.large, s.small, s.small, s.large, s.large
+        );
+        for (i, name) in s.ops.iter().enumerate() {
+            let (a, b) = (
+                &s.small_phase.stats.ops[i].latency,
+                &s.large_phase.stats.ops[i].latency,
+            );
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {:.1} |",
+                ms(a.quantile(0.5)),
+                ms(a.quantile(0.99)),
+                ms(b.quantile(0.5)),
+                ms(b.quantile(0.99)),
+                ratio(b.quantile(0.5), a.quantile(0.5))
+            );
+        }
+        let _ = writeln!(out, "\nPeak RSS during scale: {} MiB.", mib(&s.memory));
+    }
+    if !report.sweep.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**sweep**\n\n| connections | baseline req/s | baseline p99 ms | mixed req/s | mixed p99 ms | mixed of baseline |\n|---:|---:|---:|---:|---:|---:|"
+        );
+        for p in &report.sweep {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {} | {:.0} | {} | {:.2} |",
+                p.connections,
+                p.baseline_rps,
+                ms(p.baseline_p99),
+                p.mixed_rps,
+                ms(p.mixed_p99),
+                p.mixed_rps / p.baseline_rps.max(1e-9)
+            );
+        }
+    }
+    out
+}
