@@ -59,8 +59,8 @@ pub struct Sizes {
     pub mixed_online: usize,
     pub mixed_recordings: usize,
     pub mixed_hosts: usize,
-    /// `scale`: rooms, recordings and members of one room, first at the
-    /// small size, then at the large one.
+    /// `scale`: online rooms and members of one room, first at the small
+    /// size, then at the large one.
     pub scale_small: usize,
     pub scale_large: usize,
 }
@@ -732,8 +732,9 @@ async fn run_phase<W: Worker>(plan: Plan, workers: Vec<W>) -> (Vec<W>, PhaseStat
 
 /// One connection: sends what its worker says until the phase ends.
 /// Latency counts from the send, or, in a rate-limited phase that has fallen
-/// behind its schedule, from when the request was due (so that a stalled
-/// server is not measured only once per stall).
+/// behind its schedule, from when the request was due (so that a stall is
+/// not measured only once: "coordinated omission"); the service time always
+/// counts from the send.
 async fn drive<W: Worker>(
     mut worker: W,
     i: usize,
@@ -783,6 +784,7 @@ async fn drive<W: Worker>(
         let counted = &mut stats.ops[op];
         if done >= window_start && done <= end {
             counted.latency.record(done - from);
+            counted.service.record(done - sent);
         }
         match answer {
             Err(why) => {

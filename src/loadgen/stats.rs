@@ -104,7 +104,10 @@ impl Histogram {
 /// What happened to one kind of request in one phase.
 #[derive(Clone, Default)]
 pub struct OpStats {
+    /// From when the request was due (see `drive`).
     pub latency: Histogram,
+    /// From when it was sent.
+    pub service: Histogram,
     /// Answered with a `returnValue` the scenario did not expect.
     pub unexpected: u64,
     /// No answer: connection refused or reset, HTTP error status, bad reply.
@@ -118,6 +121,7 @@ impl OpStats {
 
     pub fn merge(&mut self, other: &OpStats) {
         self.latency.merge(&other.latency);
+        self.service.merge(&other.service);
         self.unexpected += other.unexpected;
         self.failed += other.failed;
     }
