@@ -266,6 +266,8 @@ pub struct SweepPoint {
 }
 
 pub struct RunReport {
+    /// Cores, CPU model, memory.
+    pub machine: String,
     /// `sqlite`, `postgres`, `mysql` (the URL's scheme).
     pub backend: String,
     pub target: Option<String>,
@@ -302,6 +304,26 @@ impl RunReport {
     }
 }
 
+/// The CPU model, the number of cores and the memory, from `/proc`.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or_else(|| "?".into(), |kib| format!("{:.1}", kib / 1024.0 / 1024.0));
+    format!("{cores} cores, {model}, {memory} GiB")
+}
+
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -316,6 +338,7 @@ pub fn run(config: &Config) -> anyhow::Result<RunReport> {
     kinds.sort();
     kinds.dedup();
     let mut report = RunReport {
+        machine: machine(),
         backend: runner.backend(),
         target: config.target.clone(),
         connections: config.connections,

@@ -185,7 +185,8 @@ fn summary_text(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "== summary: {}, {} connections, {} s per phase, client {} thread(s), server {} thread(s); load {} -> {}",
+        "== summary: {}; {}, {} connections, {} s per phase, client {} thread(s), server {} thread(s); load {} -> {}",
+        report.machine,
         report.target.as_deref().unwrap_or(&report.backend),
         report.connections,
         report.duration.as_secs_f64(),
@@ -266,7 +267,8 @@ pub fn markdown(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Backend **{}**, {} connections, {} s per phase after {} s of warm-up, client {} thread(s), server {} thread(s); load average {} before, {} after.\n",
+        "{}. Backend **{}**, {} connections, {} s per phase after {} s of warm-up, client {} thread(s), server {} thread(s); load average {} before, {} after.\n",
+        report.machine,
         report.target.as_deref().unwrap_or(&report.backend),
         report.connections,
         report.duration.as_secs_f64(),
