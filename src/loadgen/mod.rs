@@ -753,11 +753,15 @@ async fn run_phase<W: Worker>(plan: Plan, workers: Vec<W>) -> (Vec<W>, PhaseStat
     (workers, stats)
 }
 
+/// The granularity of tokio's timer: a rate-limited connection may wake up
+/// this late by the client's own doing.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 /// One connection: sends what its worker says until the phase ends.
 /// Latency counts from the send, or, in a rate-limited phase that has fallen
-/// behind its schedule, from when the request was due (so that a stall is
-/// not measured only once: "coordinated omission"); the service time always
-/// counts from the send.
+/// behind its schedule, from when the request was due (less one
+/// [`TIMER_TICK`]), so that a stall is not measured only once ("coordinated
+/// omission"); the service time always counts from the send.
 async fn drive<W: Worker>(
     mut worker: W,
     i: usize,
@@ -791,7 +795,9 @@ async fn drive<W: Worker>(
                 sent = Instant::now();
                 from = sent;
             } else {
-                from = *at;
+                // Behind schedule: the lag counts, beyond one tick of the
+                // client's own timer.
+                from = sent.min(*at + TIMER_TICK);
             }
             *at += every;
         }
