@@ -566,9 +566,9 @@ impl<'a> Runner<'a> {
             duration,
             seed: self.config.seed,
         };
-        let workers = scenario.take_workers(connections);
+        let workers = scenario.pool().take(connections);
         let (workers, stats) = self.client_rt.block_on(run_phase(plan, workers));
-        scenario.return_workers(workers);
+        scenario.pool().put_back(workers);
         PhaseReport {
             connections,
             rate,

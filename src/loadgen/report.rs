@@ -181,20 +181,25 @@ pub fn text(report: &RunReport) -> String {
     out
 }
 
-fn summary_text(report: &RunReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "== summary: {}; {}, {} connections, {} s per phase, client {} thread(s), server {} thread(s); load {} -> {}",
+/// The machine, the backend and how the run was made, with the load.
+fn conditions(report: &RunReport) -> String {
+    format!(
+        "{}; backend {}, {} connections, {} s per phase after {} s of warm-up, client {} thread(s), server {} thread(s); load average {} before, {} after",
         report.machine,
         report.target.as_deref().unwrap_or(&report.backend),
         report.connections,
         report.duration.as_secs_f64(),
+        report.warmup.as_secs_f64(),
         report.client_threads,
         report.server_threads,
         report.load_before,
         report.load_after
-    );
+    )
+}
+
+fn summary_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "== summary: {}", conditions(report));
     let _ = writeln!(
         out,
         "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7}",
@@ -211,22 +216,11 @@ fn summary_text(report: &RunReport) -> String {
         "checks"
     );
     for s in &report.scenarios {
-        let total = s.peak.stats.total();
-        let h = &total.latency;
+        let c = summary_cells(s);
         let _ = writeln!(
             out,
-            "  {:<9} {:>9.0} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7}",
-            s.kind.name(),
-            s.peak.rps(),
-            s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
-            ms(h.quantile(0.5)),
-            ms(h.quantile(0.9)),
-            ms(h.quantile(0.99)),
-            ms(h.max()),
-            total.errors() + s.half.as_ref().map_or(0, PhaseReport::errors),
-            half_p99(s.half.as_ref().map(|p| p.stats.total())),
-            mib(&s.memory),
-            checks_verdict(&s.checks)
+            "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
         );
     }
     let _ = writeln!(
@@ -239,6 +233,26 @@ fn summary_text(report: &RunReport) -> String {
         }
     );
     out
+}
+
+/// One scenario's summary: name, req/s, fraction of baseline, p50, p90,
+/// p99, max, errors, p99 at half peak, peak RSS, checks.
+fn summary_cells(s: &ScenarioReport) -> [String; 11] {
+    let total = s.peak.stats.total();
+    let h = &total.latency;
+    [
+        s.kind.name().to_owned(),
+        format!("{:.0}", s.peak.rps()),
+        s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
+        ms(h.quantile(0.5)),
+        ms(h.quantile(0.9)),
+        ms(h.quantile(0.99)),
+        ms(h.max()),
+        (total.errors() + s.half.as_ref().map_or(0, PhaseReport::errors)).to_string(),
+        half_p99(s.half.as_ref().map(|p| p.stats.total())),
+        mib(&s.memory),
+        checks_verdict(&s.checks).to_owned(),
+    ]
 }
 
 /// The p99 at half of the peak, from when due and (in brackets) from the send.
@@ -265,41 +279,13 @@ fn checks_verdict(checks: &[Check]) -> &'static str {
 /// The run as Markdown: the summary table, then each scenario's operations.
 pub fn markdown(report: &RunReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}. Backend **{}**, {} connections, {} s per phase after {} s of warm-up, client {} thread(s), server {} thread(s); load average {} before, {} after.\n",
-        report.machine,
-        report.target.as_deref().unwrap_or(&report.backend),
-        report.connections,
-        report.duration.as_secs_f64(),
-        report.warmup.as_secs_f64(),
-        report.client_threads,
-        report.server_threads,
-        report.load_before,
-        report.load_after
-    );
+    let _ = writeln!(out, "{}.\n", conditions(report));
     let _ = writeln!(
         out,
         "| scenario | req/s | of baseline | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak (from the send) | peak RSS MiB | checks |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for s in &report.scenarios {
-        let total = s.peak.stats.total();
-        let h = &total.latency;
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            s.kind.name(),
-            s.peak.rps(),
-            s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
-            ms(h.quantile(0.5)),
-            ms(h.quantile(0.9)),
-            ms(h.quantile(0.99)),
-            ms(h.max()),
-            total.errors() + s.half.as_ref().map_or(0, PhaseReport::errors),
-            half_p99(s.half.as_ref().map(|p| p.stats.total())),
-            mib(&s.memory),
-            checks_verdict(&s.checks)
-        );
+        let _ = writeln!(out, "| {} |", summary_cells(s).join(" | "));
     }
     for s in &report.scenarios {
         let _ = writeln!(

@@ -98,15 +98,14 @@ pub trait Scenario {
     /// Names of the operations, indexed as the workers return them.
     fn ops(&self) -> &'static [&'static str];
     fn seed(&mut self, store: &Arc<dyn Store>) -> impl Future<Output = anyhow::Result<()>>;
-    /// The first `n` workers (the same ones, with their state, every phase).
-    fn take_workers(&mut self, n: usize) -> Vec<Self::Worker>;
-    fn return_workers(&mut self, workers: Vec<Self::Worker>);
+    /// The workers, kept from phase to phase with their state.
+    fn pool(&mut self) -> &mut Pool<Self::Worker>;
     /// Checks the server's state against what the workers saw acknowledged.
     fn check(&self, http: &mut Checker) -> impl Future<Output = anyhow::Result<Vec<Check>>>;
 }
 
 /// Keeps workers by index, so that each phase continues with the same state.
-struct Pool<W> {
+pub struct Pool<W> {
     workers: Vec<Option<W>>,
     make: Box<dyn Fn(usize) -> W>,
 }
@@ -119,7 +118,8 @@ impl<W> Pool<W> {
         }
     }
 
-    fn take(&mut self, n: usize) -> Vec<W> {
+    /// The first `n` workers, made as needed.
+    pub fn take(&mut self, n: usize) -> Vec<W> {
         while self.workers.len() < n {
             let index = self.workers.len();
             self.workers.push(Some((self.make)(index)));
@@ -130,7 +130,7 @@ impl<W> Pool<W> {
             .collect()
     }
 
-    fn put_back(&mut self, workers: Vec<W>) {
+    pub fn put_back(&mut self, workers: Vec<W>) {
         for (slot, worker) in self.workers.iter_mut().zip(workers) {
             *slot = Some(worker);
         }
@@ -279,30 +279,33 @@ async fn seed_rooms(
     store: &Arc<dyn Store>,
     prefix: &'static str,
     range: std::ops::Range<usize>,
-    online: fn(usize) -> bool,
+    online: impl Fn(usize) -> bool + Send + Sync + 'static,
 ) -> anyhow::Result<()> {
     let base = now() - 1_000_000;
-    seed_each(store, range, move |store, i| async move {
-        let userid = format!("{prefix}{i}");
-        let stream_id = cloud::legacy_stream_id(BIZID, &userid);
-        let (play_url, hls_play_url, _) =
-            cloud::play_urls(&format!("{BIZID}.liveplay.myqcloud.com"), &stream_id);
-        store
-            .start_session(&NewSession {
-                groupid: format!("{userid}-g"),
-                title: format!("live of {userid}"),
-                userinfo: profile(&userid),
-                stream_id,
-                play_url,
-                hls_play_url,
-                started_at: base + i as i64,
-                userid: userid.clone(),
-            })
-            .await?;
-        if online(i) {
-            store.set_online(&userid, true, base + i as i64).await?;
+    seed_each(store, range, move |store, i| {
+        let online = online(i);
+        async move {
+            let userid = format!("{prefix}{i}");
+            let stream_id = cloud::legacy_stream_id(BIZID, &userid);
+            let (play_url, hls_play_url, _) =
+                cloud::play_urls(&format!("{BIZID}.liveplay.myqcloud.com"), &stream_id);
+            store
+                .start_session(&NewSession {
+                    groupid: format!("{userid}-g"),
+                    title: format!("live of {userid}"),
+                    userinfo: profile(&userid),
+                    stream_id,
+                    play_url,
+                    hls_play_url,
+                    started_at: base + i as i64,
+                    userid: userid.clone(),
+                })
+                .await?;
+            if online {
+                store.set_online(&userid, true, base + i as i64).await?;
+            }
+            Ok(())
         }
-        Ok(())
     })
     .await
 }
@@ -650,12 +653,8 @@ impl Scenario for Baseline {
         Ok(())
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<BaselineWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<BaselineWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<BaselineWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, _http: &mut Checker) -> anyhow::Result<Vec<Check>> {
@@ -753,20 +752,8 @@ impl Scenario for List {
 
     async fn seed(&mut self, store: &Arc<dyn Store>) -> anyhow::Result<()> {
         let (rooms, online) = (self.rooms, self.online);
-        // `fn` pointers cannot capture, so the spread is computed up front.
-        let online_set: Arc<Vec<bool>> =
-            Arc::new((0..rooms).map(|i| spread(i, rooms, online)).collect());
-        seed_rooms(store, LIST_ROOM, 0..rooms, |_| false).await?;
-        seed_each(store, 0..rooms, move |store, i| {
-            let online_set = online_set.clone();
-            async move {
-                if online_set[i] {
-                    store
-                        .set_online(&format!("{LIST_ROOM}{i}"), true, now())
-                        .await?;
-                }
-                Ok(())
-            }
+        seed_rooms(store, LIST_ROOM, 0..rooms, move |i| {
+            spread(i, rooms, online)
         })
         .await?;
         seed_recordings(
@@ -780,12 +767,8 @@ impl Scenario for List {
         .await
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<ListWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<ListWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<ListWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, http: &mut Checker) -> anyhow::Result<Vec<Check>> {
@@ -866,12 +849,8 @@ impl Scenario for Likes {
         seed_rooms(store, LIKES_ROOM, 0..1, |_| true).await
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<LikesWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<LikesWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<LikesWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, http: &mut Checker) -> anyhow::Result<Vec<Check>> {
@@ -990,12 +969,8 @@ impl Scenario for Churn {
         seed_members(store, &self.groups[0], "seed-", 0..self.hot_members).await
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<ChurnWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<ChurnWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<ChurnWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, http: &mut Checker) -> anyhow::Result<Vec<Check>> {
@@ -1181,20 +1156,7 @@ impl Scenario for Mixed {
     async fn seed(&mut self, store: &Arc<dyn Store>) -> anyhow::Result<()> {
         // The online rooms are the first `online` ones (the viewers' groups).
         let online = self.online;
-        let online_set: Arc<Vec<bool>> = Arc::new((0..self.rooms).map(|i| i < online).collect());
-        seed_rooms(store, MIX_ROOM, 0..self.rooms, |_| false).await?;
-        seed_each(store, 0..self.rooms, move |store, i| {
-            let online_set = online_set.clone();
-            async move {
-                if online_set[i] {
-                    store
-                        .set_online(&format!("{MIX_ROOM}{i}"), true, now())
-                        .await?;
-                }
-                Ok(())
-            }
-        })
-        .await?;
+        seed_rooms(store, MIX_ROOM, 0..self.rooms, move |i| i < online).await?;
         seed_rooms(store, MIX_HOST, 0..self.hosts, |_| true).await?;
         seed_recordings(
             store,
@@ -1207,12 +1169,8 @@ impl Scenario for Mixed {
         .await
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<MixedWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<MixedWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<MixedWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, http: &mut Checker) -> anyhow::Result<Vec<Check>> {
@@ -1291,12 +1249,8 @@ impl Scenario for Scale {
         Ok(())
     }
 
-    fn take_workers(&mut self, n: usize) -> Vec<ScaleWorker> {
-        self.pool.take(n)
-    }
-
-    fn return_workers(&mut self, workers: Vec<ScaleWorker>) {
-        self.pool.put_back(workers)
+    fn pool(&mut self) -> &mut Pool<ScaleWorker> {
+        &mut self.pool
     }
 
     async fn check(&self, http: &mut Checker) -> anyhow::Result<Vec<Check>> {
