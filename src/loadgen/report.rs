@@ -117,19 +117,12 @@ pub fn scale_text(s: &ScaleReport) -> String {
         format!("p99@{}", s.large),
         "p50 x"
     );
-    for (i, name) in s.ops.iter().enumerate() {
-        let (a, b) = (
-            &s.small_phase.stats.ops[i].latency,
-            &s.large_phase.stats.ops[i].latency,
-        );
+    for i in 0..s.ops.len() {
+        let c = scale_cells(s, i);
         let _ = writeln!(
             out,
-            "  {name:<28} {:>10} {:>10} {:>10} {:>10} {:>8.1}",
-            ms(a.quantile(0.5)),
-            ms(a.quantile(0.99)),
-            ms(b.quantile(0.5)),
-            ms(b.quantile(0.99)),
-            ratio(b.quantile(0.5), a.quantile(0.5))
+            "  {:<28} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            c[0], c[1], c[2], c[3], c[4], c[5]
         );
     }
     for phase in [&s.small_phase, &s.large_phase] {
@@ -139,6 +132,22 @@ pub fn scale_text(s: &ScaleReport) -> String {
     }
     checks_text(&mut out, &s.checks);
     out
+}
+
+/// One operation of `scale`: name, p50 and p99 small, p50 and p99 large, p50 ratio.
+fn scale_cells(s: &ScaleReport, op: usize) -> [String; 6] {
+    let (a, b) = (
+        &s.small_phase.stats.ops[op].latency,
+        &s.large_phase.stats.ops[op].latency,
+    );
+    [
+        s.ops[op].to_owned(),
+        ms(a.quantile(0.5)),
+        ms(a.quantile(0.99)),
+        ms(b.quantile(0.5)),
+        ms(b.quantile(0.99)),
+        format!("{:.1}", ratio(b.quantile(0.5), a.quantile(0.5))),
+    ]
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -324,20 +333,8 @@ pub fn markdown(report: &RunReport) -> String {
             "\n**scale**: page-1 latency, one connection, at {} and at {} online rooms and members of one room\n\n| operation | p50 ms @{} | p99 ms @{} | p50 ms @{} | p99 ms @{} | p50 ratio |\n|---|---:|---:|---:|---:|---:|",
             s.small, s.large, s.small, s.small, s.large, s.large
         );
-        for (i, name) in s.ops.iter().enumerate() {
-            let (a, b) = (
-                &s.small_phase.stats.ops[i].latency,
-                &s.large_phase.stats.ops[i].latency,
-            );
-            let _ = writeln!(
-                out,
-                "| {name} | {} | {} | {} | {} | {:.1} |",
-                ms(a.quantile(0.5)),
-                ms(a.quantile(0.99)),
-                ms(b.quantile(0.5)),
-                ms(b.quantile(0.99)),
-                ratio(b.quantile(0.5), a.quantile(0.5))
-            );
+        for i in 0..s.ops.len() {
+            let _ = writeln!(out, "| {} |", scale_cells(s, i).join(" | "));
         }
         let _ = writeln!(out, "\nPeak RSS during scale: {} MiB.", mib(&s.memory));
     }
