@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::stats::{Memory, OpStats};
-use super::{Check, PhaseReport, RunReport, ScaleReport, ScenarioReport};
+use super::{Check, PhaseReport, RunReport, ScaleReport, ScenarioReport, SweepPoint};
 
 /// A latency in milliseconds, with the digits that matter.
 pub fn ms(d: Duration) -> String {
@@ -150,6 +150,18 @@ fn scale_cells(s: &ScaleReport, op: usize) -> [String; 6] {
     ]
 }
 
+/// One sweep point: connections, baseline req/s and p99, mixed req/s and p99, fraction.
+fn sweep_cells(p: &SweepPoint) -> [String; 6] {
+    [
+        p.connections.to_string(),
+        format!("{:.0}", p.baseline_rps),
+        ms(p.baseline_p99),
+        format!("{:.0}", p.mixed_rps),
+        ms(p.mixed_p99),
+        format!("{:.2}", p.mixed_rps / p.baseline_rps.max(1e-9)),
+    ]
+}
+
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
@@ -172,15 +184,11 @@ pub fn text(report: &RunReport) -> String {
             "connections", "baseline r/s", "baseline p99", "mixed r/s", "mixed p99", "fraction"
         );
         for p in &report.sweep {
+            let c = sweep_cells(p);
             let _ = writeln!(
                 out,
-                "  {:>11} {:>13.0} {:>13} {:>11.0} {:>11} {:>9.2}",
-                p.connections,
-                p.baseline_rps,
-                ms(p.baseline_p99),
-                p.mixed_rps,
-                ms(p.mixed_p99),
-                p.mixed_rps / p.baseline_rps.max(1e-9)
+                "  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9}",
+                c[0], c[1], c[2], c[3], c[4], c[5]
             );
         }
         checks_text(&mut out, &report.sweep_checks);
@@ -344,16 +352,7 @@ pub fn markdown(report: &RunReport) -> String {
             "\n**sweep**\n\n| connections | baseline req/s | baseline p99 ms | mixed req/s | mixed p99 ms | mixed of baseline |\n|---:|---:|---:|---:|---:|---:|"
         );
         for p in &report.sweep {
-            let _ = writeln!(
-                out,
-                "| {} | {:.0} | {} | {:.0} | {} | {:.2} |",
-                p.connections,
-                p.baseline_rps,
-                ms(p.baseline_p99),
-                p.mixed_rps,
-                ms(p.mixed_p99),
-                p.mixed_rps / p.baseline_rps.max(1e-9)
-            );
+            let _ = writeln!(out, "| {} |", sweep_cells(p).join(" | "));
         }
     }
     out
