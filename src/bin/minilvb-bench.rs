@@ -25,7 +25,7 @@ struct Args {
     /// database, which the scenarios seed directly.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// Drive a running server (http://host:port) instead of an in-process one.
+    /// Drive a running server (http://host:port, with rate_limit.enabled = false) instead of an in-process one.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
     /// Keep-alive connections.

@@ -93,8 +93,9 @@ pub struct Config {
     /// The in-process server's database (a fresh SQLite file per scenario
     /// when `None`); with `target`, the target's database, seeded directly.
     pub database_url: Option<String>,
-    /// A running server, `http://host:port`, instead of the in-process one.
-    /// `baseline` still runs in-process.
+    /// A running server, `http://host:port`, instead of the in-process one
+    /// (run it with `rate_limit.enabled = false`). `baseline` still runs
+    /// in-process.
     pub target: Option<String>,
     pub connections: usize,
     /// Each phase runs `warmup` unmeasured, then `duration` measured.
@@ -492,6 +493,9 @@ impl<'a> Runner<'a> {
         }
         let mut settings = Settings::demo();
         settings.server.listen = "127.0.0.1:0".into();
+        // One client address plays thousands of viewers: per-address
+        // budgets would answer most requests 4003.
+        settings.rate_limit.enabled = false;
         let mut db_dir = None;
         settings.database.url = match (&self.config.database_url, baseline) {
             (Some(url), false) if self.target.is_none() => url.clone(),
