@@ -1028,9 +1028,12 @@ const MIXED_OPS: [&str; 10] = [
     "RequestLVBAddr",
     "ChangeStatus",
 ];
-/// Per 100 requests: viewers like most, browse the list, join, look at the
-/// members; anchors start sessions and go on and off air now and then.
-const MIXED_WEIGHTS: [u32; 10] = [12, 3, 10, 8, 10, 8, 40, 2, 2, 5];
+/// Per 1000 requests, as the apps produce them: a viewer's visit is a list
+/// or two, an enter, a member list or two, a room's details, a quit, and
+/// likes (up to two a second) all along; an anchor sends a handful of
+/// requests per broadcast (cover upload, session, on air, off air) while
+/// its room draws hundreds of viewers.
+const MIXED_WEIGHTS: [u32; 10] = [100, 30, 80, 70, 80, 50, 580, 5, 2, 3];
 
 impl MixedWorker {
     fn random_group(&self, rng: &mut SmallRng) -> u32 {
