@@ -94,6 +94,10 @@ struct Args {
     /// Write the results as Markdown here.
     #[arg(long, value_name = "PATH")]
     markdown: Option<PathBuf>,
+    /// Settings for the in-process server (TOML, as minilvb.toml; MINILVB_* apply
+    /// too); the generator still sets the port, the database and no rate limits.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// The in-process server's log filter (e.g. info); no logs by default.
     #[arg(long, value_name = "FILTER")]
     server_log: Option<String>,
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         scale_duration: seconds(args.scale_duration),
         sweep: args.sweep.clone(),
         sweep_duration: seconds(args.sweep_duration),
+        server_config: args.config.clone(),
         server_log: args.server_log.clone(),
         progress: !args.quiet,
         seed: args.seed,

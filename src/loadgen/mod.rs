@@ -31,7 +31,7 @@ use rand::rngs::SmallRng;
 use tokio::runtime::Runtime;
 
 use crate::Application;
-use crate::config::{DatabaseSettings, Settings};
+use crate::config::{DatabaseSettings, Overrides, Settings};
 use crate::store::Store;
 use client::{Conn, return_value};
 pub use scenarios::ScenarioKind;
@@ -112,6 +112,10 @@ pub struct Config {
     /// Connection counts for the `mixed` and `baseline` sweep (the chart).
     pub sweep: Vec<usize>,
     pub sweep_duration: Duration,
+    /// Settings of the in-process server (a TOML file as `minilvb.toml`, and
+    /// the `MINILVB_*` environment), under the generator's own: port 0, the
+    /// database, no rate limits. Default: the built-in defaults.
+    pub server_config: Option<PathBuf>,
     /// A tracing filter for the in-process server's logs (to stderr); none by default.
     pub server_log: Option<String>,
     /// Progress lines on stderr.
@@ -136,6 +140,7 @@ impl Default for Config {
             scale_duration: Duration::from_secs(2),
             sweep: Vec::new(),
             sweep_duration: Duration::from_secs(3),
+            server_config: None,
             server_log: None,
             progress: false,
             seed: 1,
@@ -491,7 +496,10 @@ impl<'a> Runner<'a> {
                 db_dir: None,
             });
         }
-        let mut settings = Settings::demo();
+        let mut settings = match &self.config.server_config {
+            Some(path) => Settings::load(Some(path), &Overrides::default())?,
+            None => Settings::demo(),
+        };
         settings.server.listen = "127.0.0.1:0".into();
         // One client address plays thousands of viewers: per-address
         // budgets would answer most requests 4003.
