@@ -1,6 +1,6 @@
 //! The sweep as an SVG chart, written by hand: throughput (top) and p99
-//! latency (bottom, logarithmic) against the number of connections
-//! (logarithmic), for `mixed` and `baseline`.
+//! latency (bottom) against the number of connections, for `mixed` and
+//! `baseline`; every axis logarithmic.
 
 use std::fmt::Write as _;
 
@@ -16,28 +16,24 @@ const GAP: f64 = 60.0;
 const MIXED: &str = "#1f77b4";
 const BASELINE: &str = "#7f7f7f";
 
-/// A round step for about five ticks up to `max`.
-fn step(max: f64) -> f64 {
-    let raw = max / 5.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|s| *s >= raw)
-        .unwrap_or(10.0 * magnitude)
-}
-
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
+/// One line of a panel.
+struct Series<'a> {
+    name: &'a str,
+    colour: &'a str,
+    dashed: bool,
+    values: Vec<f64>,
+}
+
 /// Renders the chart; `title` goes on top (machine, backend, load).
 pub fn render(points: &[SweepPoint], title: &str) -> String {
     let mut svg = String::new();
     let height = TOP + 2.0 * PANEL + GAP + 60.0;
-    let plot_w = WIDTH - LEFT - RIGHT;
     let _ = writeln!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
@@ -52,122 +48,120 @@ pub fn render(points: &[SweepPoint], title: &str) -> String {
         svg.push_str("</svg>\n");
         return svg;
     }
-    let conns: Vec<f64> = points.iter().map(|p| p.connections.max(1) as f64).collect();
-    let (x_lo, x_hi) = (
-        conns.iter().cloned().fold(f64::MAX, f64::min).log2(),
-        conns.iter().cloned().fold(0.0, f64::max).log2(),
-    );
-    let x = |c: f64| {
-        let span = (x_hi - x_lo).max(1e-9);
-        LEFT + (c.log2() - x_lo) / span * plot_w
-    };
-
-    // Top panel: throughput, linear from 0.
-    let top = TOP;
-    let max_rps = points
-        .iter()
-        .map(|p| p.baseline_rps.max(p.mixed_rps))
-        .fold(1.0, f64::max);
-    let rps_step = step(max_rps);
-    let rps_hi = (max_rps / rps_step).ceil() * rps_step;
-    let y_rps = |v: f64| top + PANEL - v / rps_hi * PANEL;
-    axes(&mut svg, top, plot_w, "requests / s");
-    let mut tick = 0.0;
-    while tick <= rps_hi + 1e-9 {
-        gridline(&mut svg, y_rps(tick), plot_w, &format!("{tick:.0}"));
-        tick += rps_step;
-    }
-    let series = |f: &dyn Fn(&SweepPoint) -> f64, y: &dyn Fn(f64) -> f64| -> Vec<(f64, f64)> {
-        points
-            .iter()
-            .map(|p| (x(p.connections.max(1) as f64), y(f(p))))
-            .collect()
-    };
-    line(
-        &mut svg,
-        &series(&|p| p.baseline_rps, &y_rps),
-        BASELINE,
-        true,
-    );
-    line(&mut svg, &series(&|p| p.mixed_rps, &y_rps), MIXED, false);
-    legend(
-        &mut svg,
-        top + 10.0,
-        &[("baseline", BASELINE, true), ("mixed", MIXED, false)],
-    );
-
-    // Bottom panel: p99 in ms, logarithmic over whole decades.
+    let connections: Vec<f64> = points.iter().map(|p| p.connections.max(1) as f64).collect();
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let bottom = TOP + PANEL + GAP;
-    let p99s: Vec<f64> = points
-        .iter()
-        .flat_map(|p| [p.baseline_p99, p.mixed_p99])
-        .map(|d| (d.as_secs_f64() * 1000.0).max(0.01))
-        .collect();
-    let lo = p99s
-        .iter()
-        .cloned()
-        .fold(f64::MAX, f64::min)
-        .log10()
-        .floor();
-    let hi = p99s
-        .iter()
-        .cloned()
-        .fold(0.0, f64::max)
-        .log10()
-        .ceil()
-        .max(lo + 1.0);
-    let y_ms = |v: f64| bottom + PANEL - (v.max(0.01).log10() - lo) / (hi - lo) * PANEL;
-    axes(&mut svg, bottom, plot_w, "p99 latency, ms");
-    let mut decade = lo;
-    while decade <= hi + 1e-9 {
-        let v = 10f64.powf(decade);
-        let label = if v >= 1.0 {
-            format!("{v:.0}")
-        } else {
-            format!("{v}")
-        };
-        gridline(&mut svg, y_ms(v), plot_w, &label);
-        decade += 1.0;
-    }
-    let to_ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-    line(
+    panel(
         &mut svg,
-        &series(&|p| to_ms(p.baseline_p99), &y_ms),
-        BASELINE,
-        true,
+        TOP,
+        "requests / s",
+        &connections,
+        &[
+            Series {
+                name: "baseline",
+                colour: BASELINE,
+                dashed: true,
+                values: points.iter().map(|p| p.baseline_rps).collect(),
+            },
+            Series {
+                name: "mixed",
+                colour: MIXED,
+                dashed: false,
+                values: points.iter().map(|p| p.mixed_rps).collect(),
+            },
+        ],
     );
-    line(
+    panel(
         &mut svg,
-        &series(&|p| to_ms(p.mixed_p99), &y_ms),
-        MIXED,
-        false,
+        bottom,
+        "p99 latency, ms",
+        &connections,
+        &[
+            Series {
+                name: "baseline",
+                colour: BASELINE,
+                dashed: true,
+                values: points.iter().map(|p| ms(p.baseline_p99)).collect(),
+            },
+            Series {
+                name: "mixed",
+                colour: MIXED,
+                dashed: false,
+                values: points.iter().map(|p| ms(p.mixed_p99)).collect(),
+            },
+        ],
     );
-    legend(
-        &mut svg,
-        bottom + 10.0,
-        &[("baseline", BASELINE, true), ("mixed", MIXED, false)],
-    );
-
-    // Connection counts along both panels' x axes.
-    for p in points {
-        let cx = x(p.connections.max(1) as f64);
-        for panel in [top, bottom] {
-            let _ = writeln!(
-                svg,
-                r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                panel + PANEL + 16.0,
-                p.connections
-            );
-        }
-    }
     let _ = writeln!(
         svg,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">connections</text>"#,
-        LEFT + plot_w / 2.0,
+        LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
         bottom + PANEL + 36.0
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A panel at `top`: both axes logarithmic, gridlines at 1, 2 and 5 times
+/// the powers of ten, the connection counts along the bottom.
+fn panel(svg: &mut String, top: f64, label: &str, connections: &[f64], series: &[Series<'_>]) {
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let (x_lo, x_hi) = (
+        connections.iter().cloned().fold(f64::MAX, f64::min).log2(),
+        connections.iter().cloned().fold(0.0, f64::max).log2(),
+    );
+    let x = |c: f64| LEFT + (c.log2() - x_lo) / (x_hi - x_lo).max(1e-9) * plot_w;
+    let values = series
+        .iter()
+        .flat_map(|s| s.values.iter().map(|v| v.max(1e-3)));
+    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = (
+        lo.log10().floor(),
+        hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    );
+    let y = |v: f64| top + PANEL - (v.max(1e-3).log10() - lo) / (hi - lo) * PANEL;
+    axes(svg, top, plot_w, label);
+    let mut decade = lo;
+    while decade < hi + 0.5 {
+        for (m, labelled) in [(1.0, true), (2.0, false), (5.0, false)] {
+            let v = m * 10f64.powf(decade);
+            if v.log10() <= hi + 1e-9 {
+                gridline(svg, y(v), plot_w, &number(v), labelled);
+            }
+        }
+        decade += 1.0;
+    }
+    for s in series {
+        let points: Vec<(f64, f64)> = connections
+            .iter()
+            .zip(&s.values)
+            .map(|(&c, &v)| (x(c), y(v)))
+            .collect();
+        line(svg, &points, s.colour, s.dashed);
+    }
+    let entries: Vec<(&str, &str, bool)> = series
+        .iter()
+        .map(|s| (s.name, s.colour, s.dashed))
+        .collect();
+    legend(svg, top + 10.0, &entries);
+    for &c in connections {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{c}</text>"#,
+            x(c),
+            top + PANEL + 16.0
+        );
+    }
+}
+
+/// A tick label: 0.1, 2, 50, 1000, 20k.
+fn number(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v}")
+    }
 }
 
 fn axes(svg: &mut String, top: f64, plot_w: f64, label: &str) {
@@ -178,10 +172,15 @@ fn axes(svg: &mut String, top: f64, plot_w: f64, label: &str) {
     );
 }
 
-fn gridline(svg: &mut String, y: f64, plot_w: f64, label: &str) {
+fn gridline(svg: &mut String, y: f64, plot_w: f64, label: &str, strong: bool) {
+    let (stroke, weight) = if strong {
+        ("#ccc", "normal")
+    } else {
+        ("#eee", "lighter")
+    };
     let _ = writeln!(
         svg,
-        r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{label}</text>"##,
+        r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{stroke}"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-weight="{weight}" fill="#444">{label}</text>"##,
         LEFT + plot_w,
         LEFT - 6.0,
         y + 4.0
@@ -254,6 +253,7 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 4);
         assert!(svg.contains("a &lt;test&gt;"));
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
-        assert_eq!(step(7300.0), 2000.0);
+        assert_eq!(number(20_000.0), "20k");
+        assert_eq!(number(0.5), "0.5");
     }
 }
