@@ -20,9 +20,10 @@ struct Args {
     /// Scenarios to run (default: all). `baseline` always runs first.
     #[arg(value_parser = parse_scenario)]
     scenarios: Vec<ScenarioKind>,
-    /// The in-process server's database: sqlite:PATH, postgres://..., mysql://...
-    /// (default: a fresh SQLite file per scenario). With --target: the target's
-    /// database, which the scenarios seed directly.
+    /// The backend: each scenario gets a fresh database, a SQLite file beside
+    /// sqlite:PATH (default: in the temporary directory), or a database created
+    /// (and dropped) on the server postgres://... or mysql://... names. With
+    /// --target: the target's database, which the scenarios seed directly.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     /// Drive a running server (http://host:port, with rate_limit.enabled = false) instead of an in-process one.

@@ -15,6 +15,7 @@
 
 pub mod chart;
 pub mod client;
+mod databases;
 pub mod report;
 mod scenarios;
 pub mod stats;
@@ -22,7 +23,6 @@ pub mod stats;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -31,9 +31,10 @@ use rand::rngs::SmallRng;
 use tokio::runtime::Runtime;
 
 use crate::Application;
-use crate::config::{DatabaseSettings, Overrides, Settings};
+use crate::config::{Backend, DatabaseSettings, Overrides, Settings};
 use crate::store::Store;
 use client::{Conn, return_value};
+use databases::ScenarioDatabase;
 pub use scenarios::ScenarioKind;
 use scenarios::{Checker, Scenario, Worker};
 use stats::{Memory, PhaseStats};
@@ -90,8 +91,11 @@ pub struct Config {
     /// Run in this order: `baseline` first (the others are reported as a
     /// fraction of it), `scale` last.
     pub scenarios: Vec<ScenarioKind>,
-    /// The in-process server's database (a fresh SQLite file per scenario
-    /// when `None`); with `target`, the target's database, seeded directly.
+    /// Where the in-process server's databases go: each scenario gets a
+    /// fresh one, a SQLite file (in the temporary directory when `None`) or
+    /// a database created on the PostgreSQL or MySQL server this URL names
+    /// (and dropped afterwards). With `target`: the target's database,
+    /// which the scenarios seed directly.
     pub database_url: Option<String>,
     /// A running server, `http://host:port`, instead of the in-process one
     /// (run it with `rate_limit.enabled = false`). `baseline` still runs
@@ -398,7 +402,7 @@ struct Server {
     store: Option<Arc<dyn Store>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    db_dir: Option<PathBuf>,
+    database: Option<ScenarioDatabase>,
 }
 
 struct Runner<'a> {
@@ -408,8 +412,6 @@ struct Runner<'a> {
     target: Option<(SocketAddr, String)>,
     target_store: Option<Arc<dyn Store>>,
 }
-
-static TEMP_DBS: AtomicUsize = AtomicUsize::new(0);
 
 fn runtime(threads: usize, name: &str) -> anyhow::Result<Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -473,10 +475,11 @@ impl<'a> Runner<'a> {
     }
 
     fn backend(&self) -> String {
-        match &self.config.database_url {
-            Some(url) => url.split(':').next().unwrap_or("?").to_owned(),
-            None => "sqlite".into(),
-        }
+        self.config
+            .database_url
+            .as_deref()
+            .map_or(Ok(Backend::Sqlite), Backend::from_url)
+            .map_or_else(|_| "?".into(), |b| b.name().to_owned())
     }
 
     fn progress(&self, line: impl FnOnce() -> String) {
@@ -493,7 +496,7 @@ impl<'a> Runner<'a> {
                 store: self.target_store.clone(),
                 stop: None,
                 task: None,
-                db_dir: None,
+                database: None,
             });
         }
         let mut settings = match &self.config.server_config {
@@ -504,23 +507,20 @@ impl<'a> Runner<'a> {
         // One client address plays thousands of viewers: per-address
         // budgets would answer most requests 4003.
         settings.rate_limit.enabled = false;
-        let mut db_dir = None;
-        settings.database.url = match (&self.config.database_url, baseline) {
-            (Some(url), false) if self.target.is_none() => url.clone(),
-            _ => {
-                let dir = std::env::temp_dir().join(format!(
-                    "minilvb-bench-{}-{}",
-                    std::process::id(),
-                    TEMP_DBS.fetch_add(1, Ordering::Relaxed)
-                ));
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
-                let url = format!("sqlite:{}", dir.join("bench.db").display());
-                db_dir = Some(dir);
-                url
+        // The baseline needs no database of the backend's: a SQLite file.
+        let base = match (&self.config.database_url, baseline) {
+            (Some(url), false) => Some(url.as_str()),
+            _ => None,
+        };
+        let database = self.server_rt.block_on(ScenarioDatabase::create(base))?;
+        settings.database.url = database.url.clone();
+        let app = match self.server_rt.block_on(Application::build(settings)) {
+            Ok(app) => app,
+            Err(error) => {
+                self.server_rt.block_on(database.remove());
+                return Err(error);
             }
         };
-        let app = self.server_rt.block_on(Application::build(settings))?;
         let app = if baseline { app.into_baseline() } else { app };
         let addr = app.local_addr();
         let store = app.store();
@@ -534,7 +534,7 @@ impl<'a> Runner<'a> {
             store: Some(store),
             stop: Some(stop),
             task: Some(task),
-            db_dir,
+            database: Some(database),
         })
     }
 
@@ -547,8 +547,8 @@ impl<'a> Runner<'a> {
                 .block_on(task)
                 .context("the server task panicked")??;
         }
-        if let Some(dir) = server.db_dir.take() {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(database) = server.database.take() {
+            self.server_rt.block_on(database.remove());
         }
         Ok(())
     }
