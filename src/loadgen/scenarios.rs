@@ -21,7 +21,7 @@ use super::client::Conn;
 use super::{Check, Sizes};
 use crate::cloud;
 use crate::protocol::{Group, UserInfo};
-use crate::store::{NewMember, NewRecording, NewSession, Store, StoreError};
+use crate::store::{ImportedRoom, NewMember, NewRecording, NewSession, Store, StoreError};
 
 /// The BIZID of seeded stream ids (the demo settings' one).
 const BIZID: &str = "8888";
@@ -274,7 +274,7 @@ fn profile(userid: &str) -> UserInfo {
 }
 
 /// Rooms `{prefix}{i}` (groupid `{prefix}{i}-g`) for `i` in `range`, a newer
-/// session for a higher `i`; those for which `online(i)` are set online.
+/// session for a higher `i`, online when `online(i)`; one write each.
 async fn seed_rooms(
     store: &Arc<dyn Store>,
     prefix: &'static str,
@@ -289,21 +289,24 @@ async fn seed_rooms(
             let stream_id = cloud::legacy_stream_id(BIZID, &userid);
             let (play_url, hls_play_url, _) =
                 cloud::play_urls(&format!("{BIZID}.liveplay.myqcloud.com"), &stream_id);
+            let started_at = base + i as i64;
             store
-                .start_session(&NewSession {
-                    groupid: format!("{userid}-g"),
-                    title: format!("live of {userid}"),
-                    userinfo: profile(&userid),
-                    stream_id,
-                    play_url,
-                    hls_play_url,
-                    started_at: base + i as i64,
-                    userid: userid.clone(),
+                .import_room(&ImportedRoom {
+                    session: NewSession {
+                        groupid: format!("{userid}-g"),
+                        title: format!("live of {userid}"),
+                        userinfo: profile(&userid),
+                        stream_id,
+                        play_url,
+                        hls_play_url,
+                        started_at,
+                        userid,
+                    },
+                    online,
+                    likes: 0,
+                    status_at: started_at,
                 })
                 .await?;
-            if online {
-                store.set_online(&userid, true, base + i as i64).await?;
-            }
             Ok(())
         }
     })
@@ -349,24 +352,29 @@ async fn seed_members(
     prefix: &'static str,
     range: std::ops::Range<usize>,
 ) -> anyhow::Result<()> {
+    // One transaction per chunk: entering one room one member at a time is
+    // bound by that room's lock (and, on a server, by a commit each).
+    const CHUNK: usize = 1000;
     let target = group.to_group();
     let joined = now() - 3600;
-    seed_each(store, range, move |store, k| {
+    let chunks = range.len().div_ceil(CHUNK);
+    seed_each(store, 0..chunks, move |store, c| {
         let target = target.clone();
+        let first = range.start + c * CHUNK;
+        let members: Vec<NewMember> = (first..(first + CHUNK).min(range.end))
+            .map(|k| {
+                let userid = format!("{prefix}{k}");
+                NewMember {
+                    nickname: format!("nick {userid}"),
+                    headpic: format!("http://img.example.com/{userid}.png"),
+                    userid,
+                    level: None,
+                    joined_at: joined,
+                }
+            })
+            .collect();
         async move {
-            let userid = format!("{prefix}{k}");
-            store
-                .enter(
-                    &target,
-                    &NewMember {
-                        nickname: format!("nick {userid}"),
-                        headpic: format!("http://img.example.com/{userid}.png"),
-                        userid,
-                        level: None,
-                        joined_at: joined,
-                    },
-                )
-                .await?;
+            store.import_members(&target, &members).await?;
             Ok(())
         }
     })
