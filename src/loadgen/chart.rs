@@ -246,6 +246,7 @@ mod tests {
                 mixed_rps: 500.0 * c as f64,
                 mixed_p99: Duration::from_micros(300 * c as u64),
                 errors: 0,
+                others_cpu: None,
             })
             .collect();
         let svg = render(&points, "a <test>");

@@ -216,6 +216,9 @@ pub struct PhaseReport {
     /// The measured window.
     pub window: Duration,
     pub stats: PhaseStats,
+    /// The share of all CPUs other processes (not this one, not the
+    /// database server) used meanwhile: the noise of the measurement.
+    pub others_cpu: Option<f64>,
 }
 
 impl PhaseReport {
@@ -273,6 +276,8 @@ pub struct SweepPoint {
     pub mixed_rps: f64,
     pub mixed_p99: Duration,
     pub errors: u64,
+    /// The most other processes took of the CPUs in either phase.
+    pub others_cpu: Option<f64>,
 }
 
 pub struct RunReport {
@@ -579,13 +584,18 @@ impl<'a> Runner<'a> {
             seed: self.config.seed,
         };
         let workers = scenario.pool().take(connections);
+        let before = stats::cpu_sample();
         let (workers, stats) = self.client_rt.block_on(run_phase(plan, workers));
+        let others_cpu = before
+            .zip(stats::cpu_sample())
+            .map(|(before, after)| stats::others_share(&before, &after));
         scenario.pool().put_back(workers);
         PhaseReport {
             connections,
             rate,
             window: duration,
             stats,
+            others_cpu,
         }
     }
 
@@ -708,6 +718,7 @@ impl<'a> Runner<'a> {
                 mixed_rps: 0.0,
                 mixed_p99: Duration::ZERO,
                 errors: phase.errors(),
+                others_cpu: phase.others_cpu,
             });
         }
         self.stop_server(server)?;
@@ -727,6 +738,10 @@ impl<'a> Runner<'a> {
             point.mixed_rps = phase.rps();
             point.mixed_p99 = phase.stats.total().latency.quantile(0.99);
             point.errors += phase.errors();
+            point.others_cpu = match (point.others_cpu, phase.others_cpu) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         }
         let checks = self.check(&mixed, &server)?;
         self.stop_server(server)?;

@@ -74,12 +74,13 @@ pub fn scenario_text(s: &ScenarioReport) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "== {} ({} connections): {:.0} req/s{fraction}; seeded in {:.1} s; peak RSS {} MiB",
+        "== {} ({} connections): {:.0} req/s{fraction}; seeded in {:.1} s; peak RSS {} MiB; other processes took {} % of the CPUs",
         s.kind,
         s.peak.connections,
         s.peak.rps(),
         s.seed_time.as_secs_f64(),
-        mib(&s.memory)
+        mib(&s.memory),
+        others(&[Some(&s.peak), s.half.as_ref()])
     );
     phase_text(&mut out, s.ops, &s.peak);
     if let Some(half) = &s.half {
@@ -101,11 +102,12 @@ pub fn scale_text(s: &ScaleReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "== scale: page-1 latency, one connection, at {} and at {} online rooms and members of one room (seeded in {:.1} s; peak RSS {} MiB)",
+        "== scale: page-1 latency, one connection, at {} and at {} online rooms and members of one room (seeded in {:.1} s; peak RSS {} MiB; other processes took {} % of the CPUs)",
         s.small,
         s.large,
         s.seed_time.as_secs_f64(),
-        mib(&s.memory)
+        mib(&s.memory),
+        others(&[Some(&s.small_phase), Some(&s.large_phase)])
     );
     let _ = writeln!(
         out,
@@ -150,8 +152,9 @@ fn scale_cells(s: &ScaleReport, op: usize) -> [String; 6] {
     ]
 }
 
-/// One sweep point: connections, baseline req/s and p99, mixed req/s and p99, fraction.
-fn sweep_cells(p: &SweepPoint) -> [String; 6] {
+/// One sweep point: connections, baseline req/s and p99, mixed req/s and
+/// p99, fraction, others' CPU.
+fn sweep_cells(p: &SweepPoint) -> [String; 7] {
     [
         p.connections.to_string(),
         format!("{:.0}", p.baseline_rps),
@@ -159,6 +162,8 @@ fn sweep_cells(p: &SweepPoint) -> [String; 6] {
         format!("{:.0}", p.mixed_rps),
         ms(p.mixed_p99),
         format!("{:.2}", p.mixed_rps / p.baseline_rps.max(1e-9)),
+        p.others_cpu
+            .map_or("?".into(), |share| format!("{:.0}", share * 100.0)),
     ]
 }
 
@@ -180,15 +185,21 @@ pub fn text(report: &RunReport) -> String {
     if !report.sweep.is_empty() {
         let _ = writeln!(
             out,
-            "== sweep: baseline and mixed against connections\n  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9}",
-            "connections", "baseline r/s", "baseline p99", "mixed r/s", "mixed p99", "fraction"
+            "== sweep: baseline and mixed against connections\n  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9} {:>8}",
+            "connections",
+            "baseline r/s",
+            "baseline p99",
+            "mixed r/s",
+            "mixed p99",
+            "fraction",
+            "others%"
         );
         for p in &report.sweep {
             let c = sweep_cells(p);
             let _ = writeln!(
                 out,
-                "  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9}",
-                c[0], c[1], c[2], c[3], c[4], c[5]
+                "  {:>11} {:>13} {:>13} {:>11} {:>11} {:>9} {:>8}",
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6]
             );
         }
         checks_text(&mut out, &report.sweep_checks);
@@ -219,7 +230,7 @@ fn summary_text(report: &RunReport) -> String {
     let _ = writeln!(out, "== summary: {}", conditions(report));
     let _ = writeln!(
         out,
-        "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7}",
+        "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
         "scenario",
         "req/s",
         "baseline",
@@ -230,14 +241,15 @@ fn summary_text(report: &RunReport) -> String {
         "errors",
         "p99@half(svc)",
         "RSS MiB",
-        "checks"
+        "checks",
+        "others%"
     );
     for s in &report.scenarios {
         let c = summary_cells(s);
         let _ = writeln!(
             out,
-            "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+            "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
         );
     }
     let _ = writeln!(
@@ -252,9 +264,19 @@ fn summary_text(report: &RunReport) -> String {
     out
 }
 
+/// The most other processes took of the CPUs during the phases, in percent.
+fn others(phases: &[Option<&PhaseReport>]) -> String {
+    phases
+        .iter()
+        .flatten()
+        .filter_map(|p| p.others_cpu)
+        .reduce(f64::max)
+        .map_or("?".into(), |share| format!("{:.0}", share * 100.0))
+}
+
 /// One scenario's summary: name, req/s, fraction of baseline, p50, p90,
-/// p99, max, errors, p99 at half peak, peak RSS, checks.
-fn summary_cells(s: &ScenarioReport) -> [String; 11] {
+/// p99, max, errors, p99 at half peak, peak RSS, checks, others' CPU.
+fn summary_cells(s: &ScenarioReport) -> [String; 12] {
     let total = s.peak.stats.total();
     let h = &total.latency;
     [
@@ -269,6 +291,7 @@ fn summary_cells(s: &ScenarioReport) -> [String; 11] {
         half_p99(s.half.as_ref().map(|p| p.stats.total())),
         mib(&s.memory),
         checks_verdict(&s.checks).to_owned(),
+        others(&[Some(&s.peak), s.half.as_ref()]),
     ]
 }
 
@@ -299,7 +322,7 @@ pub fn markdown(report: &RunReport) -> String {
     let _ = writeln!(out, "{}.\n", conditions(report));
     let _ = writeln!(
         out,
-        "| scenario | req/s | of baseline | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak (from the send) | peak RSS MiB | checks |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "| scenario | req/s | of baseline | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak (from the send) | peak RSS MiB | checks | other processes' CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     );
     for s in &report.scenarios {
         let _ = writeln!(out, "| {} |", summary_cells(s).join(" | "));
@@ -344,12 +367,17 @@ pub fn markdown(report: &RunReport) -> String {
         for i in 0..s.ops.len() {
             let _ = writeln!(out, "| {} |", scale_cells(s, i).join(" | "));
         }
-        let _ = writeln!(out, "\nPeak RSS during scale: {} MiB.", mib(&s.memory));
+        let _ = writeln!(
+            out,
+            "\nPeak RSS during scale: {} MiB; other processes took up to {} % of the CPUs.",
+            mib(&s.memory),
+            others(&[Some(&s.small_phase), Some(&s.large_phase)])
+        );
     }
     if !report.sweep.is_empty() {
         let _ = writeln!(
             out,
-            "\n**sweep**\n\n| connections | baseline req/s | baseline p99 ms | mixed req/s | mixed p99 ms | mixed of baseline |\n|---:|---:|---:|---:|---:|---:|"
+            "\n**sweep**\n\n| connections | baseline req/s | baseline p99 ms | mixed req/s | mixed p99 ms | mixed of baseline | other processes' CPU % |\n|---:|---:|---:|---:|---:|---:|---:|"
         );
         for p in &report.sweep {
             let _ = writeln!(out, "| {} |", sweep_cells(p).join(" | "));

@@ -202,8 +202,85 @@ pub fn reset_peak_memory() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU time counters, to tell how much of the machine other processes took
+/// while a phase ran (the load average counts the benchmark's own threads).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSample {
+    /// All CPUs: busy and total ticks since boot.
+    busy: u64,
+    total: u64,
+    /// This process (server and client).
+    own: u64,
+    /// The database server's processes (PostgreSQL, MySQL/MariaDB).
+    database: u64,
+}
+
+/// utime + stime of a `/proc/PID/stat` text.
+fn process_ticks(stat: &str) -> Option<u64> {
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn database_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| {
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            matches!(comm.trim(), "postgres" | "mariadbd" | "mysqld")
+                .then(|| std::fs::read_to_string(e.path().join("stat")).ok())
+                .flatten()
+                .and_then(|stat| process_ticks(&stat))
+        })
+        .sum()
+}
+
+pub fn cpu_sample() -> Option<CpuSample> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest counted in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0);
+    Some(CpuSample {
+        busy: total - idle,
+        total,
+        own: process_ticks(&std::fs::read_to_string("/proc/self/stat").ok()?)?,
+        database: database_ticks(),
+    })
+}
+
+/// The share of all CPUs that other processes (not this one, not the
+/// database server) used between two samples, 0..=1.
+pub fn others_share(before: &CpuSample, after: &CpuSample) -> f64 {
+    let total = after.total.saturating_sub(before.total).max(1) as f64;
+    let busy = after.busy.saturating_sub(before.busy);
+    let ours =
+        after.own.saturating_sub(before.own) + after.database.saturating_sub(before.database);
+    (busy.saturating_sub(ours) as f64 / total).clamp(0.0, 1.0)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn process_ticks_skip_the_command_name() {
+        let stat = "42 (a b) c) S 1 42 42 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
+        assert_eq!(process_ticks(stat), Some(300));
+        assert!(cpu_sample().is_some_and(|s| s.total >= s.busy));
+    }
+
     use super::*;
 
     #[test]
