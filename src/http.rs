@@ -22,7 +22,7 @@ use crate::actions::{self, Context};
 use crate::auth::CallerAuth;
 use crate::callbacks;
 use crate::config::Settings;
-use crate::protocol::{self, Envelope, ErrorCode, ProtocolError, ReturnData};
+use crate::protocol::{self, Envelope, ErrorCode, ProtocolError, ReturnData, WriteAck};
 use crate::ratelimit::{ClientAddr, OverLimit, RateLimits};
 use crate::server::ConnectionGauge;
 use crate::telemetry::metrics::{self as m, ServerGauges};
@@ -97,18 +97,45 @@ impl AppState {
 
 /// The public port: the protocol, the callbacks, health.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.ctx.settings.server.max_body_bytes;
-    Router::new()
+    let guarded = Router::new()
         .route("/", any(interface))
         .route("/interface.php", any(interface))
         .route("/callback/Live_callback.php", post(callback))
-        .route("/callback", post(callback))
+        .route("/callback", post(callback));
+    layered(guarded, state)
+}
+
+/// The same stack as [`router`] with no work behind it, for the load
+/// generator's `baseline` scenario (`minilvb-bench`): a request on `/` or
+/// `/interface.php` goes through the same layers, its body is read as the
+/// protocol's is, and it is answered the fixed success envelope
+/// `{"returnValue":0,...,"returnData":{"result":0}}`: no parsing, no action,
+/// no per-request log line or metrics.
+pub fn baseline_router(state: AppState) -> Router {
+    let guarded = Router::new()
+        .route("/", any(baseline_interface))
+        .route("/interface.php", any(baseline_interface));
+    layered(guarded, state)
+}
+
+/// The guards around `guarded` routes, health, the fallback and the body limit.
+fn layered(guarded: Router<AppState>, state: AppState) -> Router {
+    let max_body = state.ctx.settings.server.max_body_bytes;
+    guarded
         .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+async fn baseline_interface(State(state): State<AppState>, request: Request) -> Response {
+    let deadline = Instant::now() + state.ops.request_timeout;
+    match read_body(request, &state, deadline, &state.ctx).await {
+        Ok(_) => json(StatusCode::OK, &Envelope::ok(WriteAck::OK)),
+        Err(refusal) => envelope_error(refusal.status, &refusal.error),
+    }
 }
 
 /// The metrics port: `GET /metrics` in the Prometheus text format.

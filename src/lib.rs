@@ -18,6 +18,7 @@ pub mod cloud;
 pub mod config;
 pub mod http;
 pub mod import;
+pub mod loadgen;
 pub mod operator;
 pub mod protocol;
 pub mod ratelimit;
@@ -43,6 +44,8 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: http::AppState,
+    /// Serve [`http::baseline_router`] instead of the protocol (load generator).
+    baseline: bool,
 }
 
 impl Application {
@@ -83,7 +86,15 @@ impl Application {
             listener,
             metrics_listener,
             state,
+            baseline: false,
         })
+    }
+
+    /// Serves the same HTTP stack answering a fixed envelope with no work
+    /// ([`http::baseline_router`]): the load generator's `baseline`.
+    pub fn into_baseline(mut self) -> Self {
+        self.baseline = true;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -132,7 +143,11 @@ impl Application {
             ))
         });
         let connections = self.state.ops.connections.clone();
-        let router = http::router(self.state);
+        let router = if self.baseline {
+            http::baseline_router(self.state)
+        } else {
+            http::router(self.state)
+        };
         server::serve(self.listener, router, options, connections, async move {
             shutdown.await;
             let _ = stopping.send(true);

@@ -19,6 +19,7 @@ mod galera;
 mod import;
 mod limits;
 mod lists;
+mod loadgen;
 mod members;
 mod multinode;
 mod operator;
