@@ -132,7 +132,7 @@ fn layered(guarded: Router<AppState>, state: AppState) -> Router {
 
 async fn baseline_interface(State(state): State<AppState>, request: Request) -> Response {
     let deadline = Instant::now() + state.ops.request_timeout;
-    match read_body(request, &state, deadline, &state.ctx).await {
+    match read_body(request, deadline, &state.ctx).await {
         Ok(_) => json(StatusCode::OK, &Envelope::ok(WriteAck::OK)),
         Err(refusal) => envelope_error(refusal.status, &refusal.error),
     }
