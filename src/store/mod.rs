@@ -9,6 +9,7 @@
 //! - counts never go negative;
 //! - a new session resets the room's counts and member list.
 
+mod dialect;
 pub mod legacy;
 mod migrations;
 mod mysql;
@@ -367,7 +368,7 @@ pub struct ImportedRecording {
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
     let backend = Backend::from_url(&settings.url)?;
     let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => Arc::new(sql::SqlStore::<sqlx::Sqlite>::connect(settings).await?),
+        Backend::Sqlite => Arc::new(sql::SqlStore::<sqlite::Sqlite>::connect(settings).await?),
         Backend::Postgres => Arc::new(sql::SqlStore::<sqlx::Postgres>::connect(settings).await?),
         Backend::MySql => Arc::new(sql::SqlStore::<sqlx::MySql>::connect(settings).await?),
     };

@@ -17,8 +17,8 @@ use sqlx::migrate::{Migrate, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{Connection, Executor, MySql, Pool, Row};
 
+use super::dialect::SqlxDialect;
 use super::migrations;
-use super::sql::Dialect;
 use crate::config::{DatabaseSettings, driver_url};
 
 pub fn options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
@@ -28,7 +28,7 @@ pub fn options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
 /// Binary collations, best first; `utf8mb4_bin` pads with spaces but exists everywhere.
 const COLLATIONS: [&str; 3] = ["utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb4_bin"];
 
-impl Dialect for MySql {
+impl SqlxDialect for MySql {
     const NUMBERED_PARAMS: bool = false;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const INTEGER: &'static str = "SIGNED";
@@ -57,7 +57,7 @@ impl Dialect for MySql {
         result.rows_affected()
     }
 
-    async fn open(settings: &DatabaseSettings) -> anyhow::Result<(Pool<Self>, Pool<Self>)> {
+    async fn open(settings: &DatabaseSettings) -> anyhow::Result<Pool<Self>> {
         let options = options(&settings.url)
             .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
             .charset("utf8mb4");
@@ -96,7 +96,7 @@ impl Dialect for MySql {
             .find(|c| available.iter().any(|a| a == c))
             .unwrap_or("utf8mb4_bin");
         migrate(&pool, collation).await?;
-        Ok((pool.clone(), pool))
+        Ok(pool)
     }
 }
 

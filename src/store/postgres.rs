@@ -8,15 +8,15 @@ use sqlx::error::DatabaseError;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Pool, Postgres};
 
+use super::dialect::SqlxDialect;
 use super::migrations;
-use super::sql::Dialect;
 use crate::config::DatabaseSettings;
 
 pub fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     PgConnectOptions::from_str(url)
 }
 
-impl Dialect for Postgres {
+impl SqlxDialect for Postgres {
     const NUMBERED_PARAMS: bool = true;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
 
@@ -36,7 +36,7 @@ impl Dialect for Postgres {
         result.rows_affected()
     }
 
-    async fn open(settings: &DatabaseSettings) -> anyhow::Result<(Pool<Self>, Pool<Self>)> {
+    async fn open(settings: &DatabaseSettings) -> anyhow::Result<Pool<Self>> {
         let options = options(&settings.url)
             .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
             .application_name("minilvb");
@@ -47,6 +47,6 @@ impl Dialect for Postgres {
             .await?
             .run(&pool)
             .await?;
-        Ok((pool.clone(), pool))
+        Ok(pool)
     }
 }

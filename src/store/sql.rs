@@ -58,12 +58,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::dialect::{Arg, Dialect, SqlRow};
 use async_trait::async_trait;
-use sqlx::error::DatabaseError;
-use sqlx::pool::PoolConnection;
-use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Transaction, Type,
-};
 
 use super::{
     Ban, EventOutcome, ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession,
@@ -73,43 +69,6 @@ use super::{
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
-
-/// What differs between the SQL databases minilvb runs on.
-pub trait Dialect: Database {
-    /// Placeholders are `$1, $2, ...` rather than `?`.
-    const NUMBERED_PARAMS: bool;
-    /// Appended to a `SELECT` that locks the rows it reads until the
-    /// transaction ends; empty where a single writer makes it moot.
-    const FOR_UPDATE: &'static str;
-    /// The type in `CAST(x AS ...)` that reads back as a 64-bit integer
-    /// (sums are NUMERIC on PostgreSQL, DECIMAL on MySQL).
-    const INTEGER: &'static str = "BIGINT";
-    /// How a write transaction begins, when not with the driver's `BEGIN`.
-    const BEGIN: Option<&'static str> = None;
-    /// Writes go through a pool of one connection, reads through another
-    /// pool (SQLite); otherwise one pool serves both.
-    const SINGLE_WRITER: bool = false;
-
-    /// A conflict with another transaction that re-running resolves
-    /// (deadlock, serialization failure, lock wait timeout, busy).
-    fn is_conflict(error: &dyn DatabaseError) -> bool;
-
-    /// The server refuses to serve or is going away (shutting down, the
-    /// connection killed, a cluster node not in the primary component):
-    /// treated as a lost connection.
-    fn is_unavailable(_error: &dyn DatabaseError) -> bool {
-        false
-    }
-
-    /// Rows a statement changed (on MySQL: matched, as sqlx asks for found rows).
-    fn rows_affected(result: &Self::QueryResult) -> u64;
-
-    /// Opens the pools (writer, reader: the same pool where the database
-    /// takes concurrent writers) and brings the schema up to date.
-    fn open(
-        settings: &DatabaseSettings,
-    ) -> impl Future<Output = anyhow::Result<(Pool<Self>, Pool<Self>)>> + Send;
-}
 
 /// How long a request waits for a connection while the database is known
 /// to be unreachable: long enough to notice it is back, short enough that
@@ -125,9 +84,8 @@ const LOST_RETRIES: u32 = 2;
 const MAX_KEY_BYTES: usize = 191;
 
 /// The store over one SQL database.
-pub struct SqlStore<DB: Database> {
-    writer: Pool<DB>,
-    reader: Pool<DB>,
+pub struct SqlStore<DB: Dialect> {
+    pools: DB::Pools,
     operation_timeout: Duration,
     max_retries: u32,
     /// Set by a connection failure, cleared by the next success.
@@ -178,51 +136,13 @@ enum Failure {
     Other,
 }
 
-/// A bound value.
-#[derive(Debug, Clone, Copy)]
-enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-    OptInt(Option<i64>),
-}
-
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(value: &'a str) -> Self {
-        Arg::Text(value)
-    }
-}
-
-impl<'a> From<&'a String> for Arg<'a> {
-    fn from(value: &'a String) -> Self {
-        Arg::Text(value)
-    }
-}
-
-impl From<i64> for Arg<'_> {
-    fn from(value: i64) -> Self {
-        Arg::Int(value)
-    }
-}
-
-impl From<bool> for Arg<'_> {
-    fn from(value: bool) -> Self {
-        Arg::Int(i64::from(value))
-    }
-}
-
-impl From<Option<i64>> for Arg<'_> {
-    fn from(value: Option<i64>) -> Self {
-        Arg::OptInt(value)
-    }
-}
-
 /// `args![a, b, c]`: the values bound to a statement's `?`s, in order.
 macro_rules! args {
     ($($value:expr),* $(,)?) => { &[$(Arg::from($value)),*][..] };
 }
 
 /// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
-/// transaction on the writer, with `tx: &mut DB::Connection`, and commits
+/// transaction on the writer, with `tx: &mut DB::Conn`, and commits
 /// when it yields `Ok` (an early `return` included); the whole transaction
 /// is re-run after a conflict or a connection lost before the commit (see
 /// `SqlStore::run`).
@@ -231,12 +151,12 @@ macro_rules! transaction {
         let phase = Phase::default();
         $store
             .run($what, &phase, || async {
-                let mut transaction = $store.begin().await?;
-                let $tx: &mut DB::Connection = &mut transaction;
+                let mut transaction = $store.acquire(DB::begin(&$store.pools)).await?;
+                let $tx: &mut DB::Conn = &mut transaction;
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
                 phase.commit();
-                transaction.commit().await?;
+                DB::commit(transaction).await?;
                 Ok(value)
             })
             .await
@@ -395,30 +315,15 @@ fn stored_key(key: &str) -> Cow<'_, str> {
     }
 }
 
-// Reading rows. Text is read unchecked: MySQL flags binary-collated text
-// (`utf8mb4_nopad_bin` and kin) BINARY, which sqlx's type check refuses.
-
-fn text<R: Row>(row: &R, column: &str) -> String
-where
-    String: for<'r> Decode<'r, R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    row.try_get_unchecked(column).unwrap_or_default()
+fn text(row: &impl SqlRow, column: &str) -> String {
+    row.text(column)
 }
 
-fn int<R: Row>(row: &R, column: &str) -> i64
-where
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
-    row.try_get(column).unwrap_or_default()
+fn int(row: &impl SqlRow, column: &str) -> i64 {
+    row.int(column)
 }
 
-fn userinfo<R: Row>(row: &R) -> UserInfo
-where
-    String: for<'r> Decode<'r, R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+fn userinfo<R: SqlRow>(row: &R) -> UserInfo {
     UserInfo {
         nickname: text(row, "nickname"),
         headpic: text(row, "headpic"),
@@ -427,12 +332,7 @@ where
     }
 }
 
-fn room_info<R: Row>(row: &R) -> PusherInfo
-where
-    String: for<'r> Decode<'r, R::Database>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+fn room_info<R: SqlRow>(row: &R) -> PusherInfo {
     PusherInfo {
         userid: text(row, "userid"),
         groupid: text(row, "groupid"),
@@ -449,12 +349,7 @@ where
     }
 }
 
-fn recording_info<R: Row>(row: &R) -> PusherInfo
-where
-    String: for<'r> Decode<'r, R::Database>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'a> &'a str: ColumnIndex<R>,
-{
+fn recording_info<R: SqlRow>(row: &R) -> PusherInfo {
     let fileid = text(row, "fileid");
     PusherInfo {
         userid: text(row, "userid"),
@@ -473,30 +368,18 @@ where
     }
 }
 
-impl<DB: Database> SqlStore<DB> {
+impl<DB: Dialect> SqlStore<DB> {
     /// Transactions re-run after a conflict since the store opened.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    i64: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
-    Option<i64>: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
-    String: Type<DB> + for<'r> Decode<'r, DB>,
-    for<'q> &'q str: Type<DB> + Encode<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: Dialect> SqlStore<DB> {
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
-        let (writer, reader) = DB::open(settings).await?;
+        let pools = DB::open(settings).await?;
         Ok(Self {
-            writer,
-            reader,
+            pools,
             operation_timeout: Duration::from_secs(settings.operation_timeout_secs),
             max_retries: settings.max_retries,
             unreachable: AtomicBool::new(false),
@@ -599,17 +482,20 @@ where
     /// A connection from `pool`, waiting briefly while the database is down.
     /// A request already waiting when the database goes away stops waiting
     /// then, instead of waiting out the acquire timeout.
-    async fn acquire(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
+    async fn acquire<C>(
+        &self,
+        conn: impl Future<Output = Result<C, sqlx::Error>>,
+    ) -> Result<C, sqlx::Error> {
         let outage = self.outage.notified();
         tokio::pin!(outage);
         outage.as_mut().enable();
         if self.unreachable.load(Ordering::Relaxed) {
-            return tokio::time::timeout(UNREACHABLE_ACQUIRE, pool.acquire())
+            return tokio::time::timeout(UNREACHABLE_ACQUIRE, conn)
                 .await
                 .unwrap_or(Err(sqlx::Error::PoolTimedOut));
         }
         tokio::select! {
-            conn = pool.acquire() => conn,
+            conn = conn => conn,
             // Nothing was sent: the operation may re-run, waiting briefly.
             () = outage => Err(sqlx::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::NotConnected,
@@ -627,51 +513,27 @@ where
         news
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
-        let conn = self.acquire(&self.writer).await?;
-        Transaction::begin(conn, DB::BEGIN.map(Cow::Borrowed)).await
-    }
-
     /// The rows of one statement.
     async fn fetch(
-        conn: &mut DB::Connection,
+        conn: &mut DB::Conn,
         statement: &str,
         args: &[Arg<'_>],
     ) -> Result<Vec<DB::Row>, sqlx::Error> {
-        let statement = sql::<DB>(statement);
-        let mut query = sqlx::query(&statement);
-        for arg in args {
-            query = match *arg {
-                Arg::Text(value) => query.bind(value),
-                Arg::Int(value) => query.bind(value),
-                Arg::OptInt(value) => query.bind(value),
-            };
-        }
-        query.fetch_all(conn).await
+        DB::fetch(conn, &sql::<DB>(statement), args).await
     }
 
     /// Runs one statement; the rows it changed.
     async fn exec(
-        conn: &mut DB::Connection,
+        conn: &mut DB::Conn,
         statement: &str,
         args: &[Arg<'_>],
     ) -> Result<u64, sqlx::Error> {
-        let statement = sql::<DB>(statement);
-        let mut query = sqlx::query(&statement);
-        for arg in args {
-            query = match *arg {
-                Arg::Text(value) => query.bind(value),
-                Arg::Int(value) => query.bind(value),
-                Arg::OptInt(value) => query.bind(value),
-            };
-        }
-        let done = query.execute(conn).await?;
-        Ok(DB::rows_affected(&done))
+        DB::exec(conn, &sql::<DB>(statement), args).await
     }
 
     /// Whether one statement finds a row.
     async fn found(
-        conn: &mut DB::Connection,
+        conn: &mut DB::Conn,
         statement: &str,
         args: &[Arg<'_>],
     ) -> Result<bool, sqlx::Error> {
@@ -682,7 +544,7 @@ where
     async fn read(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
         // A read never commits: a lost connection is always re-run.
         self.run("read", &Phase::default(), || async {
-            let mut conn = self.acquire(&self.reader).await?;
+            let mut conn = self.acquire(DB::lend(&self.pools)).await?;
             Self::fetch(&mut conn, statement, args).await
         })
         .await
@@ -691,7 +553,7 @@ where
     async fn read_count(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<i64> {
         let rows = self.read(statement, args).await?;
         Ok(match rows.first() {
-            Some(row) => row.try_get(0).map_err(StoreError::Database)?,
+            Some(row) => row.first_int().map_err(StoreError::Database)?,
             None => 0,
         })
     }
@@ -708,7 +570,7 @@ where
 
     /// Creates or replaces the anchor's room: a new session, no members.
     async fn replace_room(
-        tx: &mut DB::Connection,
+        tx: &mut DB::Conn,
         s: &NewSession,
         online: bool,
         likes: i64,
@@ -778,7 +640,7 @@ where
 
     /// Creates or replaces a recording; `likes` replaces its likes when given.
     async fn replace_recording(
-        tx: &mut DB::Connection,
+        tx: &mut DB::Conn,
         r: &NewRecording,
         likes: Option<i64>,
     ) -> Result<(), sqlx::Error> {
@@ -820,7 +682,7 @@ where
     }
 
     async fn insert_member(
-        tx: &mut DB::Connection,
+        tx: &mut DB::Conn,
         group: &Group,
         m: &NewMember,
     ) -> Result<(), sqlx::Error> {
@@ -847,7 +709,7 @@ where
     /// With `delta` 0 it only locks the slot (for slot 0's unlikes: the
     /// row lock on one server; on Galera the write that follows conflicts).
     async fn add_to_slot(
-        tx: &mut DB::Connection,
+        tx: &mut DB::Conn,
         (anchor, kind, target): (&str, i64, &str),
         slot: i64,
         delta: i64,
@@ -884,7 +746,7 @@ where
 
     /// Drops a target's like slots (a new session, a replaced or deleted recording).
     async fn clear_likes(
-        tx: &mut DB::Connection,
+        tx: &mut DB::Conn,
         (anchor, kind, target): (&str, i64, &str),
     ) -> Result<(), sqlx::Error> {
         Self::exec(
@@ -897,7 +759,7 @@ where
     }
 
     /// Locks the group's row; false when it does not exist.
-    async fn lock_group(conn: &mut DB::Connection, group: &Group) -> Result<bool, sqlx::Error> {
+    async fn lock_group(conn: &mut DB::Conn, group: &Group) -> Result<bool, sqlx::Error> {
         let (table, key) = group_table(group);
         let statement = format!(
             "SELECT viewer_count FROM {table} WHERE userid = ? AND {key} = ?{}",
@@ -908,7 +770,7 @@ where
 
     /// Moves the group's viewer count; 0 when the group does not exist.
     async fn change_viewers(
-        conn: &mut DB::Connection,
+        conn: &mut DB::Conn,
         group: &Group,
         delta: i64,
     ) -> Result<u64, sqlx::Error> {
@@ -927,18 +789,7 @@ where
 }
 
 #[async_trait]
-impl<DB> Store for SqlStore<DB>
-where
-    DB: Dialect,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    i64: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
-    Option<i64>: Type<DB> + for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB>,
-    String: Type<DB> + for<'r> Decode<'r, DB>,
-    for<'q> &'q str: Type<DB> + Encode<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-{
+impl<DB: Dialect> Store for SqlStore<DB> {
     async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
         let rows = self
             .read(
@@ -1006,7 +857,7 @@ where
             let total = base
                 + rows
                     .first()
-                    .map(|r| r.try_get::<i64, _>(0))
+                    .map(|r| r.first_int())
                     .transpose()?
                     .unwrap_or(0);
             let applied = delta.max(-total);
@@ -1509,7 +1360,7 @@ where
                 times: int(row, "times"),
                 created_at: int(row, "created_at"),
                 last_at: int(row, "last_at"),
-                resolved_at: row.try_get("resolved_at").unwrap_or_default(),
+                resolved_at: row.opt_int("resolved_at"),
                 resolution: text(row, "resolution"),
             })
             .collect())
@@ -1677,22 +1528,11 @@ where
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        let stats = |pool: &'static str, p: &Pool<DB>| PoolStats {
-            pool,
-            size: p.size(),
-            idle: p.num_idle() as u32,
-            max: p.options().get_max_connections(),
-        };
-        if DB::SINGLE_WRITER {
-            vec![stats("write", &self.writer), stats("read", &self.reader)]
-        } else {
-            vec![stats("shared", &self.writer)]
-        }
+        DB::pool_stats(&self.pools)
     }
 
     async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
+        DB::close(&self.pools).await
     }
 }
 
@@ -1703,7 +1543,7 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_where_the_dialect_wants() {
         let statement = "UPDATE rooms SET online = ?, status_at = ? WHERE userid = ?";
-        assert_eq!(sql::<sqlx::Sqlite>(statement), statement);
+        assert_eq!(sql::<crate::store::sqlite::Sqlite>(statement), statement);
         assert_eq!(sql::<sqlx::MySql>(statement), statement);
         assert_eq!(
             sql::<sqlx::Postgres>(statement),

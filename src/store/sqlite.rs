@@ -1,36 +1,81 @@
-//! SQLite, the zero-set-up default.
+//! SQLite, the zero-set-up default, driven directly (rusqlite).
 //!
-//! SQLite takes one writer at a time, so writes go through a pool of one
-//! connection (no `SQLITE_BUSY` upgrade deadlocks between our own writers)
-//! while reads use a pool of their own on the WAL. `synchronous=NORMAL` in
-//! WAL mode keeps every committed transaction across a crash of the process.
+//! SQLite is a library in this process, so a statement is a function call:
+//! reads run right where they are asked for, each on a connection of its
+//! own on the WAL (a read takes microseconds, less than handing it to
+//! another thread would). Writes go through one connection, one
+//! transaction at a time, and are **group-committed**: while other writes
+//! wait for the connection, a finished transaction is only released (a
+//! savepoint inside one open transaction) and its caller waits; the last
+//! of the queue commits for all of them and every caller learns the
+//! outcome of that one `COMMIT`. With nobody waiting, a write commits at
+//! once. `synchronous=NORMAL` in WAL mode makes a committed transaction
+//! survive a crash of the process (`kill -9`); an acknowledgement always
+//! follows its `COMMIT`.
+//!
+//! Migrations are run by sqlx's migrator over a connection of its own, as
+//! on the other databases, so the history table is the same everywhere
+//! (an in-memory database, always new, just applies them).
 
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use sqlx::error::DatabaseError;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Pool, Sqlite};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection as _};
+use tokio::sync::{OwnedMutexGuard, watch};
 
+use super::PoolStats;
+use super::dialect::{Arg, Dialect, SqlRow};
 use super::migrations;
-use super::sql::Dialect;
 use crate::config::DatabaseSettings;
 
 pub fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
     SqliteConnectOptions::from_str(url)
 }
 
+/// How long a connection waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A group commit closes after this many transactions or this long, even
+/// with writers still queueing, so that no caller waits on a long queue.
+const MAX_BATCH: usize = 256;
+const MAX_BATCH_AGE: Duration = Duration::from_millis(2);
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
+
+/// The SQLite dialect and driver.
+pub struct Sqlite;
+
+pub struct SqlitePools {
+    /// Set by `close`: every later operation fails as on a closed pool.
+    closed: std::sync::atomic::AtomicBool,
+    writer: Arc<Writer>,
+    /// `None` for an in-memory database: reads use the writer's connection.
+    readers: Option<Arc<Readers>>,
+    max_readers: u32,
+}
+
 impl Dialect for Sqlite {
     const NUMBERED_PARAMS: bool = false;
     // The single writer connection serializes every write transaction.
     const FOR_UPDATE: &'static str = "";
-    // Take the write lock up front, so that another process holding it (the
-    // operator commands) makes us wait out the busy timeout instead of
-    // failing when a read turns into a write.
-    const BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    const INTEGER: &'static str = "INTEGER";
     const SINGLE_WRITER: bool = true;
+
+    type Conn = Connection;
+    type Row = SqliteRow;
+    type Pools = SqlitePools;
+    type Lent = Lent;
+    type Tx = Tx;
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
@@ -38,43 +83,627 @@ impl Dialect for Sqlite {
         matches!(code & 0xff, 5 | 6)
     }
 
-    fn rows_affected(result: &sqlx::sqlite::SqliteQueryResult) -> u64 {
-        result.rows_affected()
+    async fn open(settings: &DatabaseSettings) -> anyhow::Result<SqlitePools> {
+        let parsed = options(&settings.url).map_err(|e| anyhow::anyhow!("database.url: {e}"))?;
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        let path = parsed.get_filename().to_owned();
+        let writer = if in_memory {
+            // A fresh database each time: every migration applies, with no
+            // history to keep (and sqlx could not reach this connection's).
+            let conn = connect(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_MEMORY,
+            )?;
+            for (_, _, migration) in migrations::SQLITE.0 {
+                conn.execute_batch(migration)?;
+            }
+            conn
+        } else {
+            migrate(&path).await?;
+            let conn = connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            conn.busy_timeout(Duration::ZERO)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn
+        };
+        let readers = (!in_memory).then(|| {
+            Arc::new(Readers {
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+                open: AtomicUsize::new(0),
+            })
+        });
+        Ok(SqlitePools {
+            closed: Default::default(),
+            writer: Arc::new(Writer {
+                conn: Arc::new(tokio::sync::Mutex::new(WriterState {
+                    conn: writer,
+                    batch: None,
+                })),
+                queued: AtomicUsize::new(0),
+                batches: AtomicU64::new(0),
+                group_commit: !in_memory,
+            }),
+            readers,
+            max_readers: settings.max_connections,
+        })
     }
 
-    async fn open(settings: &DatabaseSettings) -> anyhow::Result<(Pool<Self>, Pool<Self>)> {
-        let options = options(&settings.url)
-            .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let acquire = Duration::from_secs(settings.acquire_timeout_secs);
-        // An embedded file does not drop connections: no ping before each use.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(acquire)
-            .connect_with(options.clone())
-            .await?;
-        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
-        let reader: SqlitePool = if in_memory {
-            // Each connection to an in-memory database is its own database.
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
-                .min_connections(settings.max_connections)
-                .test_before_acquire(false)
-                .acquire_timeout(acquire)
-                .connect_with(options.read_only(true))
-                .await?
+    async fn lend(pools: &SqlitePools) -> Result<Lent, sqlx::Error> {
+        pools.check_open()?;
+        match &pools.readers {
+            Some(readers) => readers.lend().map(Lent::Reader),
+            None => Ok(Lent::Writer(pools.writer.conn.clone().lock_owned().await)),
+        }
+    }
+
+    async fn begin(pools: &SqlitePools) -> Result<Tx, sqlx::Error> {
+        pools.check_open()?;
+        pools.writer.begin().await
+    }
+
+    async fn commit(tx: Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await
+    }
+
+    async fn fetch<'a>(
+        conn: &'a mut Connection,
+        statement: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        fetch(conn, statement, args).map_err(database_error)
+    }
+
+    async fn exec<'a>(
+        conn: &'a mut Connection,
+        statement: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> Result<u64, sqlx::Error> {
+        let mut prepared = conn.prepare_cached(statement).map_err(database_error)?;
+        bind(&mut prepared, args).map_err(database_error)?;
+        let changed = prepared.raw_execute().map_err(database_error)?;
+        Ok(changed as u64)
+    }
+
+    fn pool_stats(pools: &SqlitePools) -> Vec<PoolStats> {
+        let writer_idle = u32::from(pools.writer.conn.try_lock().is_ok());
+        let mut stats = vec![PoolStats {
+            pool: "write",
+            size: 1,
+            idle: writer_idle,
+            max: 1,
+        }];
+        if let Some(readers) = &pools.readers {
+            let open = readers.open.load(Ordering::Relaxed) as u32;
+            let idle = readers.idle.lock().map(|idle| idle.len()).unwrap_or(0) as u32;
+            stats.push(PoolStats {
+                pool: "read",
+                size: open,
+                idle,
+                max: pools.max_readers.max(open),
+            });
+        }
+        stats
+    }
+
+    async fn close(pools: &SqlitePools) {
+        pools.closed.store(true, Ordering::SeqCst);
+        // Commit what a group commit still holds (its callers are waiting).
+        let mut state = pools.writer.conn.lock().await;
+        if let Err(error) = state.commit_batch() {
+            tracing::error!(%error, "SQLite: the last group commit failed");
+        }
+        if let Some(readers) = &pools.readers {
+            readers
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+    }
+}
+
+impl SqlitePools {
+    fn check_open(&self) -> Result<(), sqlx::Error> {
+        match self.closed.load(Ordering::SeqCst) {
+            true => Err(sqlx::Error::PoolClosed),
+            false => Ok(()),
+        }
+    }
+}
+
+fn connect(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Runs the migrations through sqlx, on a connection of its own.
+async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        .connect()
+        .await?;
+    migrations::migrator(migrations::SQLITE, str::to_owned)
+        .await?
+        .run_direct(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+// Reads.
+
+/// Read-only connections, opened as concurrent reads need them (a read
+/// never yields while it runs, so there are at most as many as threads
+/// running requests) and kept.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    open: AtomicUsize,
+}
+
+impl Readers {
+    fn lend(self: &Arc<Self>) -> Result<ReadConn, sqlx::Error> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(database_error)?;
+                self.open.fetch_add(1, Ordering::Relaxed);
+                conn
+            }
         };
-        migrations::migrator(migrations::SQLITE, str::to_owned)
-            .await?
-            .run(&writer)
-            .await?;
-        Ok((writer, reader))
+        Ok(ReadConn {
+            conn: Some(conn),
+            home: Arc::clone(self),
+        })
+    }
+}
+
+pub struct ReadConn {
+    conn: Option<Connection>,
+    home: Arc<Readers>,
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.home
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+        }
+    }
+}
+
+/// A connection lent for a read.
+pub enum Lent {
+    Reader(ReadConn),
+    /// An in-memory database has one connection.
+    Writer(OwnedMutexGuard<WriterState>),
+}
+
+impl Deref for Lent {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Lent::Reader(reader) => reader.conn.as_ref().expect("lent connection"),
+            Lent::Writer(writer) => &writer.conn,
+        }
+    }
+}
+
+impl DerefMut for Lent {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self {
+            Lent::Reader(reader) => reader.conn.as_mut().expect("lent connection"),
+            Lent::Writer(writer) => &mut writer.conn,
+        }
+    }
+}
+
+// Writes, group-committed.
+
+struct Writer {
+    conn: Arc<tokio::sync::Mutex<WriterState>>,
+    /// Callers waiting for the connection to begin a transaction.
+    queued: AtomicUsize,
+    /// Numbers the group commits.
+    batches: AtomicU64,
+    group_commit: bool,
+}
+
+pub struct WriterState {
+    conn: Connection,
+    /// The open transaction holding released, uncommitted transactions.
+    batch: Option<Batch>,
+}
+
+struct Batch {
+    id: u64,
+    released: usize,
+    opened: Instant,
+    /// The outcome of its `COMMIT`, for the callers waiting on it.
+    outcome: watch::Sender<Option<Result<(), SqliteError>>>,
+}
+
+impl WriterState {
+    /// Commits the open group, if any, and tells its callers.
+    fn commit_batch(&mut self) -> Result<(), SqliteError> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
+        };
+        let outcome = match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let error = SqliteError::from(error);
+                tracing::error!(%error, transactions = batch.released, "SQLite group commit failed");
+                // A failed COMMIT may leave the transaction open.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        };
+        batch.outcome.send_replace(Some(outcome.clone()));
+        outcome
+    }
+
+    /// Undoes the open group (its transactions are lost) and tells its callers.
+    fn abandon_batch(&mut self, error: SqliteError) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+        if let Some(batch) = self.batch.take() {
+            batch.outcome.send_replace(Some(Err(error)));
+        }
+    }
+}
+
+/// Counts a caller queued for the writer while it waits.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Writer {
+    async fn begin(self: &Arc<Self>) -> Result<Tx, sqlx::Error> {
+        let mut state = {
+            let _queued = Queued::new(&self.queued);
+            self.conn.clone().lock_owned().await
+        };
+        if state.batch.is_none() {
+            // IMMEDIATE takes the write lock up front: another process
+            // holding it (the operator commands) makes us wait out the busy
+            // timeout instead of failing when a read turns into a write.
+            begin_immediate(&mut state.conn).await?;
+            let (outcome, _) = watch::channel(None);
+            state.batch = Some(Batch {
+                id: self.batches.fetch_add(1, Ordering::Relaxed),
+                released: 0,
+                opened: Instant::now(),
+                outcome,
+            });
+        }
+        if let Err(error) = state.conn.execute_batch("SAVEPOINT tx") {
+            let error = SqliteError::from(error);
+            state.abandon_batch(error.clone());
+            return Err(error.into());
+        }
+        Ok(Tx {
+            state: Some(state),
+            writer: Arc::clone(self),
+        })
+    }
+}
+
+/// `BEGIN IMMEDIATE`, waiting for another process's write lock (the
+/// operator commands) for up to [`BUSY_TIMEOUT`]. The writer's connection
+/// has no busy timeout of its own: SQLite would wait inside the call,
+/// holding up a runtime thread where no deadline can interrupt it; here the
+/// wait is a sleep that a request's deadline cancels.
+async fn begin_immediate(conn: &mut Connection) -> Result<(), sqlx::Error> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                let error = SqliteError::from(error);
+                let busy = error.code.is_some_and(|code| matches!(code & 0xff, 5 | 6));
+                if !busy || started.elapsed() >= BUSY_TIMEOUT {
+                    return Err(error.into());
+                }
+            }
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// A write transaction: a savepoint in the open group.
+pub struct Tx {
+    state: Option<OwnedMutexGuard<WriterState>>,
+    writer: Arc<Writer>,
+}
+
+impl Deref for Tx {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.state.as_ref().expect("open transaction").conn
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.state.as_mut().expect("open transaction").conn
+    }
+}
+
+impl Tx {
+    async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut state = self.state.take().expect("open transaction");
+        if let Err(error) = state.conn.execute_batch("RELEASE tx") {
+            let error = SqliteError::from(error);
+            state.abandon_batch(error.clone());
+            return Err(error.into());
+        }
+        let batch = state.batch.as_mut().expect("a transaction is in a batch");
+        batch.released += 1;
+        let close_now = !self.writer.group_commit
+            || self.writer.queued.load(Ordering::SeqCst) == 0
+            || batch.released >= MAX_BATCH
+            || batch.opened.elapsed() >= MAX_BATCH_AGE;
+        if close_now {
+            return state.commit_batch().map_err(Into::into);
+        }
+        // Others are queued: the last of them commits for us.
+        let id = batch.id;
+        let mut outcome = batch.outcome.subscribe();
+        let settled = outcome.clone();
+        drop(state);
+        let mut waiter = BatchWaiter {
+            writer: &self.writer,
+            id,
+        };
+        let result = tokio::select! {
+            biased;
+            done = outcome.wait_for(Option::is_some) => match done {
+                Ok(done) => done.clone().expect("is some"),
+                Err(_) => Err(SqliteError::message("the group commit was dropped")),
+            },
+            // The queue broke up (its callers gave up): commit it ourselves.
+            mut state = self.writer.conn.clone().lock_owned() => {
+                if state.batch.as_ref().is_some_and(|b| b.id == id) {
+                    state.commit_batch()
+                } else {
+                    settled.borrow().clone().unwrap_or(Ok(()))
+                }
+            }
+        };
+        waiter.id = u64::MAX;
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for Tx {
+    /// Rolls the transaction back: its savepoint, or the whole group if the
+    /// savepoint is gone (SQLite rolled the transaction back itself).
+    fn drop(&mut self) {
+        let Some(mut state) = self.state.take() else {
+            return;
+        };
+        if let Err(error) = state.conn.execute_batch("ROLLBACK TO tx; RELEASE tx") {
+            state.abandon_batch(SqliteError::from(error));
+            return;
+        }
+        if self.writer.queued.load(Ordering::SeqCst) == 0 {
+            // Nobody left to close the group: close it now (it may hold
+            // others' released transactions, and it holds the write lock).
+            let _ = state.commit_batch();
+        }
+    }
+}
+
+/// A caller waiting for its group to commit; if it gives up (a deadline),
+/// it commits the group itself when the connection is free, so that an
+/// open group never outlives its callers.
+struct BatchWaiter<'a> {
+    writer: &'a Arc<Writer>,
+    id: u64,
+}
+
+impl Drop for BatchWaiter<'_> {
+    fn drop(&mut self) {
+        if self.id == u64::MAX {
+            return;
+        }
+        if let Ok(mut state) = self.writer.conn.try_lock() {
+            if state.batch.as_ref().is_some_and(|b| b.id == self.id) {
+                let _ = state.commit_batch();
+            }
+        }
+    }
+}
+
+// Statements and rows.
+
+fn bind(statement: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> rusqlite::Result<()> {
+    for (at, arg) in args.iter().enumerate() {
+        match *arg {
+            Arg::Text(value) => statement.raw_bind_parameter(at + 1, value)?,
+            Arg::Int(value) => statement.raw_bind_parameter(at + 1, value)?,
+            Arg::OptInt(value) => statement.raw_bind_parameter(at + 1, value)?,
+        }
+    }
+    Ok(())
+}
+
+fn fetch(conn: &Connection, statement: &str, args: &[Arg<'_>]) -> rusqlite::Result<Vec<SqliteRow>> {
+    let mut prepared = conn.prepare_cached(statement)?;
+    bind(&mut prepared, args)?;
+    let columns: Arc<[Box<str>]> = prepared.column_names().into_iter().map(Box::from).collect();
+    let width = columns.len();
+    let mut rows = prepared.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(width);
+        for at in 0..width {
+            values.push(Value::from(row.get_ref(at)?));
+        }
+        out.push(SqliteRow {
+            columns: Arc::clone(&columns),
+            values,
+        });
+    }
+    Ok(out)
+}
+
+/// A row read into memory.
+pub struct SqliteRow {
+    columns: Arc<[Box<str>]>,
+    values: Vec<Value>,
+}
+
+impl SqliteRow {
+    fn get(&self, column: &str) -> Option<&Value> {
+        let at = self.columns.iter().position(|c| &**c == column)?;
+        self.values.get(at)
+    }
+}
+
+fn as_int(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Integer(n) => Some(*n),
+        Value::Real(x) => Some(*x as i64),
+        Value::Text(text) => text.trim().parse().ok(),
+        Value::Null | Value::Blob(_) => None,
+    }
+}
+
+impl SqlRow for SqliteRow {
+    fn text(&self, column: &str) -> String {
+        match self.get(column) {
+            Some(Value::Text(text)) => text.clone(),
+            Some(Value::Integer(n)) => n.to_string(),
+            Some(Value::Blob(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    fn int(&self, column: &str) -> i64 {
+        as_int(self.get(column)).unwrap_or(0)
+    }
+
+    fn opt_int(&self, column: &str) -> Option<i64> {
+        as_int(self.get(column))
+    }
+
+    fn first_int(&self) -> Result<i64, sqlx::Error> {
+        match self.values.first() {
+            Some(Value::Null) => Ok(0),
+            value => as_int(value)
+                .ok_or_else(|| SqliteError::message("the first column is not an integer").into()),
+        }
+    }
+}
+
+// Errors, as sqlx's database errors, so that the store classifies them
+// (busy, unique key) the same way for every database.
+
+#[derive(Debug, Clone)]
+pub struct SqliteError {
+    /// The extended result code, when SQLite gave one.
+    code: Option<i32>,
+    message: String,
+}
+
+impl SqliteError {
+    fn message(message: &str) -> Self {
+        Self {
+            code: None,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error {
+            rusqlite::Error::SqliteFailure(failure, message) => Self {
+                code: Some(failure.extended_code),
+                message: message.unwrap_or_else(|| failure.to_string()),
+            },
+            other => Self {
+                code: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn database_error(error: rusqlite::Error) -> sqlx::Error {
+    SqliteError::from(error).into()
+}
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(code) => write!(f, "SQLite error {code}: {}", self.message),
+            None => write!(f, "SQLite: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for SqliteError {}
+
+impl DatabaseError for SqliteError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.code.map(|code| Cow::Owned(code.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self.code {
+            // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY.
+            Some(2067 | 1555) => ErrorKind::UniqueViolation,
+            Some(787) => ErrorKind::ForeignKeyViolation,
+            Some(1299) => ErrorKind::NotNullViolation,
+            Some(275) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
     }
 }
