@@ -11,6 +11,7 @@
 
 mod dialect;
 pub mod legacy;
+mod member_order;
 mod migrations;
 mod mysql;
 mod postgres;

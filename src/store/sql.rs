@@ -55,10 +55,12 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::dialect::{Arg, Dialect, SqlRow};
+use super::member_order::{self, Lookup, MemberOrders};
 use async_trait::async_trait;
 
 use super::{
@@ -99,6 +101,8 @@ pub struct SqlStore<DB: Dialect> {
     like_slot: i64,
     /// Wakes the requests waiting for a connection when the database goes away.
     outage: tokio::sync::Notify,
+    /// Deep pages of large groups.
+    member_orders: MemberOrders,
 }
 
 /// How far one attempt of an operation got: whether its `COMMIT` may have
@@ -323,6 +327,14 @@ fn int(row: &impl SqlRow, column: &str) -> i64 {
     row.int(column)
 }
 
+fn member_info(row: &impl SqlRow) -> MemberInfo {
+    MemberInfo {
+        userid: text(row, "userid"),
+        nickname: text(row, "nickname"),
+        headpic: text(row, "headpic"),
+    }
+}
+
 fn userinfo<R: SqlRow>(row: &R) -> UserInfo {
     UserInfo {
         nickname: text(row, "nickname"),
@@ -387,6 +399,7 @@ impl<DB: Dialect> SqlStore<DB> {
             retries: AtomicU64::new(0),
             like_slot: rand::random_range(1..=LIKE_SLOTS),
             outage: tokio::sync::Notify::new(),
+            member_orders: MemberOrders::new(Duration::from_millis(settings.list_snapshot_ms)),
         })
     }
 
@@ -758,6 +771,46 @@ impl<DB: Dialect> SqlStore<DB> {
         .map(drop)
     }
 
+    /// A page far into a large group: ids from the order's snapshot, rows
+    /// by id (see `member_order.rs`).
+    async fn deep_page(
+        &self,
+        group: &Group,
+        order_by: &'static str,
+        page: Page,
+    ) -> StoreResult<Vec<MemberInfo>> {
+        let (anchor, kind, key) = (group.anchor(), group_kind(group), group.key());
+        let order_key = (anchor.to_owned(), kind, key.to_owned(), order_by);
+        let ids = match self.member_orders.lookup(&order_key) {
+            Lookup::Ids(ids) => ids,
+            Lookup::Rebuild(rebuild) => {
+                let statement = format!(
+                    "SELECT id FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+                     ORDER BY {order_by}"
+                );
+                let rows = self.read(&statement, args![anchor, kind, key]).await?;
+                let ids = Arc::new(rows.iter().map(|row| int(row, "id")).collect::<Vec<_>>());
+                rebuild.done(Arc::clone(&ids));
+                ids
+            }
+        };
+        let wanted = member_order::page(&ids, page.offset(), page.size);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            "SELECT id, userid, nickname, headpic FROM members WHERE id IN ({})",
+            vec!["?"; wanted.len()].join(", ")
+        );
+        let keys: Vec<Arg> = wanted.iter().map(|&id| Arg::Int(id)).collect();
+        let rows = self.read(&statement, &keys).await?;
+        let mut by_id: std::collections::HashMap<i64, MemberInfo> = rows
+            .iter()
+            .map(|row| (int(row, "id"), member_info(row)))
+            .collect();
+        Ok(wanted.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
     /// Locks the group's row; false when it does not exist.
     async fn lock_group(conn: &mut DB::Conn, group: &Group) -> Result<bool, sqlx::Error> {
         let (table, key) = group_table(group);
@@ -967,21 +1020,19 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             }
         };
         let total = self.read_count(count, args![anchor, key]).await?;
-        let list = format!(
-            "SELECT userid, nickname, headpic FROM members \
-             WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} LIMIT ? OFFSET ?"
-        );
-        let rows = self
-            .read(&list, args![anchor, kind, key, page.size, page.offset()])
-            .await?;
-        let members = rows
-            .iter()
-            .map(|row| MemberInfo {
-                userid: text(row, "userid"),
-                nickname: text(row, "nickname"),
-                headpic: text(row, "headpic"),
-            })
-            .collect();
+        let members = if self.member_orders.serves(page.offset()) {
+            self.deep_page(group, order_by, page).await?
+        } else {
+            let list = format!(
+                "SELECT userid, nickname, headpic FROM members \
+                 WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} \
+                 LIMIT ? OFFSET ?"
+            );
+            let rows = self
+                .read(&list, args![anchor, kind, key, page.size, page.offset()])
+                .await?;
+            rows.iter().map(member_info).collect()
+        };
         Ok((total, members))
     }
 

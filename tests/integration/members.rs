@@ -352,3 +352,88 @@ backend_test! {
         app.assert_room_viewers("a2", "g", 0).await;
     }
 }
+
+/// The userids of one page of a1's group g1.
+async fn page_ids(app: &TestApp, pageno: i64, pagesize: i64) -> Vec<String> {
+    let data = app.members("a1", "g1", pageno, pagesize).await;
+    assert_member_list(&data);
+    data["memberlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["userid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+backend_test! {
+    async fn deep_pages_of_a_large_group(backend) {
+        // Pages from the 1000th member on come from a snapshot of the order
+        // (rebuilt every list_snapshot_ms) with each member's row read fresh.
+        for order in [MemberOrder::Join, MemberOrder::Latest, MemberOrder::Level] {
+            let app = TestApp::spawn_with(backend, |s| {
+                s.members.order = order;
+                s.database.list_snapshot_ms = 300;
+            })
+            .await;
+            app.go_live("a1", "g1").await;
+            let group = minilvb::protocol::Group::Room { anchor: "a1".into(), groupid: "g1".into() };
+            let seeded: Vec<minilvb::store::NewMember> = (0..1230)
+                .map(|i| minilvb::store::NewMember {
+                    userid: format!("v{i:04}"),
+                    nickname: format!("n{i}"),
+                    headpic: String::new(),
+                    level: Some(i % 7),
+                    joined_at: 0,
+                })
+                .collect();
+            assert!(app.store.import_members(&group, &seeded).await.unwrap());
+            let mut expected: Vec<(i64, usize)> = (0..seeded.len()).map(|i| ((i % 7) as i64, i)).collect();
+            match order {
+                MemberOrder::Join => {}
+                MemberOrder::Latest => expected.reverse(),
+                MemberOrder::Level => expected.sort_by_key(|&(level, i)| (-level, i)),
+            }
+            let expected: Vec<String> = expected.iter().map(|&(_, i)| format!("v{i:04}")).collect();
+            // Page 51 of 20 starts at 1000; page 62 holds the last 10.
+            assert_eq!(page_ids(&app, 51, 20).await, expected[1000..1020], "{order:?}");
+            assert_eq!(page_ids(&app, 62, 20).await, expected[1220..], "{order:?}");
+            assert_eq!(page_ids(&app, 50, 20).await, expected[980..1000], "{order:?}");
+            assert!(page_ids(&app, 63, 20).await.is_empty());
+            // A member who leaves is gone from the deep page at once.
+            let leaving = expected[1005].clone();
+            assert_acked(&app.quit(&leaving, "a1", "g1", 0).await);
+            let page = page_ids(&app, 51, 20).await;
+            assert!(!page.contains(&leaving) && page.len() == 19, "{order:?}: {page:?}");
+            let data = app.members("a1", "g1", 51, 20).await;
+            assert_eq!(data["totalcount"], 1229);
+            // After the interval the order is read again: exact.
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            let mut now: Vec<String> = expected.clone();
+            now.retain(|id| *id != leaving);
+            assert_eq!(page_ids(&app, 51, 20).await, now[1000..1020], "{order:?}");
+        }
+    }
+}
+
+backend_test! {
+    async fn deep_pages_are_exact_without_snapshots(backend) {
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 0).await;
+        app.go_live("a1", "g1").await;
+        let group = minilvb::protocol::Group::Room { anchor: "a1".into(), groupid: "g1".into() };
+        let seeded: Vec<minilvb::store::NewMember> = (0..1010)
+            .map(|i| minilvb::store::NewMember {
+                userid: format!("v{i:04}"),
+                nickname: String::new(),
+                headpic: String::new(),
+                level: None,
+                joined_at: 0,
+            })
+            .collect();
+        assert!(app.store.import_members(&group, &seeded).await.unwrap());
+        assert_acked(&app.quit("v1003", "a1", "g1", 0).await);
+        assert_acked(&app.enter("late", "a1", "g1", 0).await);
+        let mut expected: Vec<String> = (0..1010).map(|i| format!("v{i:04}")).filter(|id| id != "v1003").collect();
+        expected.push("late".into());
+        assert_eq!(page_ids(&app, 101, 10).await, expected[1000..]);
+    }
+}
