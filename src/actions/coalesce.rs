@@ -73,6 +73,9 @@ impl LikeCoalescer {
     /// nothing is left.
     async fn flush(self: Arc<Self>, store: Arc<dyn Store>, target: Counted) {
         loop {
+            // Let the requests already under way add theirs first: one
+            // update then carries more likes.
+            tokio::task::yield_now().await;
             let (delta, waiters) = {
                 let mut targets = self.lock();
                 let Some(pending) = targets.get_mut(&target) else {

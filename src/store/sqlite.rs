@@ -212,6 +212,17 @@ impl SqlitePools {
     }
 }
 
+/// Runs a statement with no parameters, prepared once per connection.
+trait Run {
+    fn run(&self, statement: &str) -> rusqlite::Result<()>;
+}
+
+impl Run for Connection {
+    fn run(&self, statement: &str) -> rusqlite::Result<()> {
+        self.prepare_cached(statement)?.raw_execute().map(drop)
+    }
+}
+
 fn connect(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -344,7 +355,7 @@ impl WriterState {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
-        let outcome = match self.conn.execute_batch("COMMIT") {
+        let outcome = match self.conn.run("COMMIT") {
             Ok(()) => Ok(()),
             Err(error) => {
                 let error = SqliteError::from(error);
@@ -402,7 +413,7 @@ impl Writer {
                 outcome,
             });
         }
-        if let Err(error) = state.conn.execute_batch("SAVEPOINT tx") {
+        if let Err(error) = state.conn.run("SAVEPOINT tx") {
             let error = SqliteError::from(error);
             state.abandon_batch(error.clone());
             return Err(error.into());
@@ -423,7 +434,7 @@ async fn begin_immediate(conn: &mut Connection) -> Result<(), sqlx::Error> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        match conn.execute_batch("BEGIN IMMEDIATE") {
+        match conn.run("BEGIN IMMEDIATE") {
             Ok(()) => return Ok(()),
             Err(error) => {
                 let error = SqliteError::from(error);
@@ -461,7 +472,7 @@ impl DerefMut for Tx {
 impl Tx {
     async fn commit(mut self) -> Result<(), sqlx::Error> {
         let mut state = self.state.take().expect("open transaction");
-        if let Err(error) = state.conn.execute_batch("RELEASE tx") {
+        if let Err(error) = state.conn.run("RELEASE tx") {
             let error = SqliteError::from(error);
             state.abandon_batch(error.clone());
             return Err(error.into());
