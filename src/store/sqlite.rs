@@ -111,6 +111,7 @@ impl Dialect for Sqlite {
                 path: path.clone(),
                 idle: Mutex::new(Vec::new()),
                 open: AtomicUsize::new(0),
+                keep: settings.max_connections.max(1) as usize,
             })
         });
         Ok(SqlitePools {
@@ -193,6 +194,11 @@ impl Dialect for Sqlite {
         if let Err(error) = state.commit_batch() {
             tracing::error!(%error, "SQLite: the last group commit failed");
         }
+        // Fold the WAL into the database file, as the last connection to
+        // close would, so that a stopped server leaves one file behind.
+        if let Err(error) = state.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::warn!(%error, "SQLite: checkpoint at close failed");
+        }
         if let Some(readers) = &pools.readers {
             readers
                 .idle
@@ -253,12 +259,13 @@ async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
 // Reads.
 
 /// Read-only connections, opened as concurrent reads need them (a read
-/// never yields while it runs, so there are at most as many as threads
-/// running requests) and kept.
+/// never yields while it runs, so there are about as many as threads
+/// running requests); up to `keep` of them are kept between reads.
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     open: AtomicUsize,
+    keep: usize,
 }
 
 impl Readers {
@@ -288,11 +295,14 @@ pub struct ReadConn {
 impl Drop for ReadConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.home
-                .idle
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+            let mut idle = self.home.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < self.home.keep {
+                idle.push(conn);
+            } else {
+                drop(idle);
+                drop(conn);
+                self.home.open.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }
