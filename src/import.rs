@@ -76,7 +76,9 @@ async fn run(
         recordings.insert((recording.userid.clone(), recording.file_id.clone()));
         report.recordings += 1;
     }
+    store.analyze().await?;
     let mut after = (String::new(), String::new(), String::new());
+    let mut analyzed = false;
     loop {
         let page = source.members(&after, PAGE).await?;
         let Some(last) = page.last() else {
@@ -114,7 +116,14 @@ async fn run(
                 report.orphan_members += members.len() as u64;
             }
         }
+        if !analyzed {
+            // The members found so far tell the planner that a group's
+            // rows are many: later pages look members up by key.
+            store.analyze().await?;
+            analyzed = true;
+        }
     }
+    store.analyze().await?;
     Ok(report)
 }
 

@@ -561,7 +561,11 @@ impl<'a> Runner<'a> {
     fn seed<S: Scenario>(&self, scenario: &mut S, server: &Server) -> anyhow::Result<Duration> {
         let started = Instant::now();
         if let Some(store) = &server.store {
-            self.server_rt.block_on(scenario.seed(store))?;
+            self.server_rt.block_on(async {
+                scenario.seed(store).await?;
+                store.analyze().await?;
+                anyhow::Ok(())
+            })?;
         }
         Ok(started.elapsed())
     }

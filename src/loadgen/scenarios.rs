@@ -353,14 +353,13 @@ async fn seed_members(
     range: std::ops::Range<usize>,
 ) -> anyhow::Result<()> {
     // One transaction per chunk: entering one room one member at a time is
-    // bound by that room's lock (and, on a server, by a commit each).
+    // bound by that room's lock (and, on a server, by a commit each). The
+    // chunks go one after the other: each holds the room's row, so more at
+    // once would only wait for it, holding pooled connections meanwhile.
     const CHUNK: usize = 1000;
     let target = group.to_group();
     let joined = now() - 3600;
-    let chunks = range.len().div_ceil(CHUNK);
-    seed_each(store, 0..chunks, move |store, c| {
-        let target = target.clone();
-        let first = range.start + c * CHUNK;
+    for first in range.clone().step_by(CHUNK) {
         let members: Vec<NewMember> = (first..(first + CHUNK).min(range.end))
             .map(|k| {
                 let userid = format!("{prefix}{k}");
@@ -373,12 +372,14 @@ async fn seed_members(
                 }
             })
             .collect();
-        async move {
-            store.import_members(&target, &members).await?;
-            Ok(())
+        store.import_members(&target, &members).await?;
+        if first == range.start {
+            // Statistics that show a group's members are many, so that
+            // the next chunks look members up by key (see Store::analyze).
+            store.analyze().await?;
         }
-    })
-    .await
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

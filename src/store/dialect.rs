@@ -79,6 +79,8 @@ pub trait Dialect: Sized + Send + 'static {
     /// Writes go through one connection and reads through others (SQLite);
     /// otherwise one pool serves both.
     const SINGLE_WRITER: bool;
+    /// Refreshes the planner's statistics of the store's tables.
+    const ANALYZE: &'static str;
 
     /// A connection statements run on.
     type Conn: Send;
@@ -142,6 +144,7 @@ pub trait SqlxDialect: Database {
     const NUMBERED_PARAMS: bool;
     const FOR_UPDATE: &'static str;
     const INTEGER: &'static str = "BIGINT";
+    const ANALYZE: &'static str;
 
     fn is_conflict(error: &dyn DatabaseError) -> bool;
 
@@ -222,6 +225,7 @@ where
     const FOR_UPDATE: &'static str = <DB as SqlxDialect>::FOR_UPDATE;
     const INTEGER: &'static str = <DB as SqlxDialect>::INTEGER;
     const SINGLE_WRITER: bool = false;
+    const ANALYZE: &'static str = <DB as SqlxDialect>::ANALYZE;
 
     type Conn = DB::Connection;
     type Row = DB::Row;

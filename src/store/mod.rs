@@ -214,6 +214,11 @@ pub trait Store: Send + Sync + 'static {
     /// Members of every room and recording, for the metrics.
     async fn count_members(&self) -> StoreResult<i64>;
 
+    /// Refreshes the query planner's statistics. After bulk writes into
+    /// young tables (an import, a benchmark's seed), a planner without them
+    /// may walk a whole group's members where one key lookup would do.
+    async fn analyze(&self) -> StoreResult<()>;
+
     /// The connection pools' occupancy, for the metrics.
     fn pool_stats(&self) -> Vec<PoolStats> {
         Vec::new()

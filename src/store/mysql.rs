@@ -32,6 +32,7 @@ impl SqlxDialect for MySql {
     const NUMBERED_PARAMS: bool = false;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const INTEGER: &'static str = "SIGNED";
+    const ANALYZE: &'static str = "ANALYZE TABLE rooms, recordings, members, like_slots, bans";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // ER_LOCK_DEADLOCK (also Galera's certification failure and

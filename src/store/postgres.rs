@@ -19,6 +19,7 @@ pub fn options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
 impl SqlxDialect for Postgres {
     const NUMBERED_PARAMS: bool = true;
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const ANALYZE: &'static str = "ANALYZE rooms, recordings, members, like_slots, bans";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // serialization_failure, deadlock_detected.

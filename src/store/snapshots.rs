@@ -395,6 +395,10 @@ impl Store for ListSnapshots {
         self.inner.count_members().await
     }
 
+    async fn analyze(&self) -> StoreResult<()> {
+        self.inner.analyze().await
+    }
+
     fn pool_stats(&self) -> Vec<PoolStats> {
         self.inner.pool_stats()
     }

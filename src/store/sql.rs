@@ -1574,6 +1574,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         self.read("SELECT 1", &[]).await.map(drop)
     }
 
+    async fn analyze(&self) -> StoreResult<()> {
+        self.write(DB::ANALYZE, &[]).await.map(drop)
+    }
+
     async fn count_members(&self) -> StoreResult<i64> {
         self.read_count("SELECT COUNT(*) FROM members", &[]).await
     }

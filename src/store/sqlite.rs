@@ -70,6 +70,7 @@ impl Dialect for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const INTEGER: &'static str = "INTEGER";
     const SINGLE_WRITER: bool = true;
+    const ANALYZE: &'static str = "ANALYZE";
 
     type Conn = Connection;
     type Row = SqliteRow;
