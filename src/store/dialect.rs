@@ -79,8 +79,9 @@ pub trait Dialect: Sized + Send + 'static {
     /// Writes go through one connection and reads through others (SQLite);
     /// otherwise one pool serves both.
     const SINGLE_WRITER: bool;
-    /// Refreshes the planner's statistics of the store's tables.
-    const ANALYZE: &'static str;
+    /// Refreshes the planner's statistics of the store's tables, where
+    /// the planner needs them.
+    const ANALYZE: Option<&'static str>;
 
     /// A connection statements run on.
     type Conn: Send;
@@ -225,7 +226,7 @@ where
     const FOR_UPDATE: &'static str = <DB as SqlxDialect>::FOR_UPDATE;
     const INTEGER: &'static str = <DB as SqlxDialect>::INTEGER;
     const SINGLE_WRITER: bool = false;
-    const ANALYZE: &'static str = <DB as SqlxDialect>::ANALYZE;
+    const ANALYZE: Option<&'static str> = Some(<DB as SqlxDialect>::ANALYZE);
 
     type Conn = DB::Connection;
     type Row = DB::Row;

@@ -1575,7 +1575,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn analyze(&self) -> StoreResult<()> {
-        self.write(DB::ANALYZE, &[]).await.map(drop)
+        match DB::ANALYZE {
+            Some(statement) => self.write(statement, &[]).await.map(drop),
+            None => Ok(()),
+        }
     }
 
     async fn count_members(&self) -> StoreResult<i64> {
