@@ -493,13 +493,25 @@ impl Tx {
         }
         let batch = state.batch.as_mut().expect("a transaction is in a batch");
         batch.released += 1;
-        let close_now = !self.writer.group_commit
-            || self.writer.queued.load(Ordering::SeqCst) == 0
-            || batch.released >= MAX_BATCH
-            || batch.opened.elapsed() >= MAX_BATCH_AGE;
-        if close_now {
+        let full = batch.released >= MAX_BATCH || batch.opened.elapsed() >= MAX_BATCH_AGE;
+        if !self.writer.group_commit || full {
             return state.commit_batch().map_err(Into::into);
         }
+        if self.writer.queued.load(Ordering::SeqCst) == 0 {
+            // A transaction runs without a pause, so other writers can
+            // only queue behind this one while it lets them: give the
+            // requests ready to run their turn first, once.
+            let mut holding = Holding {
+                state: Some(state),
+                writer: &self.writer,
+            };
+            tokio::task::yield_now().await;
+            state = holding.state.take().expect("held");
+            if self.writer.queued.load(Ordering::SeqCst) == 0 {
+                return state.commit_batch().map_err(Into::into);
+            }
+        }
+        let batch = state.batch.as_mut().expect("a transaction is in a batch");
         // Others are queued: the last of them commits for us.
         let id = batch.id;
         let mut outcome = batch.outcome.subscribe();
@@ -544,6 +556,23 @@ impl Drop for Tx {
             // Nobody left to close the group: close it now (it may hold
             // others' released transactions, and it holds the write lock).
             let _ = state.commit_batch();
+        }
+    }
+}
+
+/// The connection held across a pause after a release; given up (a
+/// deadline) with nobody queued, it commits the group itself.
+struct Holding<'a> {
+    state: Option<OwnedMutexGuard<WriterState>>,
+    writer: &'a Arc<Writer>,
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        if let Some(mut state) = self.state.take() {
+            if self.writer.queued.load(Ordering::SeqCst) == 0 {
+                let _ = state.commit_batch();
+            }
         }
     }
 }
