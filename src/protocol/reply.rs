@@ -2,6 +2,8 @@
 //! the protocol document; JSON types are what the apps' parsers expect
 //! (numbers for counts and timestamps, the string "0"/"1" for `status`).
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Serialize, Serializer};
 
 use super::{ErrorCode, ProtocolError};
@@ -64,7 +66,7 @@ pub enum ReturnData {
     List(PusherList),
     CosSign(CosSign),
     Members(MemberList),
-    Pusher(Box<PusherInfo>),
+    Pusher(Arc<SharedPusher>),
     LinkMicAddr(LinkMicAddr),
     SignedPlayUrl(SignedPlayUrl),
     CosSignV2(CosSignV2),
@@ -128,7 +130,7 @@ impl WriteAck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PusherList {
     pub totalcount: i64,
-    pub pusherlist: Vec<PusherInfo>,
+    pub pusherlist: Vec<Arc<SharedPusher>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -178,6 +180,101 @@ pub struct PusherInfo {
     pub status: bool,
     pub hls_play_url: String,
     pub userinfo: UserInfo,
+}
+
+/// A pusherinfo as the apps receive it, shared by every reply that shows it
+/// (the list snapshots keep it for a while) and rendered as JSON once.
+///
+/// The apps' URL rule applies: Android 3.x plays `hls_play_url` and older
+/// builds `playurl`, so whenever a room or recording has one URL (a
+/// recording made as `flv` or `hls` only), both fields carry it. The apps
+/// accept either kind for recordings.
+#[derive(Debug)]
+pub struct SharedPusher {
+    info: PusherInfo,
+    json: OnceLock<Box<str>>,
+}
+
+impl SharedPusher {
+    pub fn new(info: PusherInfo) -> Arc<Self> {
+        Arc::new(Self {
+            info,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The row as the store read it (before the URL rule).
+    pub fn info(&self) -> &PusherInfo {
+        &self.info
+    }
+
+    /// What the apps receive: the row with the URL rule applied.
+    pub fn shown(&self) -> PusherInfo {
+        let mut info = self.info.clone();
+        if info.playurl.is_empty() {
+            info.playurl = info.hls_play_url.clone();
+        } else if info.hls_play_url.is_empty() {
+            info.hls_play_url = info.playurl.clone();
+        }
+        info
+    }
+
+    /// The JSON of [`SharedPusher::shown`], rendered at the first call.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            serde_json::to_string(&self.shown())
+                .expect("a pusherinfo serializes")
+                .into_boxed_str()
+        })
+    }
+}
+
+impl PartialEq for SharedPusher {
+    fn eq(&self, other: &Self) -> bool {
+        self.info == other.info
+    }
+}
+
+impl Serialize for SharedPusher {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.shown().serialize(s)
+    }
+}
+
+impl Envelope<ReturnData> {
+    /// The reply's JSON, as `serde_json::to_vec` writes it; pusherinfos are
+    /// copied from their rendering rather than serialized again.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let rows: &[Arc<SharedPusher>] = match &self.return_data {
+            ReturnData::List(list) => &list.pusherlist,
+            ReturnData::Pusher(pusher) => std::slice::from_ref(pusher),
+            _ => return serde_json::to_vec(self),
+        };
+        let size = rows.iter().map(|row| row.json().len() + 1).sum::<usize>();
+        let mut out = Vec::with_capacity(size + 128);
+        out.extend_from_slice(br#"{"returnValue":"#);
+        out.extend_from_slice(self.return_value.to_string().as_bytes());
+        out.extend_from_slice(br#","returnMsg":"#);
+        serde_json::to_writer(&mut out, &self.return_msg)?;
+        out.extend_from_slice(br#","returnData":"#);
+        match &self.return_data {
+            ReturnData::List(list) => {
+                out.extend_from_slice(br#"{"totalcount":"#);
+                out.extend_from_slice(list.totalcount.to_string().as_bytes());
+                out.extend_from_slice(br#","pusherlist":["#);
+                for (at, row) in rows.iter().enumerate() {
+                    if at > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(row.json().as_bytes());
+                }
+                out.extend_from_slice(b"]}");
+            }
+            _ => out.extend_from_slice(rows[0].json().as_bytes()),
+        }
+        out.push(b'}');
+        Ok(out)
+    }
 }
 
 fn status_string<S: Serializer>(online: &bool, s: S) -> Result<S::Ok, S::Error> {
