@@ -192,7 +192,7 @@ pub struct PusherInfo {
 #[derive(Debug)]
 pub struct SharedPusher {
     info: PusherInfo,
-    json: OnceLock<Box<str>>,
+    json: OnceLock<String>,
 }
 
 impl SharedPusher {
@@ -208,23 +208,54 @@ impl SharedPusher {
         &self.info
     }
 
+    /// The row with the URL rule applied, when it changes it.
+    fn filled(&self) -> Option<PusherInfo> {
+        let info = &self.info;
+        let (playurl, hls_play_url) = match (info.playurl.is_empty(), info.hls_play_url.is_empty())
+        {
+            (true, false) => (&info.hls_play_url, &info.hls_play_url),
+            (false, true) => (&info.playurl, &info.playurl),
+            _ => return None,
+        };
+        Some(PusherInfo {
+            playurl: playurl.clone(),
+            hls_play_url: hls_play_url.clone(),
+            ..info.clone()
+        })
+    }
+
     /// What the apps receive: the row with the URL rule applied.
     pub fn shown(&self) -> PusherInfo {
-        let mut info = self.info.clone();
-        if info.playurl.is_empty() {
-            info.playurl = info.hls_play_url.clone();
-        } else if info.hls_play_url.is_empty() {
-            info.hls_play_url = info.playurl.clone();
-        }
-        info
+        self.filled().unwrap_or_else(|| self.info.clone())
     }
 
     /// The JSON of [`SharedPusher::shown`], rendered at the first call.
     pub fn json(&self) -> &str {
         self.json.get_or_init(|| {
-            serde_json::to_string(&self.shown())
-                .expect("a pusherinfo serializes")
-                .into_boxed_str()
+            let info = &self.info;
+            let text = [
+                &info.userid,
+                &info.groupid,
+                &info.title,
+                &info.playurl,
+                &info.fileid,
+                &info.hls_play_url,
+                &info.userinfo.nickname,
+                &info.userinfo.headpic,
+                &info.userinfo.frontcover,
+                &info.userinfo.location,
+            ];
+            // The keys, the numbers, and a URL that may be written twice.
+            let guess = text.iter().map(|t| t.len()).sum::<usize>()
+                + info.playurl.len().max(info.hls_play_url.len())
+                + 256;
+            let mut out = Vec::with_capacity(guess);
+            let written = match self.filled() {
+                Some(filled) => serde_json::to_writer(&mut out, &filled),
+                None => serde_json::to_writer(&mut out, info),
+            };
+            written.expect("a pusherinfo serializes");
+            String::from_utf8(out).expect("serde_json writes UTF-8")
         })
     }
 }
@@ -237,7 +268,10 @@ impl PartialEq for SharedPusher {
 
 impl Serialize for SharedPusher {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.shown().serialize(s)
+        match self.filled() {
+            Some(filled) => filled.serialize(s),
+            None => self.info.serialize(s),
+        }
     }
 }
 
@@ -245,23 +279,22 @@ impl Envelope<ReturnData> {
     /// The reply's JSON, as `serde_json::to_vec` writes it; pusherinfos are
     /// copied from their rendering rather than serialized again.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        use std::io::Write as _;
         let rows: &[Arc<SharedPusher>] = match &self.return_data {
             ReturnData::List(list) => &list.pusherlist,
             ReturnData::Pusher(pusher) => std::slice::from_ref(pusher),
             _ => return serde_json::to_vec(self),
         };
         let size = rows.iter().map(|row| row.json().len() + 1).sum::<usize>();
-        let mut out = Vec::with_capacity(size + 128);
-        out.extend_from_slice(br#"{"returnValue":"#);
-        out.extend_from_slice(self.return_value.to_string().as_bytes());
-        out.extend_from_slice(br#","returnMsg":"#);
+        let mut out = Vec::with_capacity(size + self.return_msg.len() + 128);
+        write!(out, r#"{{"returnValue":{},"returnMsg":"#, self.return_value)
+            .map_err(serde_json::Error::io)?;
         serde_json::to_writer(&mut out, &self.return_msg)?;
         out.extend_from_slice(br#","returnData":"#);
         match &self.return_data {
             ReturnData::List(list) => {
-                out.extend_from_slice(br#"{"totalcount":"#);
-                out.extend_from_slice(list.totalcount.to_string().as_bytes());
-                out.extend_from_slice(br#","pusherlist":["#);
+                write!(out, r#"{{"totalcount":{},"pusherlist":["#, list.totalcount)
+                    .map_err(serde_json::Error::io)?;
                 for (at, row) in rows.iter().enumerate() {
                     if at > 0 {
                         out.push(b',');

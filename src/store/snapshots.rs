@@ -271,8 +271,8 @@ impl RowCache {
     fn get(&self, key: Key<'_>, now: Instant) -> Result<Arc<SharedPusher>, Ticket> {
         let hash = self.hash(key);
         let mut shard = self.shard(hash);
-        shard.sweep(now, self.ttl);
-        match shard.rows.get(&hash) {
+        let expired = shard.sweep(now, self.ttl);
+        let found = match shard.rows.get(&hash) {
             Some(row)
                 if key.shows(row.info.info()) && now.duration_since(row.read_at) < self.ttl =>
             {
@@ -283,7 +283,11 @@ impl RowCache {
                 generation: shard.generations[Self::slot(hash)],
                 read_at: now,
             }),
-        }
+        };
+        // Rows are freed outside the lock.
+        drop(shard);
+        drop(expired);
+        found
     }
 
     /// Keeps a row read with `ticket`, unless a write to its key came since
@@ -293,21 +297,21 @@ impl RowCache {
         if shard.generations[Self::slot(ticket.hash)] != ticket.generation {
             return;
         }
-        shard.sweep(Instant::now(), self.ttl);
+        let expired = shard.sweep(Instant::now(), self.ttl);
         let full = shard.rows.len() >= self.max_per_shard;
         let row = Row {
             info,
             read_at: ticket.read_at,
         };
-        match shard.rows.get_mut(&ticket.hash) {
+        let replaced = match shard.rows.get_mut(&ticket.hash) {
             // Another reader's, read later: keep the fresher.
-            Some(kept) if kept.read_at > row.read_at => {}
-            Some(kept) => *kept = row,
-            None if full => {}
-            None => {
-                shard.rows.insert(ticket.hash, row);
-            }
-        }
+            Some(kept) if kept.read_at > row.read_at => None,
+            Some(kept) => Some(std::mem::replace(kept, row)),
+            None if full => None,
+            None => shard.rows.insert(ticket.hash, row),
+        };
+        drop(shard);
+        drop((expired, replaced));
     }
 
     /// After a write to the key's row committed: drops it, and refuses the
@@ -317,7 +321,9 @@ impl RowCache {
         let mut shard = self.shard(hash);
         let slot = &mut shard.generations[Self::slot(hash)];
         *slot = slot.wrapping_add(1);
-        shard.rows.remove(&hash);
+        let removed = shard.rows.remove(&hash);
+        drop(shard);
+        drop(removed);
     }
 
     /// [`RowCache::invalidate`] for every key.
@@ -327,7 +333,9 @@ impl RowCache {
             for slot in shard.generations.iter_mut() {
                 *slot = slot.wrapping_add(1);
             }
-            shard.rows.clear();
+            let removed = std::mem::take(&mut shard.rows);
+            drop(shard);
+            drop(removed);
         }
     }
 
@@ -341,14 +349,23 @@ impl RowCache {
 }
 
 impl Shard {
-    /// Drops expired rows, at most once per `ttl`.
-    fn sweep(&mut self, now: Instant, ttl: Duration) {
+    /// Takes out the expired rows, at most once per `ttl`: the caller drops
+    /// them after it let the shard go.
+    fn sweep(&mut self, now: Instant, ttl: Duration) -> Vec<Row> {
         if now.saturating_duration_since(self.swept) < ttl {
-            return;
+            return Vec::new();
         }
-        self.rows
-            .retain(|_, row| now.saturating_duration_since(row.read_at) < ttl);
         self.swept = now;
+        let expired: Vec<u64> = self
+            .rows
+            .iter()
+            .filter(|(_, row)| now.saturating_duration_since(row.read_at) >= ttl)
+            .map(|(&hash, _)| hash)
+            .collect();
+        expired
+            .iter()
+            .filter_map(|hash| self.rows.remove(hash))
+            .collect()
     }
 }
 
@@ -421,7 +438,7 @@ impl ListSnapshots {
         let cache = self.cache(first);
         let now = Instant::now();
         let mut found = Vec::with_capacity(keys.len());
-        let mut missing = Vec::new();
+        let mut missing = Vec::with_capacity(keys.len());
         for (at, &key) in keys.iter().enumerate() {
             match cache.get(key, now) {
                 Ok(row) => found.push(Some(row)),
@@ -783,15 +800,5 @@ impl Store for ListSnapshots {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_clamp() {
-        let items = [1, 2, 3, 4, 5];
-        assert_eq!(window(&items, 0, 2), &[1, 2]);
-        assert_eq!(window(&items, 4, 20), &[5]);
-        assert_eq!(window(&items, 5, 20), &[] as &[i32]);
-        assert_eq!(window(&items, i64::MAX, i64::MAX), &[] as &[i32]);
-    }
-}
+#[path = "snapshots_tests.rs"]
+mod tests;
