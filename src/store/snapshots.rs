@@ -129,6 +129,38 @@ struct RoomOrder {
     online: Vec<String>,
 }
 
+/// The recordings of users not banned, newest end first.
+struct RecordingOrder {
+    keys: Vec<RecordingKey>,
+    /// The last answer of `recent`, `since` and the length packed (a
+    /// search of 50 000 keys costs more than the rest of a cached page).
+    last_recent: AtomicU64,
+}
+
+impl RecordingOrder {
+    /// Recordings ending at or after `since`: a prefix of the order.
+    fn recent(&self, since: i64) -> &[RecordingKey] {
+        let last = self.last_recent.load(Ordering::Relaxed);
+        let packed = u32::try_from(since)
+            .ok()
+            .map(|since| u64::from(since) << 32);
+        let len = match packed {
+            Some(since) if last != u64::MAX && last & !0xffff_ffff == since => {
+                (last & 0xffff_ffff) as usize
+            }
+            _ => {
+                let len = self.keys.partition_point(|k| k.end_time >= since);
+                if let (Some(since), Ok(len)) = (packed, u32::try_from(len)) {
+                    self.last_recent
+                        .store(since | u64::from(len), Ordering::Relaxed);
+                }
+                len
+            }
+        };
+        &self.keys[..len]
+    }
+}
+
 /// Which row: a room by its anchor, a recording by (userid, fileid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key<'a> {
@@ -374,7 +406,7 @@ pub struct ListSnapshots {
     inner: Arc<dyn Store>,
     ttl: Duration,
     rooms: Cached<RoomOrder>,
-    recordings: Cached<Vec<RecordingKey>>,
+    recordings: Cached<RecordingOrder>,
     room_rows: RowCache,
     recording_rows: RowCache,
 }
@@ -410,15 +442,15 @@ impl ListSnapshots {
             .await
     }
 
-    async fn recording_order(&self) -> StoreResult<Arc<Vec<RecordingKey>>> {
+    async fn recording_order(&self) -> StoreResult<Arc<RecordingOrder>> {
         self.recordings
-            .get(self.ttl, || self.inner.recording_keys())
+            .get(self.ttl, || async {
+                Ok(RecordingOrder {
+                    keys: self.inner.recording_keys().await?,
+                    last_recent: AtomicU64::new(u64::MAX),
+                })
+            })
             .await
-    }
-
-    /// Recordings ending at or after `since`: a prefix of the order.
-    fn recent(keys: &[RecordingKey], since: i64) -> &[RecordingKey] {
-        &keys[..keys.partition_point(|k| k.end_time >= since)]
     }
 
     fn cache(&self, key: Key<'_>) -> &RowCache {
@@ -557,7 +589,7 @@ impl Store for ListSnapshots {
 
     async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
         let order = self.recording_order().await?;
-        Ok(Self::recent(&order, since).len() as i64)
+        Ok(order.recent(since).len() as i64)
     }
 
     async fn recordings(
@@ -576,7 +608,7 @@ impl Store for ListSnapshots {
         limit: i64,
     ) -> StoreResult<Vec<Arc<SharedPusher>>> {
         let order = self.recording_order().await?;
-        let page: Vec<Key> = window(Self::recent(&order, since), offset, limit)
+        let page: Vec<Key> = window(order.recent(since), offset, limit)
             .iter()
             .map(|k| Key::Recording(&k.userid, &k.fileid))
             .collect();

@@ -815,3 +815,26 @@ async fn every_write_drops_the_rows_it_can_change() {
         assert_eq!(read_again, drops, "{write:?}: the rows read again");
     }
 }
+
+#[test]
+fn recent_recordings_are_a_prefix_of_the_order() {
+    let order = RecordingOrder {
+        keys: [30, 20, 20, 10]
+            .iter()
+            .enumerate()
+            .map(|(i, &end_time)| RecordingKey {
+                userid: "a".into(),
+                fileid: format!("f{i}"),
+                end_time,
+            })
+            .collect(),
+        last_recent: AtomicU64::new(u64::MAX),
+    };
+    for _ in 0..2 {
+        for (since, len) in [(0, 4), (10, 4), (11, 3), (20, 3), (21, 1), (31, 0), (-5, 4)] {
+            assert_eq!(order.recent(since).len(), len, "since {since}");
+        }
+        assert_eq!(order.recent(i64::MAX).len(), 0);
+        assert_eq!(order.recent(i64::MIN).len(), 4);
+    }
+}
