@@ -289,9 +289,10 @@ pub struct DatabaseSettings {
     pub min_connections: u32,
     /// How long a request waits for a free connection before failing with 2003.
     pub acquire_timeout_secs: u64,
-    /// The lists' order is kept in memory and rebuilt after this node's
-    /// writes and at least this often (for other nodes' writes); 0 reads
-    /// every list from the database.
+    /// The public lists' order, and the rows their pages and GetUserInfo
+    /// showed, are kept in memory at most this long (for other nodes' and
+    /// processes' writes; this node's own writes drop what they change);
+    /// 0 reads every list and GetUserInfo from the database.
     pub list_snapshot_ms: u64,
     /// An idle connection is closed after this long (0: never).
     pub idle_timeout_secs: u64,

@@ -147,7 +147,12 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// A JSON reply with the Content-Type both apps accept.
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
+    json_bytes(status, serde_json::to_vec(body))
+}
+
+/// [`json`], serialized already.
+fn json_bytes(status: StatusCode, serialized: serde_json::Result<Vec<u8>>) -> Response {
+    match serialized {
         Ok(bytes) => (
             status,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -335,7 +340,7 @@ async fn interface(State(state): State<AppState>, request: Request) -> Response 
         .increment(1);
     metrics::histogram!(m::REQUEST_DURATION, "action" => seen.action).record(elapsed.as_secs_f64());
     match result {
-        Ok(data) => json(StatusCode::OK, &Envelope::ok(data)),
+        Ok(data) => json_bytes(StatusCode::OK, Envelope::ok(data).to_json()),
         Err(refusal) => envelope_error(refusal.status, &refusal.error),
     }
 }

@@ -1,6 +1,6 @@
 //! FetchList and GetUserInfo: what viewers browse.
 
-use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherInfo, PusherList, ReturnData};
+use crate::protocol::{Counted, ListFlag, Page, ProtocolError, PusherList, ReturnData};
 
 use super::Context;
 use super::rooms::not_found;
@@ -16,7 +16,7 @@ pub async fn fetch_list(
     let store = &ctx.store;
     let since = ctx.clock.now() - i64::from(ctx.settings.live.recordings_window_days) * 86_400;
     let (offset, limit) = (page.offset(), page.size);
-    let mut list = match flag {
+    let list = match flag {
         ListFlag::Online | ListFlag::AllRooms => {
             let scope = match flag {
                 ListFlag::Online => RoomScope::Online,
@@ -24,25 +24,25 @@ pub async fn fetch_list(
             };
             PusherList {
                 totalcount: store.count_rooms(scope).await?,
-                pusherlist: store.rooms(scope, offset, limit).await?,
+                pusherlist: store.shown_rooms(scope, offset, limit).await?,
             }
         }
         ListFlag::Recordings => PusherList {
             totalcount: store.count_recordings(since).await?,
-            pusherlist: store.recordings(since, offset, limit).await?,
+            pusherlist: store.shown_recordings(since, offset, limit).await?,
         },
         ListFlag::OnlineThenRecordings => {
             let rooms = store.count_rooms(RoomScope::Online).await?;
             let recordings = store.count_recordings(since).await?;
             let mut pusherlist = if offset < rooms {
-                store.rooms(RoomScope::Online, offset, limit).await?
+                store.shown_rooms(RoomScope::Online, offset, limit).await?
             } else {
                 Vec::new()
             };
             let wanted = limit - pusherlist.len() as i64;
             if wanted > 0 {
                 let skip = offset.saturating_sub(rooms).max(0);
-                pusherlist.extend(store.recordings(since, skip, wanted).await?);
+                pusherlist.extend(store.shown_recordings(since, skip, wanted).await?);
             }
             PusherList {
                 totalcount: rooms + recordings,
@@ -54,28 +54,14 @@ pub async fn fetch_list(
             pusherlist: Vec::new(),
         },
     };
-    list.pusherlist.iter_mut().for_each(fill_both_urls);
+    // Both URL fields are filled as the apps need (see `SharedPusher`).
     Ok(ReturnData::List(list))
-}
-
-/// Android 3.x plays `hls_play_url` and older builds `playurl`: whenever a
-/// room or recording has one URL (a recording made as `flv` or `hls` only),
-/// both fields carry it. The apps accept either kind for recordings.
-fn fill_both_urls(info: &mut PusherInfo) {
-    if info.playurl.is_empty() {
-        info.playurl = info.hls_play_url.clone();
-    } else if info.hls_play_url.is_empty() {
-        info.hls_play_url = info.playurl.clone();
-    }
 }
 
 /// GetUserInfo: a room (any status) or a recording, as FetchList shows it.
 pub async fn get_user_info(ctx: &Context, target: &Counted) -> Result<ReturnData, ProtocolError> {
-    match ctx.store.pusher(target).await? {
-        Some(mut info) => {
-            fill_both_urls(&mut info);
-            Ok(ReturnData::Pusher(Box::new(info)))
-        }
+    match ctx.store.shown_pusher(target).await? {
+        Some(info) => Ok(ReturnData::Pusher(info)),
         None => Err(not_found(target)),
     }
 }

@@ -12,7 +12,7 @@ mod reply;
 pub use fields::Fields;
 pub use reply::{
     CosSign, CosSignV2, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
-    PusherList, ReturnData, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
+    PusherList, ReturnData, SharedPusher, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
 };
 
 use serde_json::{Map, Value};

@@ -2,6 +2,8 @@
 //! the protocol document; JSON types are what the apps' parsers expect
 //! (numbers for counts and timestamps, the string "0"/"1" for `status`).
 
+use std::sync::{Arc, OnceLock};
+
 use serde::{Serialize, Serializer};
 
 use super::{ErrorCode, ProtocolError};
@@ -64,7 +66,7 @@ pub enum ReturnData {
     List(PusherList),
     CosSign(CosSign),
     Members(MemberList),
-    Pusher(Box<PusherInfo>),
+    Pusher(Arc<SharedPusher>),
     LinkMicAddr(LinkMicAddr),
     SignedPlayUrl(SignedPlayUrl),
     CosSignV2(CosSignV2),
@@ -128,7 +130,7 @@ impl WriteAck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PusherList {
     pub totalcount: i64,
-    pub pusherlist: Vec<PusherInfo>,
+    pub pusherlist: Vec<Arc<SharedPusher>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -178,6 +180,134 @@ pub struct PusherInfo {
     pub status: bool,
     pub hls_play_url: String,
     pub userinfo: UserInfo,
+}
+
+/// A pusherinfo as the apps receive it, shared by every reply that shows it
+/// (the list snapshots keep it for a while) and rendered as JSON once.
+///
+/// The apps' URL rule applies: Android 3.x plays `hls_play_url` and older
+/// builds `playurl`, so whenever a room or recording has one URL (a
+/// recording made as `flv` or `hls` only), both fields carry it. The apps
+/// accept either kind for recordings.
+#[derive(Debug)]
+pub struct SharedPusher {
+    info: PusherInfo,
+    json: OnceLock<String>,
+}
+
+impl SharedPusher {
+    pub fn new(info: PusherInfo) -> Arc<Self> {
+        Arc::new(Self {
+            info,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The row as the store read it (before the URL rule).
+    pub fn info(&self) -> &PusherInfo {
+        &self.info
+    }
+
+    /// The row with the URL rule applied, when it changes it.
+    fn filled(&self) -> Option<PusherInfo> {
+        let info = &self.info;
+        let (playurl, hls_play_url) = match (info.playurl.is_empty(), info.hls_play_url.is_empty())
+        {
+            (true, false) => (&info.hls_play_url, &info.hls_play_url),
+            (false, true) => (&info.playurl, &info.playurl),
+            _ => return None,
+        };
+        Some(PusherInfo {
+            playurl: playurl.clone(),
+            hls_play_url: hls_play_url.clone(),
+            ..info.clone()
+        })
+    }
+
+    /// What the apps receive: the row with the URL rule applied.
+    pub fn shown(&self) -> PusherInfo {
+        self.filled().unwrap_or_else(|| self.info.clone())
+    }
+
+    /// The JSON of [`SharedPusher::shown`], rendered at the first call.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            let info = &self.info;
+            let text = [
+                &info.userid,
+                &info.groupid,
+                &info.title,
+                &info.playurl,
+                &info.fileid,
+                &info.hls_play_url,
+                &info.userinfo.nickname,
+                &info.userinfo.headpic,
+                &info.userinfo.frontcover,
+                &info.userinfo.location,
+            ];
+            // The keys, the numbers, and a URL that may be written twice.
+            let guess = text.iter().map(|t| t.len()).sum::<usize>()
+                + info.playurl.len().max(info.hls_play_url.len())
+                + 256;
+            let mut out = Vec::with_capacity(guess);
+            let written = match self.filled() {
+                Some(filled) => serde_json::to_writer(&mut out, &filled),
+                None => serde_json::to_writer(&mut out, info),
+            };
+            written.expect("a pusherinfo serializes");
+            String::from_utf8(out).expect("serde_json writes UTF-8")
+        })
+    }
+}
+
+impl PartialEq for SharedPusher {
+    fn eq(&self, other: &Self) -> bool {
+        self.info == other.info
+    }
+}
+
+impl Serialize for SharedPusher {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.filled() {
+            Some(filled) => filled.serialize(s),
+            None => self.info.serialize(s),
+        }
+    }
+}
+
+impl Envelope<ReturnData> {
+    /// The reply's JSON, as `serde_json::to_vec` writes it; pusherinfos are
+    /// copied from their rendering rather than serialized again.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        use std::io::Write as _;
+        let rows: &[Arc<SharedPusher>] = match &self.return_data {
+            ReturnData::List(list) => &list.pusherlist,
+            ReturnData::Pusher(pusher) => std::slice::from_ref(pusher),
+            _ => return serde_json::to_vec(self),
+        };
+        let size = rows.iter().map(|row| row.json().len() + 1).sum::<usize>();
+        let mut out = Vec::with_capacity(size + self.return_msg.len() + 128);
+        write!(out, r#"{{"returnValue":{},"returnMsg":"#, self.return_value)
+            .map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut out, &self.return_msg)?;
+        out.extend_from_slice(br#","returnData":"#);
+        match &self.return_data {
+            ReturnData::List(list) => {
+                write!(out, r#"{{"totalcount":{},"pusherlist":["#, list.totalcount)
+                    .map_err(serde_json::Error::io)?;
+                for (at, row) in rows.iter().enumerate() {
+                    if at > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(row.json().as_bytes());
+                }
+                out.extend_from_slice(b"]}");
+            }
+            _ => out.extend_from_slice(rows[0].json().as_bytes()),
+        }
+        out.push(b'}');
+        Ok(out)
+    }
 }
 
 fn status_string<S: Serializer>(online: &bool, s: S) -> Result<S::Ok, S::Error> {

@@ -543,3 +543,88 @@ fn every_action_is_known_by_name() {
         assert!(ACTIONS.contains(&parse(body).unwrap().action()));
     }
 }
+
+// Replies.
+
+fn pusher(playurl: &str, hls_play_url: &str, title: &str) -> std::sync::Arc<SharedPusher> {
+    SharedPusher::new(PusherInfo {
+        userid: "主播 🎤".into(),
+        groupid: "@TGS#1".into(),
+        timestamp: 1_767_225_600,
+        kind: 1,
+        viewercount: 3,
+        likecount: -0,
+        title: title.into(),
+        playurl: playurl.into(),
+        fileid: "f\u{1}".into(),
+        status: true,
+        hls_play_url: hls_play_url.into(),
+        userinfo: UserInfo {
+            nickname: "n".into(),
+            headpic: String::new(),
+            frontcover: "http://img/f.png".into(),
+            location: "深圳".into(),
+        },
+    })
+}
+
+#[test]
+fn rendered_replies_are_what_serde_writes() {
+    let rows = vec![
+        pusher("http://a.flv", "http://a.m3u8", "both"),
+        pusher("", "http://b.m3u8", "hls \"only\""),
+        pusher("http://c.flv", "", "flv\\only\n"),
+        pusher("", "", "none"),
+    ];
+    let replies = [
+        ReturnData::List(PusherList {
+            totalcount: 40,
+            pusherlist: rows.clone(),
+        }),
+        ReturnData::List(PusherList {
+            totalcount: 0,
+            pusherlist: Vec::new(),
+        }),
+        ReturnData::Pusher(rows[1].clone()),
+        ReturnData::Ack(WriteAck::OK),
+    ];
+    for data in replies {
+        let envelope = Envelope::ok(data);
+        let rendered = envelope.to_json().unwrap();
+        assert_eq!(
+            String::from_utf8(rendered).unwrap(),
+            serde_json::to_string(&envelope).unwrap()
+        );
+        // Rendered twice, the same.
+        assert_eq!(
+            envelope.to_json().unwrap(),
+            serde_json::to_vec(&envelope).unwrap()
+        );
+    }
+    // Both URL fields carry the one URL a row has; the row itself keeps its own.
+    let shown: Vec<Value> = rows
+        .iter()
+        .map(|row| serde_json::from_str(row.json()).unwrap())
+        .collect();
+    let urls: Vec<(&str, &str)> = shown
+        .iter()
+        .map(|v| {
+            (
+                v["playurl"].as_str().unwrap(),
+                v["hls_play_url"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            ("http://a.flv", "http://a.m3u8"),
+            ("http://b.m3u8", "http://b.m3u8"),
+            ("http://c.flv", "http://c.flv"),
+            ("", ""),
+        ]
+    );
+    assert_eq!(rows[1].info().playurl, "");
+    assert_eq!(shown[0]["status"], "1");
+    assert_eq!(shown[0]["type"], 1);
+}

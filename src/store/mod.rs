@@ -25,7 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::config::{Backend, ConfigError, DatabaseSettings, MemberOrder};
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPusher, UserInfo};
 
 /// A storage failure. Its text is for logs only; clients see a plain 2003.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +149,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// A room or a recording, as the lists show it.
     async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>>;
+
+    // What the apps are shown: the rows of `rooms`, `recordings` and
+    // `pusher`, shared. The list snapshots answer these from the rows they
+    // keep (see `snapshots`): as fresh as the lists' order, and every write
+    // through the same store is seen. `pusher` itself is always read fresh
+    // (FetchGroupMemberList and the operator decide by it).
+
+    /// [`Store::rooms`] for FetchList.
+    async fn shown_rooms(
+        &self,
+        scope: RoomScope,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+        let rows = self.rooms(scope, offset, limit).await?;
+        Ok(rows.into_iter().map(SharedPusher::new).collect())
+    }
+
+    /// [`Store::recordings`] for FetchList.
+    async fn shown_recordings(
+        &self,
+        since: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+        let rows = self.recordings(since, offset, limit).await?;
+        Ok(rows.into_iter().map(SharedPusher::new).collect())
+    }
+
+    /// [`Store::pusher`] for GetUserInfo.
+    async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
+        Ok(self.pusher(target).await?.map(SharedPusher::new))
+    }
 
     /// A recording, for tests and the callbacks: inserted, or replaced if the
     /// (userid, fileid) exists, keeping its counts.

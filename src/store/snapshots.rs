@@ -1,18 +1,36 @@
-//! List snapshots: the order of the public lists kept in memory.
+//! List snapshots: the public lists' order and the rows they show, kept in
+//! memory for at most `database.list_snapshot_ms`.
 //!
 //! FetchList must count what it lists, and counting 50 000 recordings (or
 //! skipping to a deep page) costs milliseconds in any database. Everyone
 //! refreshes the lists, but their order changes only when a room starts a
 //! session, goes on- or offline, a recording arrives or goes, or a user is
-//! banned. So this decorator keeps the order (keys only) in memory, rebuilt
-//! after such a write and at least every `database.list_snapshot_ms` (for
-//! writes made by other nodes or processes), and reads each page's rows
-//! fresh by key: counts and titles are always current. Writes through this
-//! store are seen by the next list; other nodes' writes within the interval.
+//! banned. So this decorator keeps:
+//!
+//! - the order (keys only), rebuilt after such a write through this store
+//!   and at least every `database.list_snapshot_ms`;
+//! - the rows the pages showed (and GetUserInfo asked for, through
+//!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
+//!   recording by (userid, fileid). A row is used for at most
+//!   `database.list_snapshot_ms` after its read from the database began, and
+//!   is dropped by every write through this store that can change it: likes,
+//!   enters and quits (the viewer count), sessions, status changes, stream
+//!   events and screenshots (these name a stream, so they drop every room
+//!   row), recordings arriving, merging or going, imports, bans and expiry.
+//!
+//! So what this node wrote is in the very next list it answers; other nodes'
+//! and processes' writes are within the interval. A row read from the
+//! database before a write's invalidation is never cached after it (see
+//! [`RowCache`]), so a slow read cannot bring an older count back.
+//!
+//! Rows are only those shown within the interval: expired rows are swept as
+//! requests come, and each list's cache holds at most [`MAX_ROWS`] rows.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -23,12 +41,13 @@ use super::{
     SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPusher};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
 struct Cached<T> {
     /// Bumped by every write that changes the value.
     version: AtomicU64,
+    /// The value, the version it was built at, and when its load began.
     current: RwLock<Option<(u64, Instant, Arc<T>)>>,
     rebuilding: tokio::sync::Mutex<()>,
 }
@@ -84,11 +103,13 @@ impl<T> Cached<T> {
             }
         };
         // Read the version first: a write committed during the load bumps
-        // it, so what we build is then already stale and built again.
+        // it, so what we build is then already stale and built again. Its
+        // age counts from before the load, as the rows' do.
         let version = self.version.load(Ordering::SeqCst);
+        let began = Instant::now();
         let value = Arc::new(load().await?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-            Some((version, Instant::now(), Arc::clone(&value)));
+            Some((version, began, Arc::clone(&value)));
         Ok(value)
     }
 }
@@ -108,21 +129,301 @@ struct RoomOrder {
     online: Vec<String>,
 }
 
+/// The recordings of users not banned, newest end first.
+struct RecordingOrder {
+    keys: Vec<RecordingKey>,
+    /// The last answer of `recent`, `since` and the length packed (a
+    /// search of 50 000 keys costs more than the rest of a cached page).
+    last_recent: AtomicU64,
+}
+
+impl RecordingOrder {
+    /// Recordings ending at or after `since`: a prefix of the order.
+    fn recent(&self, since: i64) -> &[RecordingKey] {
+        let last = self.last_recent.load(Ordering::Relaxed);
+        let packed = u32::try_from(since)
+            .ok()
+            .map(|since| u64::from(since) << 32);
+        let len = match packed {
+            Some(since) if last != u64::MAX && last & !0xffff_ffff == since => {
+                (last & 0xffff_ffff) as usize
+            }
+            _ => {
+                let len = self.keys.partition_point(|k| k.end_time >= since);
+                if let (Some(since), Ok(len)) = (packed, u32::try_from(len)) {
+                    self.last_recent
+                        .store(since | u64::from(len), Ordering::Relaxed);
+                }
+                len
+            }
+        };
+        &self.keys[..len]
+    }
+}
+
+/// Which row: a room by its anchor, a recording by (userid, fileid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Room(&'a str),
+    Recording(&'a str, &'a str),
+}
+
+impl<'a> Key<'a> {
+    fn of(target: &'a Counted) -> Self {
+        match target {
+            Counted::Room { userid } => Key::Room(userid),
+            Counted::Recording { userid, fileid } => Key::Recording(userid, fileid),
+        }
+    }
+
+    /// The row whose viewer count a group's members make.
+    fn group(group: &'a Group) -> Self {
+        match group {
+            Group::Room { anchor, .. } => Key::Room(anchor),
+            Group::Recording { anchor, fileid } => Key::Recording(anchor, fileid),
+        }
+    }
+
+    /// Whether `row` is this key's row.
+    fn shows(&self, row: &PusherInfo) -> bool {
+        match *self {
+            Key::Room(userid) => row.kind == 0 && row.userid == userid,
+            Key::Recording(userid, fileid) => {
+                row.kind == 1 && row.userid == userid && row.fileid == fileid
+            }
+        }
+    }
+}
+
+/// Shards of a [`RowCache`], each with its own lock.
+const SHARDS: usize = 64;
+/// Generation counters per shard: a write blocks the installation of rows
+/// whose key shares its counter (1 in 4096), not of the whole shard.
+const SLOTS: usize = 64;
+/// The most rows a [`RowCache`] holds (one for rooms, one for recordings),
+/// so that both stay within about 12 MiB: the first pages, which most
+/// requests ask for, always fit; deep pages beyond it are read again.
+pub const MAX_ROWS: usize = 8_192;
+
+/// Rows by key, each for at most `ttl` after its read began.
+///
+/// The race rule: a reader takes a [`Ticket`] (its key's generation) when it
+/// misses, *before* it reads the database; a write, *after* it committed,
+/// bumps its key's generation and drops the row, under the shard's lock. A
+/// reader installs its row under that lock only if the generation is still
+/// the ticket's. So a row read before a write committed is either installed
+/// before the write's invalidation (and dropped by it) or refused; a row
+/// read after it may be installed, and shows the write.
+struct RowCache {
+    ttl: Duration,
+    max_per_shard: usize,
+    hasher: RandomState,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+struct Shard {
+    /// By the key's hash; a row under another key's hash (a collision) is a
+    /// miss, and is replaced.
+    rows: HashMap<u64, Row, BuildHasherDefault<Prehashed>>,
+    generations: [u64; SLOTS],
+    /// When expired rows were last dropped.
+    swept: Instant,
+}
+
+struct Row {
+    info: Arc<SharedPusher>,
+    /// When its read from the database began.
+    read_at: Instant,
+}
+
+/// What a reader that missed needs to install the row it reads.
+#[derive(Debug, Clone, Copy)]
+struct Ticket {
+    hash: u64,
+    generation: u64,
+    read_at: Instant,
+}
+
+/// The rows' map is keyed by hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; fold anything else anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl RowCache {
+    fn new(ttl: Duration, max_rows: usize) -> Self {
+        let now = Instant::now();
+        Self {
+            ttl,
+            max_per_shard: max_rows.div_ceil(SHARDS),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        rows: HashMap::default(),
+                        generations: [0; SLOTS],
+                        swept: now,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn hash(&self, key: Key<'_>) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        self.shards[hash as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn slot(hash: u64) -> usize {
+        (hash >> 32) as usize % SLOTS
+    }
+
+    /// The key's row if read less than `ttl` before `now`; otherwise the
+    /// ticket to install the row about to be read.
+    fn get(&self, key: Key<'_>, now: Instant) -> Result<Arc<SharedPusher>, Ticket> {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        let expired = shard.sweep(now, self.ttl);
+        let found = match shard.rows.get(&hash) {
+            Some(row)
+                if key.shows(row.info.info()) && now.duration_since(row.read_at) < self.ttl =>
+            {
+                Ok(Arc::clone(&row.info))
+            }
+            _ => Err(Ticket {
+                hash,
+                generation: shard.generations[Self::slot(hash)],
+                read_at: now,
+            }),
+        };
+        // Rows are freed outside the lock.
+        drop(shard);
+        drop(expired);
+        found
+    }
+
+    /// Keeps a row read with `ticket`, unless a write to its key came since
+    /// the ticket was taken, or the cache is full.
+    fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
+        let mut shard = self.shard(ticket.hash);
+        if shard.generations[Self::slot(ticket.hash)] != ticket.generation {
+            return;
+        }
+        let expired = shard.sweep(Instant::now(), self.ttl);
+        let full = shard.rows.len() >= self.max_per_shard;
+        let row = Row {
+            info,
+            read_at: ticket.read_at,
+        };
+        let replaced = match shard.rows.get_mut(&ticket.hash) {
+            // Another reader's, read later: keep the fresher.
+            Some(kept) if kept.read_at > row.read_at => None,
+            Some(kept) => Some(std::mem::replace(kept, row)),
+            None if full => None,
+            None => shard.rows.insert(ticket.hash, row),
+        };
+        drop(shard);
+        drop((expired, replaced));
+    }
+
+    /// After a write to the key's row committed: drops it, and refuses the
+    /// rows of reads that began before.
+    fn invalidate(&self, key: Key<'_>) {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash);
+        let slot = &mut shard.generations[Self::slot(hash)];
+        *slot = slot.wrapping_add(1);
+        let removed = shard.rows.remove(&hash);
+        drop(shard);
+        drop(removed);
+    }
+
+    /// [`RowCache::invalidate`] for every key.
+    fn invalidate_all(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for slot in shard.generations.iter_mut() {
+                *slot = slot.wrapping_add(1);
+            }
+            let removed = std::mem::take(&mut shard.rows);
+            drop(shard);
+            drop(removed);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).rows.len())
+            .sum()
+    }
+}
+
+impl Shard {
+    /// Takes out the expired rows, at most once per `ttl`: the caller drops
+    /// them after it let the shard go.
+    fn sweep(&mut self, now: Instant, ttl: Duration) -> Vec<Row> {
+        if now.saturating_duration_since(self.swept) < ttl {
+            return Vec::new();
+        }
+        self.swept = now;
+        let expired: Vec<u64> = self
+            .rows
+            .iter()
+            .filter(|(_, row)| now.saturating_duration_since(row.read_at) >= ttl)
+            .map(|(&hash, _)| hash)
+            .collect();
+        expired
+            .iter()
+            .filter_map(|hash| self.rows.remove(hash))
+            .collect()
+    }
+}
+
 /// A store whose public room and recording lists come from snapshots.
 pub struct ListSnapshots {
     inner: Arc<dyn Store>,
     ttl: Duration,
     rooms: Cached<RoomOrder>,
-    recordings: Cached<Vec<RecordingKey>>,
+    recordings: Cached<RecordingOrder>,
+    room_rows: RowCache,
+    recording_rows: RowCache,
 }
 
 impl ListSnapshots {
     pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
+        Self::with_max_rows(inner, ttl, MAX_ROWS)
+    }
+
+    fn with_max_rows(inner: Arc<dyn Store>, ttl: Duration, max_rows: usize) -> Self {
         Self {
             inner,
             ttl,
             rooms: Cached::new(),
             recordings: Cached::new(),
+            room_rows: RowCache::new(ttl, max_rows),
+            recording_rows: RowCache::new(ttl, max_rows),
         }
     }
 
@@ -141,15 +442,85 @@ impl ListSnapshots {
             .await
     }
 
-    async fn recording_order(&self) -> StoreResult<Arc<Vec<RecordingKey>>> {
+    async fn recording_order(&self) -> StoreResult<Arc<RecordingOrder>> {
         self.recordings
-            .get(self.ttl, || self.inner.recording_keys())
+            .get(self.ttl, || async {
+                Ok(RecordingOrder {
+                    keys: self.inner.recording_keys().await?,
+                    last_recent: AtomicU64::new(u64::MAX),
+                })
+            })
             .await
     }
 
-    /// Recordings ending at or after `since`: a prefix of the order.
-    fn recent(keys: &[RecordingKey], since: i64) -> &[RecordingKey] {
-        &keys[..keys.partition_point(|k| k.end_time >= since)]
+    fn cache(&self, key: Key<'_>) -> &RowCache {
+        match key {
+            Key::Room(_) => &self.room_rows,
+            Key::Recording(..) => &self.recording_rows,
+        }
+    }
+
+    /// The rows of `keys` (all rooms or all recordings), in their order;
+    /// those missing from the cache read in one query. Keys whose row is
+    /// gone are left out.
+    async fn rows(&self, keys: &[Key<'_>]) -> StoreResult<Vec<Arc<SharedPusher>>> {
+        let Some(&first) = keys.first() else {
+            return Ok(Vec::new());
+        };
+        let cache = self.cache(first);
+        let now = Instant::now();
+        let mut found = Vec::with_capacity(keys.len());
+        let mut missing = Vec::with_capacity(keys.len());
+        for (at, &key) in keys.iter().enumerate() {
+            match cache.get(key, now) {
+                Ok(row) => found.push(Some(row)),
+                Err(ticket) => {
+                    found.push(None);
+                    missing.push((at, ticket));
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found.into_iter().flatten().collect());
+        }
+        let read = match first {
+            Key::Room(_) => {
+                let userids: Vec<&str> = missing
+                    .iter()
+                    .filter_map(|&(at, _)| match keys[at] {
+                        Key::Room(userid) => Some(userid),
+                        Key::Recording(..) => None,
+                    })
+                    .collect();
+                self.inner.rooms_by_userid(&userids).await?
+            }
+            Key::Recording(..) => {
+                let pairs: Vec<(&str, &str)> = missing
+                    .iter()
+                    .filter_map(|&(at, _)| match keys[at] {
+                        Key::Recording(userid, fileid) => Some((userid, fileid)),
+                        Key::Room(_) => None,
+                    })
+                    .collect();
+                self.inner.recordings_by_key(&pairs).await?
+            }
+        };
+        for row in read {
+            let Some(&(at, ticket)) = missing.iter().find(|&&(at, _)| keys[at].shows(&row)) else {
+                continue;
+            };
+            if found[at].is_none() {
+                let row = SharedPusher::new(row);
+                cache.install(ticket, Arc::clone(&row));
+                found[at] = Some(row);
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// After a write to one row.
+    fn changed(&self, key: Key<'_>) {
+        self.cache(key).invalidate(key);
     }
 }
 
@@ -162,20 +533,9 @@ fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
     &items[start..start.saturating_add(len).min(items.len())]
 }
 
-/// Puts rows fetched in any order into the order of `keys`, dropping keys
-/// whose row is gone.
-fn in_order<K>(
-    keys: &[K],
-    mut rows: Vec<PusherInfo>,
-    is: impl Fn(&PusherInfo, &K) -> bool,
-) -> Vec<PusherInfo> {
-    let mut ordered = Vec::with_capacity(keys.len());
-    for key in keys {
-        if let Some(at) = rows.iter().position(|row| is(row, key)) {
-            ordered.push(rows.swap_remove(at));
-        }
-    }
-    ordered
+/// The rows as the trait returns them.
+fn owned(rows: Vec<Arc<SharedPusher>>) -> Vec<PusherInfo> {
+    rows.iter().map(|row| row.info().clone()).collect()
 }
 
 #[async_trait]
@@ -199,8 +559,20 @@ impl Store for ListSnapshots {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
+        match scope {
+            RoomScope::All => self.inner.rooms(scope, offset, limit).await,
+            _ => Ok(owned(self.shown_rooms(scope, offset, limit).await?)),
+        }
+    }
+
+    async fn shown_rooms(
+        &self,
+        scope: RoomScope,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
         let order = match scope {
-            RoomScope::All => return self.inner.rooms(scope, offset, limit).await,
+            RoomScope::All => return self.inner.shown_rooms(scope, offset, limit).await,
             _ => self.room_order().await?,
         };
         let keys = if scope == RoomScope::Online {
@@ -208,17 +580,16 @@ impl Store for ListSnapshots {
         } else {
             &order.listed
         };
-        let page: Vec<&str> = window(keys, offset, limit)
+        let page: Vec<Key> = window(keys, offset, limit)
             .iter()
-            .map(String::as_str)
+            .map(|userid| Key::Room(userid))
             .collect();
-        let rows = self.inner.rooms_by_userid(&page).await?;
-        Ok(in_order(&page, rows, |row, userid| row.userid == *userid))
+        self.rows(&page).await
     }
 
     async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
         let order = self.recording_order().await?;
-        Ok(Self::recent(&order, since).len() as i64)
+        Ok(order.recent(since).len() as i64)
     }
 
     async fn recordings(
@@ -227,77 +598,133 @@ impl Store for ListSnapshots {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
-        let order = self.recording_order().await?;
-        let page: Vec<(&str, &str)> = window(Self::recent(&order, since), offset, limit)
-            .iter()
-            .map(|k| (k.userid.as_str(), k.fileid.as_str()))
-            .collect();
-        let rows = self.inner.recordings_by_key(&page).await?;
-        Ok(in_order(&page, rows, |row, (userid, fileid)| {
-            row.userid == *userid && row.fileid == *fileid
-        }))
+        Ok(owned(self.shown_recordings(since, offset, limit).await?))
     }
 
-    // Writes that change the lists' order invalidate the snapshots.
+    async fn shown_recordings(
+        &self,
+        since: i64,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+        let order = self.recording_order().await?;
+        let page: Vec<Key> = window(order.recent(since), offset, limit)
+            .iter()
+            .map(|k| Key::Recording(&k.userid, &k.fileid))
+            .collect();
+        self.rows(&page).await
+    }
+
+    async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
+        let key = Key::of(target);
+        let cache = self.cache(key);
+        let ticket = match cache.get(key, Instant::now()) {
+            Ok(row) => return Ok(Some(row)),
+            Err(ticket) => ticket,
+        };
+        let row = self.inner.pusher(target).await?.map(SharedPusher::new);
+        if let Some(row) = row.as_ref().filter(|row| key.shows(row.info())) {
+            cache.install(ticket, Arc::clone(row));
+        }
+        Ok(row)
+    }
+
+    // Writes invalidate, after they are done (or failed: they may have
+    // been applied), the order they can change and the rows they can change.
 
     async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
         let outcome = self.inner.start_session(session).await;
         self.rooms.invalidate();
+        self.changed(Key::Room(&session.userid));
         outcome
     }
 
     async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
         let outcome = self.inner.set_online(userid, online, now).await;
         self.rooms.invalidate();
+        self.changed(Key::Room(userid));
         outcome
     }
 
     async fn stream_event(&self, event: &StreamEvent) -> StoreResult<EventOutcome> {
         let outcome = self.inner.stream_event(event).await;
         self.rooms.invalidate();
+        // By stream id: whose room, only the database knows.
+        self.room_rows.invalidate_all();
+        outcome
+    }
+
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
+        let outcome = self.inner.set_snapshot(stream_id, url, taken_at).await;
+        self.room_rows.invalidate_all();
         outcome
     }
 
     async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
         let outcome = self.inner.expire_online(cutoff).await;
         self.rooms.invalidate();
+        self.room_rows.invalidate_all();
         outcome
     }
 
     async fn put_recording(&self, recording: &NewRecording) -> StoreResult<()> {
         let outcome = self.inner.put_recording(recording).await;
         self.recordings.invalidate();
+        self.changed(Key::Recording(&recording.userid, &recording.fileid));
         outcome
     }
 
     async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome> {
         let outcome = self.inner.import_room(room).await;
         self.rooms.invalidate();
+        self.changed(Key::Room(&room.session.userid));
         outcome
     }
 
-    async fn import_recording(&self, recording: &ImportedRecording) -> StoreResult<()> {
-        let outcome = self.inner.import_recording(recording).await;
+    async fn import_recording(&self, imported: &ImportedRecording) -> StoreResult<()> {
+        let outcome = self.inner.import_recording(imported).await;
         self.recordings.invalidate();
+        let recording = &imported.recording;
+        self.changed(Key::Recording(&recording.userid, &recording.fileid));
+        outcome
+    }
+
+    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
+        let outcome = self.inner.import_members(group, members).await;
+        self.changed(Key::group(group));
         outcome
     }
 
     async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
         let outcome = self.inner.add_recording_file(file).await;
         self.recordings.invalidate();
+        match &outcome {
+            Ok(RecordingOutcome::Created { userid, fileid })
+            | Ok(RecordingOutcome::Merged { userid, fileid }) => {
+                self.changed(Key::Recording(userid, fileid))
+            }
+            Ok(RecordingOutcome::Duplicate | RecordingOutcome::UnknownStream) => {}
+            // Which recording it may have written, only the database knows.
+            Err(_) => self.recording_rows.invalidate_all(),
+        }
         outcome
     }
 
     async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool> {
         let outcome = self.inner.delete_recording(userid, fileid).await;
         self.recordings.invalidate();
+        self.changed(Key::Recording(userid, fileid));
         outcome
     }
+
+    // A ban sets the room offline; it changes no recording's row (only
+    // whether it is listed).
 
     async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
         let outcome = self.inner.ban(userid, reason, now).await;
         self.rooms.invalidate();
         self.recordings.invalidate();
+        self.changed(Key::Room(userid));
         outcome
     }
 
@@ -305,33 +732,37 @@ impl Store for ListSnapshots {
         let outcome = self.inner.unban(userid).await;
         self.rooms.invalidate();
         self.recordings.invalidate();
+        self.changed(Key::Room(userid));
         outcome
     }
 
-    // Everything else passes through.
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let outcome = self.inner.add_likes(target, delta).await;
+        self.changed(Key::of(target));
+        outcome
+    }
+
+    async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
+        let outcome = self.inner.enter(group, member).await;
+        self.changed(Key::group(group));
+        outcome
+    }
+
+    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
+        let outcome = self.inner.quit(group, userid).await;
+        self.changed(Key::group(group));
+        outcome
+    }
+
+    // Everything else passes through: `pusher` too, read fresh (the member
+    // list and the operator decide by it).
 
     async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
         self.inner.stream_id_of(userid).await
     }
 
-    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        self.inner.add_likes(target, delta).await
-    }
-
-    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
-        self.inner.import_members(group, members).await
-    }
-
     async fn exists(&self, target: &Counted) -> StoreResult<bool> {
         self.inner.exists(target).await
-    }
-
-    async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
-        self.inner.enter(group, member).await
-    }
-
-    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
-        self.inner.quit(group, userid).await
     }
 
     async fn members(
@@ -361,10 +792,6 @@ impl Store for ListSnapshots {
 
     async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
         self.inner.pusher(target).await
-    }
-
-    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
-        self.inner.set_snapshot(stream_id, url, taken_at).await
     }
 
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
@@ -409,15 +836,5 @@ impl Store for ListSnapshots {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_clamp() {
-        let items = [1, 2, 3, 4, 5];
-        assert_eq!(window(&items, 0, 2), &[1, 2]);
-        assert_eq!(window(&items, 4, 20), &[5]);
-        assert_eq!(window(&items, 5, 20), &[] as &[i32]);
-        assert_eq!(window(&items, i64::MAX, i64::MAX), &[] as &[i32]);
-    }
-}
+#[path = "snapshots_tests.rs"]
+mod tests;

@@ -185,7 +185,10 @@ backend_test! {
         conn.execute(original_data().as_str()).await.expect("original data");
         conn.close().await.expect("closed");
 
-        let app = TestApp::spawn(backend).await;
+        // The imports come from another process: read straight from the
+        // database, not from the node's list snapshots (kept up to
+        // database.list_snapshot_ms; see lists.rs for that rule).
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 0).await;
         let cli = Cli::new();
         let summary = import(&cli, &app.settings.database.url, &source.url);
         let expected = format!(

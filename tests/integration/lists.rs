@@ -381,3 +381,139 @@ backend_test! {
         assert_eq!(app.user_info("a1", 0, "f1").await["returnData"]["type"], 0);
     }
 }
+
+/// (likecount, viewercount) of room `a1` and recording `f1` in every view
+/// that shows them: FetchList 1, 3 (room), 2, 3 (recording), GetUserInfo.
+async fn counts_everywhere(app: &TestApp) -> Vec<(&'static str, i64, i64)> {
+    let counts = |info: &Value| {
+        (
+            info["likecount"].as_i64().expect("likecount"),
+            info["viewercount"].as_i64().expect("viewercount"),
+        )
+    };
+    let find = |list: &Value, kind: i64| {
+        list["pusherlist"]
+            .as_array()
+            .expect("pusherlist")
+            .iter()
+            .find(|info| info["type"] == kind)
+            .map(counts)
+            .unwrap_or_else(|| panic!("no type {kind} in {list}"))
+    };
+    let mut seen = Vec::new();
+    for (what, flag, kind) in [
+        ("flag 1", 1, 0),
+        ("flag 3 room", 3, 0),
+        ("flag 2", 2, 1),
+        ("flag 3 recording", 3, 1),
+    ] {
+        let (likes, viewers) = find(&app.fetch_list(flag, 1, 20).await, kind);
+        seen.push((what, likes, viewers));
+    }
+    let (likes, viewers) = counts(&app.room("a1").await);
+    seen.push(("GetUserInfo room", likes, viewers));
+    let (likes, viewers) = counts(&app.recording("a1", "f1").await);
+    seen.push(("GetUserInfo recording", likes, viewers));
+    seen
+}
+
+fn expect_counts(room: (i64, i64), recording: (i64, i64)) -> Vec<(&'static str, i64, i64)> {
+    vec![
+        ("flag 1", room.0, room.1),
+        ("flag 3 room", room.0, room.1),
+        ("flag 2", recording.0, recording.1),
+        ("flag 3 recording", recording.0, recording.1),
+        ("GetUserInfo room", room.0, room.1),
+        ("GetUserInfo recording", recording.0, recording.1),
+    ]
+}
+
+backend_test! {
+    async fn likes_enters_and_quits_show_in_the_very_next_list(backend) {
+        // The default interval (1 s): lists and GetUserInfo come from the
+        // rows the node keeps, and each write through it drops the row.
+        let app = TestApp::spawn(backend).await;
+        assert_eq!(app.settings.database.list_snapshot_ms, 1000);
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0 - 10).await;
+        assert_eq!(counts_everywhere(&app).await, expect_counts((0, 0), (0, 0)));
+        // Read again: now from the rows kept.
+        assert_eq!(counts_everywhere(&app).await, expect_counts((0, 0), (0, 0)));
+
+        assert_acked(&app.like("a1", 0).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 0), (0, 0)), "a like");
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 1), (0, 0)), "an enter");
+        assert_acked(&app.enter("v2", "a1", "g1", 0).await);
+        assert_acked(&app.quit("v1", "a1", "g1", 0).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 1), (0, 0)), "an enter and a quit");
+        assert_acked(&app.quit("v2", "a1", "g1", 0).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 0), (0, 0)), "a quit");
+
+        assert_acked(&app.like_recording("a1", "f1", 0).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 0), (1, 0)), "a like of the recording");
+        assert_acked(&app.enter("v1", "a1", "f1", 1).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 0), (1, 1)), "an enter into the recording");
+        assert_acked(&app.quit("v1", "a1", "f1", 1).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((1, 0), (1, 0)), "a quit of the recording");
+        assert_acked(&app.like("a1", 1).await);
+        assert_acked(&app.like_recording("a1", "f1", 1).await);
+        assert_eq!(counts_everywhere(&app).await, expect_counts((0, 0), (0, 0)), "unlikes");
+
+        // A new session resets the room's counts; the list shows it at once.
+        assert_acked(&app.like("a1", 0).await);
+        app.go_live("a1", "g2").await;
+        let room = app.fetch_list(1, 1, 20).await["pusherlist"][0].clone();
+        assert_eq!((room["groupid"].as_str(), room["likecount"].as_i64()), (Some("g2"), Some(0)), "{room}");
+        assert_eq!(app.room("a1").await["groupid"], "g2");
+        // Going offline: GetUserInfo says so at once.
+        assert_acked(&app.change_status("a1", 1).await);
+        assert_eq!(app.room("a1").await["status"], "0");
+    }
+}
+
+backend_test! {
+    async fn writes_behind_the_nodes_back_show_within_the_interval(backend) {
+        use minilvb::config::DatabaseSettings;
+        use minilvb::protocol::{Counted, Group};
+        use minilvb::store::NewMember;
+
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 200).await;
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0 - 10).await;
+        assert_eq!(counts_everywhere(&app).await, expect_counts((0, 0), (0, 0)));
+        // Another process on the same database (another node, the operator).
+        let other = minilvb::store::connect(&DatabaseSettings {
+            url: app.settings.database.url.clone(),
+            list_snapshot_ms: 0,
+            ..DatabaseSettings::default()
+        })
+        .await
+        .expect("a second store");
+        let room = Counted::Room { userid: "a1".into() };
+        let recording = Counted::Recording { userid: "a1".into(), fileid: "f1".into() };
+        assert!(other.add_likes(&room, 3).await.unwrap());
+        assert!(other.add_likes(&recording, 5).await.unwrap());
+        let viewer = NewMember {
+            userid: "v1".into(),
+            nickname: "v".into(),
+            headpic: String::new(),
+            level: None,
+            joined_at: T0,
+        };
+        let group = Group::Recording { anchor: "a1".into(), fileid: "f1".into() };
+        assert!(other.enter(&group, &viewer).await.unwrap());
+        // Bounded wait for the interval; never a timing assertion.
+        let expected = expect_counts((3, 0), (5, 1));
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen = counts_everywhere(&app).await;
+            if seen == expected {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen, expected, "the other process's writes never showed");
+        other.close().await;
+    }
+}

@@ -1,0 +1,844 @@
+//! Tests of the list snapshots: the row cache's race rule, expiry and
+//! bounds on their own, then the decorator over an in-memory store whose
+//! reads can be held after they read (a read that began before a write).
+//! Nothing here waits on a clock: ages are given as instants.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+
+use tokio::sync::oneshot;
+
+use super::*;
+use crate::protocol::UserInfo;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn room_row(userid: &str, likes: i64) -> PusherInfo {
+    PusherInfo {
+        userid: userid.into(),
+        groupid: format!("{userid}-g"),
+        timestamp: 0,
+        kind: 0,
+        viewercount: 0,
+        likecount: likes,
+        title: format!("live of {userid}"),
+        playurl: format!("http://play/{userid}.flv"),
+        fileid: String::new(),
+        status: true,
+        hls_play_url: format!("http://play/{userid}.m3u8"),
+        userinfo: UserInfo::default(),
+    }
+}
+
+fn recording_row(userid: &str, fileid: &str) -> PusherInfo {
+    PusherInfo {
+        groupid: fileid.into(),
+        kind: 1,
+        fileid: fileid.into(),
+        status: false,
+        ..room_row(userid, 0)
+    }
+}
+
+#[test]
+fn windows_clamp() {
+    let items = [1, 2, 3, 4, 5];
+    assert_eq!(window(&items, 0, 2), &[1, 2]);
+    assert_eq!(window(&items, 4, 20), &[5]);
+    assert_eq!(window(&items, 5, 20), &[] as &[i32]);
+    assert_eq!(window(&items, i64::MAX, i64::MAX), &[] as &[i32]);
+}
+
+// The row cache alone.
+
+fn likes(cache: &RowCache, key: Key<'_>, now: Instant) -> Option<i64> {
+    cache.get(key, now).ok().map(|row| row.info().likecount)
+}
+
+#[test]
+fn a_row_is_kept_for_its_key_until_a_write_to_it() {
+    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let now = Instant::now();
+    let ticket = cache.get(Key::Room("a"), now).expect_err("empty");
+    cache.install(ticket, SharedPusher::new(room_row("a", 1)));
+    assert_eq!(likes(&cache, Key::Room("a"), now), Some(1));
+    assert_eq!(likes(&cache, Key::Room("b"), now), None);
+    assert!(
+        cache.get(Key::Recording("a", ""), now).is_err(),
+        "a recording is not a room"
+    );
+    cache.invalidate(Key::Room("b"));
+    assert_eq!(likes(&cache, Key::Room("a"), now), Some(1), "another key");
+    cache.invalidate(Key::Room("a"));
+    assert_eq!(likes(&cache, Key::Room("a"), now), None);
+}
+
+#[test]
+fn a_read_begun_before_a_write_is_not_kept_after_it() {
+    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let now = Instant::now();
+    // A reader misses and reads the old row...
+    let before = cache.get(Key::Room("a"), now).expect_err("empty");
+    // ...a write commits and invalidates...
+    cache.invalidate(Key::Room("a"));
+    // ...then the reader installs what it read: refused.
+    cache.install(before, SharedPusher::new(room_row("a", 0)));
+    assert_eq!(likes(&cache, Key::Room("a"), now), None);
+    assert_eq!(cache.len(), 0);
+    // A read begun after the write is kept.
+    let after = cache.get(Key::Room("a"), now).expect_err("still empty");
+    cache.install(after, SharedPusher::new(room_row("a", 1)));
+    assert_eq!(likes(&cache, Key::Room("a"), now), Some(1));
+}
+
+#[test]
+fn a_read_begun_before_dropping_every_row_is_not_kept() {
+    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let now = Instant::now();
+    let tickets: Vec<_> = (0..200)
+        .map(|i| format!("u{i}"))
+        .map(|userid| {
+            let ticket = cache.get(Key::Room(&userid), now).expect_err("empty");
+            (userid, ticket)
+        })
+        .collect();
+    cache.invalidate_all();
+    for (userid, ticket) in tickets {
+        cache.install(ticket, SharedPusher::new(room_row(&userid, 0)));
+    }
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn a_row_written_before_its_invalidation_is_dropped_by_it() {
+    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let now = Instant::now();
+    // The reader installs first, the write's invalidation comes after.
+    let ticket = cache.get(Key::Recording("a", "f"), now).expect_err("empty");
+    cache.install(ticket, SharedPusher::new(recording_row("a", "f")));
+    assert!(cache.get(Key::Recording("a", "f"), now).is_ok());
+    cache.invalidate(Key::Recording("a", "f"));
+    assert!(cache.get(Key::Recording("a", "f"), now).is_err());
+}
+
+#[test]
+fn rows_expire_after_the_interval_from_their_read() {
+    let ttl = Duration::from_millis(1000);
+    let cache = RowCache::new(ttl, MAX_ROWS);
+    let read = Instant::now();
+    let ticket = cache.get(Key::Room("a"), read).expect_err("empty");
+    cache.install(ticket, SharedPusher::new(room_row("a", 1)));
+    let almost = read + ttl - Duration::from_millis(1);
+    assert_eq!(likes(&cache, Key::Room("a"), almost), Some(1));
+    assert_eq!(likes(&cache, Key::Room("a"), read + ttl), None);
+}
+
+#[test]
+fn the_fresher_of_two_reads_is_kept() {
+    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let t0 = Instant::now();
+    let t1 = t0 + Duration::from_millis(5);
+    let early = cache.get(Key::Room("a"), t0).expect_err("empty");
+    let late = cache.get(Key::Room("a"), t1).expect_err("empty");
+    cache.install(late, SharedPusher::new(room_row("a", 2)));
+    cache.install(early, SharedPusher::new(room_row("a", 1)));
+    assert_eq!(likes(&cache, Key::Room("a"), t1), Some(2));
+}
+
+#[test]
+fn expired_rows_are_swept_and_the_cache_is_bounded() {
+    let ttl = Duration::from_millis(1000);
+    let cache = RowCache::new(ttl, 640);
+    let read = Instant::now();
+    let userids: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
+    for userid in &userids {
+        if let Err(ticket) = cache.get(Key::Room(userid), read) {
+            cache.install(ticket, SharedPusher::new(room_row(userid, 0)));
+        }
+    }
+    let kept = cache.len();
+    assert!(kept > 0 && kept <= 640, "{kept} rows kept");
+    // Any access to a shard after the interval sweeps it.
+    let later = read + 2 * ttl;
+    for userid in &userids {
+        assert!(cache.get(Key::Room(userid), later).is_err());
+    }
+    assert_eq!(cache.len(), 0);
+}
+
+// The decorator over an in-memory store.
+
+/// Rows in memory; reads counted per key, and the next read can be held
+/// after it read (until the test lets it go on).
+#[derive(Default)]
+struct Memory {
+    rooms: Mutex<HashMap<String, PusherInfo>>,
+    recordings: Mutex<HashMap<(String, String), PusherInfo>>,
+    reads: Mutex<HashMap<String, usize>>,
+    row_reads: AtomicUsize,
+    hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+}
+
+/// What a test holds of a read held by [`Memory::hold_next_read`].
+struct Held {
+    read: oneshot::Receiver<()>,
+    go_on: oneshot::Sender<()>,
+}
+
+impl Memory {
+    fn with(rooms: &[&str], recordings: &[(&str, &str)]) -> Arc<Self> {
+        let memory = Memory::default();
+        for userid in rooms {
+            memory
+                .rooms
+                .lock()
+                .unwrap()
+                .insert(userid.to_string(), room_row(userid, 0));
+        }
+        for (userid, fileid) in recordings {
+            memory.recordings.lock().unwrap().insert(
+                (userid.to_string(), fileid.to_string()),
+                recording_row(userid, fileid),
+            );
+        }
+        Arc::new(memory)
+    }
+
+    fn hold_next_read(&self) -> Held {
+        let (read_tx, read) = oneshot::channel();
+        let (go_on, go_on_rx) = oneshot::channel();
+        *self.hold.lock().unwrap() = Some((read_tx, go_on_rx));
+        Held { read, go_on }
+    }
+
+    /// Rows read so far by key (`room:USERID`, `recording:USERID/FILEID`).
+    fn reads_of(&self, key: &str) -> usize {
+        self.reads.lock().unwrap().get(key).copied().unwrap_or(0)
+    }
+
+    fn count(&self, key: String) {
+        *self.reads.lock().unwrap().entry(key).or_default() += 1;
+        self.row_reads.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// After reading: waits if the test holds this read.
+    async fn held(&self) {
+        let hold = self.hold.lock().unwrap().take();
+        if let Some((read, go_on)) = hold {
+            let _ = read.send(());
+            let _ = go_on.await;
+        }
+    }
+
+    fn change(&self, target: &Counted, change: impl FnOnce(&mut PusherInfo)) -> bool {
+        match target {
+            Counted::Room { userid } => self
+                .rooms
+                .lock()
+                .unwrap()
+                .get_mut(userid)
+                .map(|row| {
+                    change(row);
+                })
+                .is_some(),
+            Counted::Recording { userid, fileid } => self
+                .recordings
+                .lock()
+                .unwrap()
+                .get_mut(&(userid.clone(), fileid.clone()))
+                .map(|row| {
+                    change(row);
+                })
+                .is_some(),
+        }
+    }
+}
+
+fn counted(group: &Group) -> Counted {
+    match group {
+        Group::Room { anchor, .. } => Counted::Room {
+            userid: anchor.clone(),
+        },
+        Group::Recording { anchor, fileid } => Counted::Recording {
+            userid: anchor.clone(),
+            fileid: fileid.clone(),
+        },
+    }
+}
+
+#[async_trait]
+impl Store for Memory {
+    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
+        let rows: Vec<PusherInfo> = {
+            let rooms = self.rooms.lock().unwrap();
+            userids
+                .iter()
+                .filter_map(|u| rooms.get(*u).cloned())
+                .collect()
+        };
+        rows.iter()
+            .for_each(|r| self.count(format!("room:{}", r.userid)));
+        self.held().await;
+        Ok(rows)
+    }
+
+    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
+        let rows: Vec<PusherInfo> = {
+            let recordings = self.recordings.lock().unwrap();
+            keys.iter()
+                .filter_map(|(u, f)| recordings.get(&(u.to_string(), f.to_string())).cloned())
+                .collect()
+        };
+        rows.iter()
+            .for_each(|r| self.count(format!("recording:{}/{}", r.userid, r.fileid)));
+        self.held().await;
+        Ok(rows)
+    }
+
+    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
+        let row = match target {
+            Counted::Room { userid } => self.rooms.lock().unwrap().get(userid).cloned(),
+            Counted::Recording { userid, fileid } => self
+                .recordings
+                .lock()
+                .unwrap()
+                .get(&(userid.clone(), fileid.clone()))
+                .cloned(),
+        };
+        if let Some(r) = &row {
+            match target {
+                Counted::Room { .. } => self.count(format!("room:{}", r.userid)),
+                Counted::Recording { .. } => {
+                    self.count(format!("recording:{}/{}", r.userid, r.fileid))
+                }
+            }
+        }
+        self.held().await;
+        Ok(row)
+    }
+
+    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
+        let mut keys: Vec<RoomKey> = self
+            .rooms
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|userid| RoomKey {
+                userid: userid.clone(),
+                online: true,
+            })
+            .collect();
+        keys.sort_by(|a, b| a.userid.cmp(&b.userid));
+        Ok(keys)
+    }
+
+    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
+        let mut keys: Vec<RecordingKey> = self
+            .recordings
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|(userid, fileid)| RecordingKey {
+                userid: userid.clone(),
+                fileid: fileid.clone(),
+                end_time: 0,
+            })
+            .collect();
+        keys.sort_by(|a, b| (&a.userid, &a.fileid).cmp(&(&b.userid, &b.fileid)));
+        Ok(keys)
+    }
+
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        Ok(self.change(target, |row| row.likecount += delta))
+    }
+
+    async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
+        Ok(self.change(&counted(group), |row| row.viewercount += 1))
+    }
+
+    async fn quit(&self, group: &Group, _: &str) -> StoreResult<()> {
+        self.change(&counted(group), |row| row.viewercount -= 1);
+        Ok(())
+    }
+
+    // The other writes change nothing here: the tests count re-reads.
+
+    async fn start_session(&self, _: &NewSession) -> StoreResult<SessionOutcome> {
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn set_online(&self, _: &str, _: bool, _: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
+        Ok(EventOutcome::Applied)
+    }
+
+    async fn set_snapshot(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn expire_online(&self, _: i64) -> StoreResult<u64> {
+        Ok(1)
+    }
+
+    async fn put_recording(&self, _: &NewRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
+        match file.stream_id.as_str() {
+            "fails" => Err(crate::store::StoreError::Timeout(Duration::ZERO)),
+            _ => Ok(RecordingOutcome::Merged {
+                userid: "a".into(),
+                fileid: file.fileid.clone(),
+            }),
+        }
+    }
+
+    async fn delete_recording(&self, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn import_recording(&self, _: &ImportedRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn import_members(&self, _: &Group, _: &[NewMember]) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn ban(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn unban(&self, _: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn add_report(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
+        Ok(1)
+    }
+
+    // Not used by these tests.
+
+    async fn stream_id_of(&self, _: &str) -> StoreResult<Option<String>> {
+        unimplemented!()
+    }
+
+    async fn exists(&self, _: &Counted) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn members(
+        &self,
+        _: &Group,
+        _: MemberOrder,
+        _: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        unimplemented!()
+    }
+
+    async fn count_rooms(&self, _: RoomScope) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn rooms(&self, _: RoomScope, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+
+    async fn count_recordings(&self, _: i64) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn recordings(&self, _: i64, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+
+    async fn reports(&self, _: bool) -> StoreResult<Vec<Report>> {
+        unimplemented!()
+    }
+
+    async fn resolve_report(&self, _: i64, _: &str, _: i64) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn is_banned(&self, _: &str) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn bans(&self) -> StoreResult<Vec<Ban>> {
+        unimplemented!()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn count_members(&self) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn analyze(&self) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn close(&self) {}
+}
+
+fn room(userid: &str) -> Counted {
+    Counted::Room {
+        userid: userid.into(),
+    }
+}
+
+fn recording(userid: &str, fileid: &str) -> Counted {
+    Counted::Recording {
+        userid: userid.into(),
+        fileid: fileid.into(),
+    }
+}
+
+fn snapshots(memory: &Arc<Memory>) -> Arc<ListSnapshots> {
+    Arc::new(ListSnapshots::new(
+        Arc::clone(memory) as Arc<dyn Store>,
+        HOUR,
+    ))
+}
+
+async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
+    store
+        .shown_pusher(target)
+        .await
+        .expect("read")
+        .expect("found")
+        .info()
+        .clone()
+}
+
+/// The first page of online rooms, as (userid, likes).
+async fn room_page(store: &ListSnapshots) -> Vec<(String, i64)> {
+    store
+        .shown_rooms(RoomScope::Online, 0, 20)
+        .await
+        .expect("read")
+        .iter()
+        .map(|row| (row.info().userid.clone(), row.info().likecount))
+        .collect()
+}
+
+#[tokio::test]
+async fn pages_and_get_user_info_are_served_from_the_rows_kept() {
+    let memory = Memory::with(&["a", "b"], &[("a", "f")]);
+    let store = snapshots(&memory);
+    assert_eq!(room_page(&store).await, [("a".into(), 0), ("b".into(), 0)]);
+    assert_eq!(shown(&store, &room("a")).await.likecount, 0);
+    let recordings = store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    assert_eq!(recordings.len(), 1);
+    let reads = memory.row_reads.load(Ordering::SeqCst);
+    assert_eq!(reads, 3, "one read per row");
+    room_page(&store).await;
+    shown(&store, &room("b")).await;
+    shown(&store, &recording("a", "f")).await;
+    store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    assert_eq!(memory.row_reads.load(Ordering::SeqCst), reads, "all kept");
+    // A write behind the store's back is not seen while the rows are kept
+    // (the integration tests see it within the interval).
+    memory.add_likes(&room("a"), 5).await.unwrap();
+    assert_eq!(shown(&store, &room("a")).await.likecount, 0);
+    // One through it is, in the pages and in GetUserInfo.
+    assert!(store.add_likes(&room("a"), 1).await.unwrap());
+    assert_eq!(room_page(&store).await, [("a".into(), 6), ("b".into(), 0)]);
+    assert_eq!(shown(&store, &room("a")).await.likecount, 6);
+    assert_eq!(memory.reads_of("room:a"), 2);
+    assert_eq!(
+        memory.reads_of("room:b"),
+        1,
+        "only the written row is read again"
+    );
+}
+
+#[tokio::test]
+async fn a_get_user_info_read_before_a_like_does_not_bring_the_old_count_back() {
+    let memory = Memory::with(&["a"], &[]);
+    let store = snapshots(&memory);
+    let held = memory.hold_next_read();
+    let reader = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { shown(&store, &room("a")).await.likecount }
+    });
+    held.read.await.expect("the reader read");
+    assert!(store.add_likes(&room("a"), 1).await.unwrap());
+    held.go_on.send(()).expect("the reader waits");
+    assert_eq!(reader.await.unwrap(), 0, "it answers what it read");
+    assert_eq!(shown(&store, &room("a")).await.likecount, 1);
+    assert_eq!(room_page(&store).await, [("a".into(), 1)]);
+}
+
+#[tokio::test]
+async fn a_page_read_before_an_enter_does_not_bring_the_old_count_back() {
+    let memory = Memory::with(&["a", "b"], &[]);
+    let store = snapshots(&memory);
+    // The order first, so that the held read is the rows'.
+    store.count_rooms(RoomScope::Online).await.unwrap();
+    let held = memory.hold_next_read();
+    let reader = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { room_page(&store).await }
+    });
+    held.read.await.expect("the reader read");
+    let group = Group::Room {
+        anchor: "b".into(),
+        groupid: "b-g".into(),
+    };
+    let viewer = NewMember {
+        userid: "v".into(),
+        nickname: String::new(),
+        headpic: String::new(),
+        level: None,
+        joined_at: 0,
+    };
+    assert!(store.enter(&group, &viewer).await.unwrap());
+    held.go_on.send(()).expect("the reader waits");
+    reader.await.unwrap();
+    assert_eq!(shown(&store, &room("b")).await.viewercount, 1);
+    assert_eq!(shown(&store, &room("a")).await.viewercount, 0);
+    store.quit(&group, "v").await.unwrap();
+    let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let viewers: Vec<i64> = page.iter().map(|row| row.info().viewercount).collect();
+    assert_eq!(viewers, [0, 0]);
+}
+
+#[tokio::test]
+async fn a_read_before_a_stream_event_is_not_kept() {
+    let memory = Memory::with(&["a"], &[]);
+    let store = snapshots(&memory);
+    let held = memory.hold_next_read();
+    let reader = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { shown(&store, &room("a")).await }
+    });
+    held.read.await.expect("the reader read");
+    store
+        .stream_event(&StreamEvent {
+            stream_id: "s".into(),
+            online: false,
+            at: 0,
+            sequence: String::new(),
+            now: 0,
+        })
+        .await
+        .unwrap();
+    held.go_on.send(()).expect("the reader waits");
+    reader.await.unwrap();
+    shown(&store, &room("a")).await;
+    assert_eq!(memory.reads_of("room:a"), 2, "read again");
+}
+
+/// The writes of the store, for [`every_write_drops_the_rows_it_can_change`].
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    LikeRoom,
+    LikeRecording,
+    EnterRoom,
+    QuitRoom,
+    EnterRecording,
+    QuitRecording,
+    StartSession,
+    SetOnline,
+    StreamEvent,
+    Screenshot,
+    ExpireOnline,
+    PutRecording,
+    AddRecordingFile,
+    AddRecordingFileFailing,
+    DeleteRecording,
+    ImportRoom,
+    ImportRecording,
+    ImportRoomMembers,
+    ImportRecordingMembers,
+    Ban,
+    Unban,
+    Report,
+}
+
+async fn perform(store: &ListSnapshots, write: Write) {
+    let session = NewSession {
+        userid: "a".into(),
+        stream_id: "s".into(),
+        groupid: "a-g".into(),
+        title: String::new(),
+        userinfo: UserInfo::default(),
+        play_url: String::new(),
+        hls_play_url: String::new(),
+        started_at: 0,
+    };
+    let new_recording = NewRecording {
+        userid: "a".into(),
+        fileid: "f".into(),
+        title: String::new(),
+        userinfo: UserInfo::default(),
+        play_url: String::new(),
+        hls_play_url: String::new(),
+        start_time: 0,
+        end_time: 0,
+    };
+    let file = |stream_id: &str| RecordingFile {
+        stream_id: stream_id.into(),
+        notice_key: "n".into(),
+        fileid: "f".into(),
+        format: "mp4".into(),
+        url: String::new(),
+        start_time: 0,
+        end_time: 0,
+    };
+    let room_group = Group::Room {
+        anchor: "a".into(),
+        groupid: "a-g".into(),
+    };
+    let recording_group = Group::Recording {
+        anchor: "a".into(),
+        fileid: "f".into(),
+    };
+    let member = NewMember {
+        userid: "v".into(),
+        nickname: String::new(),
+        headpic: String::new(),
+        level: None,
+        joined_at: 0,
+    };
+    let members = std::slice::from_ref(&member);
+    // Outcomes do not matter here, only what the store drops.
+    let _ = match write {
+        Write::LikeRoom => store.add_likes(&room("a"), 1).await.map(drop),
+        Write::LikeRecording => store.add_likes(&recording("a", "f"), 1).await.map(drop),
+        Write::EnterRoom => store.enter(&room_group, &member).await.map(drop),
+        Write::QuitRoom => store.quit(&room_group, "v").await,
+        Write::EnterRecording => store.enter(&recording_group, &member).await.map(drop),
+        Write::QuitRecording => store.quit(&recording_group, "v").await,
+        Write::StartSession => store.start_session(&session).await.map(drop),
+        Write::SetOnline => store.set_online("a", true, 0).await.map(drop),
+        Write::StreamEvent => store
+            .stream_event(&StreamEvent {
+                stream_id: "s".into(),
+                online: true,
+                at: 0,
+                sequence: String::new(),
+                now: 0,
+            })
+            .await
+            .map(drop),
+        Write::Screenshot => store.set_snapshot("s", "http://x", 0).await.map(drop),
+        Write::ExpireOnline => store.expire_online(0).await.map(drop),
+        Write::PutRecording => store.put_recording(&new_recording).await,
+        Write::AddRecordingFile => store.add_recording_file(&file("s")).await.map(drop),
+        Write::AddRecordingFileFailing => store.add_recording_file(&file("fails")).await.map(drop),
+        Write::DeleteRecording => store.delete_recording("a", "f").await.map(drop),
+        Write::ImportRoom => store
+            .import_room(&ImportedRoom {
+                session,
+                online: true,
+                likes: 0,
+                status_at: 0,
+            })
+            .await
+            .map(drop),
+        Write::ImportRecording => {
+            store
+                .import_recording(&ImportedRecording {
+                    recording: new_recording,
+                    likes: 0,
+                })
+                .await
+        }
+        Write::ImportRoomMembers => store.import_members(&room_group, members).await.map(drop),
+        Write::ImportRecordingMembers => store
+            .import_members(&recording_group, members)
+            .await
+            .map(drop),
+        Write::Ban => store.ban("a", "spam", 0).await.map(drop),
+        Write::Unban => store.unban("a").await.map(drop),
+        Write::Report => store.add_report("v", "a", 0).await.map(drop),
+    };
+}
+
+/// Every write through the store drops the rows it can change, and no other.
+#[tokio::test]
+async fn every_write_drops_the_rows_it_can_change() {
+    const ROOM: [bool; 3] = [true, false, false];
+    const ROOMS: [bool; 3] = [true, true, false];
+    const RECORDING: [bool; 3] = [false, false, true];
+    const NONE: [bool; 3] = [false, false, false];
+    // Which of room a, room b and recording a/f each write drops.
+    let writes = [
+        (Write::LikeRoom, ROOM),
+        (Write::LikeRecording, RECORDING),
+        (Write::EnterRoom, ROOM),
+        (Write::QuitRoom, ROOM),
+        (Write::EnterRecording, RECORDING),
+        (Write::QuitRecording, RECORDING),
+        (Write::StartSession, ROOM),
+        (Write::SetOnline, ROOM),
+        // By stream id: every room.
+        (Write::StreamEvent, ROOMS),
+        (Write::Screenshot, ROOMS),
+        (Write::ExpireOnline, ROOMS),
+        (Write::PutRecording, RECORDING),
+        (Write::AddRecordingFile, RECORDING),
+        // Failed, maybe applied: every recording.
+        (Write::AddRecordingFileFailing, RECORDING),
+        (Write::DeleteRecording, RECORDING),
+        (Write::ImportRoom, ROOM),
+        (Write::ImportRecording, RECORDING),
+        (Write::ImportRoomMembers, ROOM),
+        (Write::ImportRecordingMembers, RECORDING),
+        (Write::Ban, ROOM),
+        (Write::Unban, ROOM),
+        (Write::Report, NONE),
+    ];
+    for (write, drops) in writes {
+        let memory = Memory::with(&["a", "b"], &[("a", "f")]);
+        let store = snapshots(&memory);
+        for _ in 0..2 {
+            shown(&store, &room("a")).await;
+            shown(&store, &room("b")).await;
+            shown(&store, &recording("a", "f")).await;
+            perform(&store, write).await;
+        }
+        let read_again = [
+            memory.reads_of("room:a") == 2,
+            memory.reads_of("room:b") == 2,
+            memory.reads_of("recording:a/f") == 2,
+        ];
+        assert_eq!(read_again, drops, "{write:?}: the rows read again");
+    }
+}
+
+#[test]
+fn recent_recordings_are_a_prefix_of_the_order() {
+    let order = RecordingOrder {
+        keys: [30, 20, 20, 10]
+            .iter()
+            .enumerate()
+            .map(|(i, &end_time)| RecordingKey {
+                userid: "a".into(),
+                fileid: format!("f{i}"),
+                end_time,
+            })
+            .collect(),
+        last_recent: AtomicU64::new(u64::MAX),
+    };
+    for _ in 0..2 {
+        for (since, len) in [(0, 4), (10, 4), (11, 3), (20, 3), (21, 1), (31, 0), (-5, 4)] {
+            assert_eq!(order.recent(since).len(), len, "since {since}");
+        }
+        assert_eq!(order.recent(i64::MAX).len(), 0);
+        assert_eq!(order.recent(i64::MIN).len(), 4);
+    }
+}
