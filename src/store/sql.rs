@@ -563,6 +563,21 @@ impl<DB: Dialect> SqlStore<DB> {
         .await
     }
 
+    /// A read of a whole list (its keys, a group's member ids): where reads
+    /// run inline on the runtime's threads (SQLite) it may take tens of
+    /// milliseconds, so it runs with this thread's other requests handed to
+    /// another thread meanwhile, instead of stalling them.
+    async fn read_bulk(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let handle = Handle::current();
+        // (SINGLE_WRITER: SQLite, whose reads run inline.)
+        if DB::SINGLE_WRITER && handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(|| handle.block_on(self.read(statement, args)))
+        } else {
+            self.read(statement, args).await
+        }
+    }
+
     async fn read_count(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<i64> {
         let rows = self.read(statement, args).await?;
         Ok(match rows.first() {
@@ -788,7 +803,7 @@ impl<DB: Dialect> SqlStore<DB> {
                     "SELECT id FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
                      ORDER BY {order_by}"
                 );
-                let rows = self.read(&statement, args![anchor, kind, key]).await?;
+                let rows = self.read_bulk(&statement, args![anchor, kind, key]).await?;
                 let ids = Arc::new(rows.iter().map(|row| int(row, "id")).collect::<Vec<_>>());
                 rebuild.done(Arc::clone(&ids));
                 ids
@@ -1086,7 +1101,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             "SELECT userid, online FROM rooms {} ORDER BY started_at DESC, userid",
             room_filter(RoomScope::Listed)
         );
-        let rows = self.read(&statement, &[]).await?;
+        let rows = self.read_bulk(&statement, &[]).await?;
         Ok(rows
             .iter()
             .map(|row| RoomKey {
@@ -1102,7 +1117,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
              ORDER BY end_time DESC, userid, fileid",
             not_banned("recordings")
         );
-        let rows = self.read(&statement, &[]).await?;
+        let rows = self.read_bulk(&statement, &[]).await?;
         Ok(rows
             .iter()
             .map(|row| RecordingKey {
