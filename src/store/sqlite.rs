@@ -58,6 +58,8 @@ pub struct Sqlite;
 pub struct SqlitePools {
     /// Set by `close`: every later operation fails as on a closed pool.
     closed: std::sync::atomic::AtomicBool,
+    /// Stops the checkpoint thread.
+    stop_checkpoints: Arc<std::sync::atomic::AtomicBool>,
     writer: Arc<Writer>,
     /// `None` for an in-memory database: reads use the writer's connection.
     readers: Option<Arc<Readers>>,
@@ -108,8 +110,15 @@ impl Dialect for Sqlite {
             conn.busy_timeout(Duration::ZERO)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Checkpoints run beside the writer (see `checkpoints`); this
+            // one only if they fall far behind.
+            conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
             conn
         };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if !in_memory {
+            checkpoints(path.clone(), Arc::clone(&stop))?;
+        }
         let readers = (!in_memory).then(|| {
             Arc::new(Readers {
                 path: path.clone(),
@@ -120,6 +129,7 @@ impl Dialect for Sqlite {
         });
         Ok(SqlitePools {
             closed: Default::default(),
+            stop_checkpoints: stop,
             writer: Arc::new(Writer {
                 conn: Arc::new(tokio::sync::Mutex::new(WriterState {
                     conn: writer,
@@ -193,6 +203,7 @@ impl Dialect for Sqlite {
 
     async fn close(pools: &SqlitePools) {
         pools.closed.store(true, Ordering::SeqCst);
+        pools.stop_checkpoints.store(true, Ordering::SeqCst);
         // Commit what a group commit still holds (its callers are waiting).
         let mut state = pools.writer.conn.lock().await;
         if let Err(error) = state.commit_batch() {
@@ -211,6 +222,38 @@ impl Dialect for Sqlite {
                 .clear();
         }
     }
+}
+
+impl Drop for SqlitePools {
+    fn drop(&mut self) {
+        self.stop_checkpoints.store(true, Ordering::SeqCst);
+    }
+}
+
+/// How often the WAL is checkpointed, beside the writer.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The writer checkpoints itself only past this many WAL pages (32 MiB).
+const WAL_BACKSTOP_PAGES: i64 = 8192;
+
+/// Copies the WAL back into the database file from a thread and a
+/// connection of its own. SQLite would do it in the writer's `COMMIT` every
+/// 1 000 pages, syncing the file while every queued write waits; a passive
+/// checkpoint here never blocks the writer or the readers.
+fn checkpoints(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<()> {
+    let conn = connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(error) = done {
+                    tracing::debug!(%error, "SQLite checkpoint");
+                }
+            }
+        })?;
+    Ok(())
 }
 
 impl SqlitePools {
