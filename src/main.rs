@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    minilvb::tune_allocator();
     minilvb::cli::main()
 }

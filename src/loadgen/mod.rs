@@ -619,6 +619,9 @@ impl<'a> Runner<'a> {
         let server = self.start_server(kind == ScenarioKind::Baseline)?;
         self.progress(|| format!("{kind}: seeding ({})", load_average()));
         let seed_time = self.seed(&mut scenario, &server)?;
+        // The peak counts from here: serving, not the generator's seeding.
+        stats::release_freed_memory();
+        stats::reset_peak_memory();
         let connections = self.config.connections;
         self.progress(|| {
             format!(
