@@ -630,23 +630,27 @@ impl ListSnapshots {
         }
     }
 
-    /// A page of `keys` (all rooms or all recordings) of an order: from its
-    /// pages, else built from the rows.
-    async fn page(
+    /// A page of an order: the one kept, else built from the rows of the
+    /// `keys` it shows (all rooms or all recordings).
+    async fn page<'k>(
         &self,
         pages: &Pages,
         at: (List, usize, usize),
-        keys: &[Key<'_>],
+        keys: impl FnOnce() -> Vec<Key<'k>>,
     ) -> StoreResult<Arc<SharedPage>> {
-        let Some(&first) = keys.first() else {
+        if at.1 == at.2 {
             return Ok(SharedPage::new(Vec::new()));
+        }
+        let cache = match at.0 {
+            List::Online | List::Listed => &self.room_rows,
+            List::Recordings => &self.recording_rows,
         };
-        let cache = self.cache(first);
         let now = Instant::now();
         if let Some(page) = pages.get(at, cache, now) {
             return Ok(page);
         }
-        let rows = self.rows(keys, now).await?;
+        let keys = keys();
+        let rows = self.rows(&keys, now).await?;
         let page = SharedPage::new(rows.rows);
         if rows.complete {
             let cached = CachedPage {
@@ -801,11 +805,8 @@ impl Store for ListSnapshots {
             _ => (List::Listed, &order.listed),
         };
         let (start, end) = bounds(userids.len(), offset, limit);
-        let keys: Vec<Key> = userids[start..end]
-            .iter()
-            .map(|userid| Key::Room(userid))
-            .collect();
-        self.page(&order.pages, (list, start, end), &keys).await
+        let keys = || userids[start..end].iter().map(|u| Key::Room(u)).collect();
+        self.page(&order.pages, (list, start, end), keys).await
     }
 
     async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
@@ -831,11 +832,13 @@ impl Store for ListSnapshots {
         let order = self.recording_order().await?;
         let recent = order.recent(since);
         let (start, end) = bounds(recent.len(), offset, limit);
-        let keys: Vec<Key> = recent[start..end]
-            .iter()
-            .map(|k| Key::Recording(&k.userid, &k.fileid))
-            .collect();
-        self.page(&order.pages, (List::Recordings, start, end), &keys)
+        let keys = || {
+            recent[start..end]
+                .iter()
+                .map(|k| Key::Recording(&k.userid, &k.fileid))
+                .collect()
+        };
+        self.page(&order.pages, (List::Recordings, start, end), keys)
             .await
     }
 
