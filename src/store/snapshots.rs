@@ -1,5 +1,5 @@
-//! List snapshots: the public lists' order and the rows they show, kept in
-//! memory for at most `database.list_snapshot_ms`.
+//! List snapshots: the public lists' order, the rows they show and their
+//! pages, kept in memory for at most `database.list_snapshot_ms`.
 //!
 //! FetchList must count what it lists, and counting 50 000 recordings (or
 //! skipping to a deep page) costs milliseconds in any database. Everyone
@@ -11,20 +11,28 @@
 //!   and at least every `database.list_snapshot_ms`;
 //! - the rows the pages showed (and GetUserInfo asked for, through
 //!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
-//!   recording by (userid, fileid). A row is used for at most
-//!   `database.list_snapshot_ms` after its read from the database began, and
-//!   is dropped by every write through this store that can change it: likes,
-//!   enters and quits (the viewer count), sessions, status changes, stream
-//!   events and screenshots (these name a stream, so they drop every room
-//!   row), recordings arriving, merging or going, imports, bans and expiry.
+//!   recording by (userid, fileid), rendered as JSON once. A row is used for
+//!   at most `database.list_snapshot_ms` after its read from the database
+//!   began, and is dropped by every write through this store that can
+//!   change it: likes, enters and quits (the viewer count), sessions, status
+//!   changes, stream events and screenshots (these name a stream, so they
+//!   drop every room row), recordings arriving, merging or going, imports,
+//!   bans and expiry;
+//! - the pages cut from the order, rendered: a page is shown again while
+//!   its oldest row is within the interval and no write to any of its rows
+//!   came since they were read (each row's key generation is checked), and
+//!   goes with its order.
 //!
-//! So what this node wrote is in the very next list it answers; other nodes'
-//! and processes' writes are within the interval. A row read from the
-//! database before a write's invalidation is never cached after it (see
-//! [`RowCache`]), so a slow read cannot bring an older count back.
+//! So what this node wrote is in the very next list (and GetUserInfo) it
+//! answers; other nodes' and processes' writes are within the interval. A
+//! row read from the database before a write's invalidation is never kept,
+//! nor a page shown, after it (see [`RowCache`]), so a slow read cannot
+//! bring an older count back. `Store::pusher` is not cached: the member
+//! list and the operator decide by it.
 //!
-//! Rows are only those shown within the interval: expired rows are swept as
-//! requests come, and each list's cache holds at most [`MAX_ROWS`] rows.
+//! Rows and pages are only those shown within the interval: expired ones
+//! are swept as requests come, each list's rows are at most [`MAX_ROWS`]
+//! and the pages of an order hold at most [`MAX_PAGE_ROWS`] rows.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -204,8 +212,9 @@ const SHARDS: usize = 64;
 /// whose key shares its counter (1 in 4096), not of the whole shard.
 const SLOTS: usize = 64;
 /// The most rows a [`RowCache`] holds (one for rooms, one for recordings):
-/// more than the lists' pages show within the interval under any load
-/// measured, and about 50 MiB at most of rows as the apps fill them.
+/// more than the pages of a 50 000-recording list show within the
+/// interval; a row and its rendering take about 1 KiB as the apps fill
+/// them, so at most about 64 MiB per list.
 pub const MAX_ROWS: usize = 65_536;
 
 /// Rows by key, each for at most `ttl` after its read began.
@@ -442,8 +451,8 @@ impl Shard {
     }
 }
 
-/// The most rows the pages of one order hold (they share them with the
-/// row caches; the pages' renderings are the memory they add).
+/// The most rows the pages of one order hold (they share the rows with the
+/// row caches; their renderings, about 0.5 KiB a row, are what they add).
 pub const MAX_PAGE_ROWS: usize = 65_536;
 
 /// Which list of an order a page is of.
