@@ -24,25 +24,25 @@ pub async fn fetch_list(
             };
             PusherList {
                 totalcount: store.count_rooms(scope).await?,
-                pusherlist: store.shown_rooms(scope, offset, limit).await?,
+                pusherlist: vec![store.shown_rooms(scope, offset, limit).await?],
             }
         }
         ListFlag::Recordings => PusherList {
             totalcount: store.count_recordings(since).await?,
-            pusherlist: store.shown_recordings(since, offset, limit).await?,
+            pusherlist: vec![store.shown_recordings(since, offset, limit).await?],
         },
         ListFlag::OnlineThenRecordings => {
             let rooms = store.count_rooms(RoomScope::Online).await?;
             let recordings = store.count_recordings(since).await?;
-            let mut pusherlist = if offset < rooms {
-                store.shown_rooms(RoomScope::Online, offset, limit).await?
-            } else {
-                Vec::new()
-            };
-            let wanted = limit - pusherlist.len() as i64;
+            let mut pusherlist = Vec::with_capacity(2);
+            if offset < rooms {
+                pusherlist.push(store.shown_rooms(RoomScope::Online, offset, limit).await?);
+            }
+            let listed: usize = pusherlist.iter().map(|page| page.rows().len()).sum();
+            let wanted = limit - listed as i64;
             if wanted > 0 {
                 let skip = offset.saturating_sub(rooms).max(0);
-                pusherlist.extend(store.shown_recordings(since, skip, wanted).await?);
+                pusherlist.push(store.shown_recordings(since, skip, wanted).await?);
             }
             PusherList {
                 totalcount: rooms + recordings,

@@ -12,7 +12,8 @@ mod reply;
 pub use fields::Fields;
 pub use reply::{
     CosSign, CosSignV2, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
-    PusherList, ReturnData, SharedPusher, SignedPlayUrl, UserInfo, VodSignature, WriteAck,
+    PusherList, ReturnData, SharedPage, SharedPusher, SignedPlayUrl, UserInfo, VodSignature,
+    WriteAck,
 };
 
 use serde_json::{Map, Value};

@@ -127,10 +127,24 @@ impl WriteAck {
     pub const OK: WriteAck = WriteAck { result: 0 };
 }
 
+/// FetchList's reply: `pusherlist` is the pages' rows in order (flag 3
+/// joins a page of rooms and one of recordings).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PusherList {
     pub totalcount: i64,
-    pub pusherlist: Vec<Arc<SharedPusher>>,
+    #[serde(serialize_with = "all_rows")]
+    pub pusherlist: Vec<Arc<SharedPage>>,
+}
+
+impl PusherList {
+    /// Every row listed, in order.
+    pub fn rows(&self) -> impl Iterator<Item = &Arc<SharedPusher>> {
+        self.pusherlist.iter().flat_map(|page| page.rows())
+    }
+}
+
+fn all_rows<S: Serializer>(pages: &[Arc<SharedPage>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(pages.iter().flat_map(|page| page.rows()))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -275,17 +289,53 @@ impl Serialize for SharedPusher {
     }
 }
 
+/// Pusherinfos shown together (a page of a list, or the part of one a flag
+/// 3 page takes from the rooms or the recordings), rendered at most once:
+/// the list snapshots keep pages as they keep rows.
+#[derive(Debug, PartialEq)]
+pub struct SharedPage {
+    rows: Vec<Arc<SharedPusher>>,
+    json: OnceLock<String>,
+}
+
+impl SharedPage {
+    pub fn new(rows: Vec<Arc<SharedPusher>>) -> Arc<Self> {
+        Arc::new(Self {
+            rows,
+            json: OnceLock::new(),
+        })
+    }
+
+    pub fn rows(&self) -> &[Arc<SharedPusher>] {
+        &self.rows
+    }
+
+    /// The rows' JSON, comma-separated, rendered at the first call.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            let size = self.rows.iter().map(|row| row.json().len() + 1).sum();
+            let mut out = String::with_capacity(size);
+            for (at, row) in self.rows.iter().enumerate() {
+                if at > 0 {
+                    out.push(',');
+                }
+                out.push_str(row.json());
+            }
+            out
+        })
+    }
+}
+
 impl Envelope<ReturnData> {
     /// The reply's JSON, as `serde_json::to_vec` writes it; pusherinfos are
     /// copied from their rendering rather than serialized again.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         use std::io::Write as _;
-        let rows: &[Arc<SharedPusher>] = match &self.return_data {
-            ReturnData::List(list) => &list.pusherlist,
-            ReturnData::Pusher(pusher) => std::slice::from_ref(pusher),
+        let size = match &self.return_data {
+            ReturnData::List(list) => list.pusherlist.iter().map(|p| p.json().len() + 1).sum(),
+            ReturnData::Pusher(pusher) => pusher.json().len(),
             _ => return serde_json::to_vec(self),
         };
-        let size = rows.iter().map(|row| row.json().len() + 1).sum::<usize>();
         let mut out = Vec::with_capacity(size + self.return_msg.len() + 128);
         write!(out, r#"{{"returnValue":{},"returnMsg":"#, self.return_value)
             .map_err(serde_json::Error::io)?;
@@ -295,15 +345,18 @@ impl Envelope<ReturnData> {
             ReturnData::List(list) => {
                 write!(out, r#"{{"totalcount":{},"pusherlist":["#, list.totalcount)
                     .map_err(serde_json::Error::io)?;
-                for (at, row) in rows.iter().enumerate() {
-                    if at > 0 {
+                let mut first = true;
+                for page in list.pusherlist.iter().filter(|page| !page.rows.is_empty()) {
+                    if !first {
                         out.push(b',');
                     }
-                    out.extend_from_slice(row.json().as_bytes());
+                    first = false;
+                    out.extend_from_slice(page.json().as_bytes());
                 }
                 out.extend_from_slice(b"]}");
             }
-            _ => out.extend_from_slice(rows[0].json().as_bytes()),
+            ReturnData::Pusher(pusher) => out.extend_from_slice(pusher.json().as_bytes()),
+            _ => unreachable!("serialized above"),
         }
         out.push(b'}');
         Ok(out)

@@ -579,7 +579,20 @@ fn rendered_replies_are_what_serde_writes() {
     let replies = [
         ReturnData::List(PusherList {
             totalcount: 40,
-            pusherlist: rows.clone(),
+            pusherlist: vec![SharedPage::new(rows.clone())],
+        }),
+        // Flag 3: rooms, then recordings; an empty part adds nothing.
+        ReturnData::List(PusherList {
+            totalcount: 40,
+            pusherlist: vec![
+                SharedPage::new(rows[..1].to_vec()),
+                SharedPage::new(Vec::new()),
+                SharedPage::new(rows[1..].to_vec()),
+            ],
+        }),
+        ReturnData::List(PusherList {
+            totalcount: 4,
+            pusherlist: vec![SharedPage::new(Vec::new()), SharedPage::new(rows.clone())],
         }),
         ReturnData::List(PusherList {
             totalcount: 0,

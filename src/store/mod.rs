@@ -25,7 +25,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::config::{Backend, ConfigError, DatabaseSettings, MemberOrder};
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPusher, UserInfo};
+use crate::protocol::{
+    Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher, UserInfo,
+};
 
 /// A storage failure. Its text is for logs only; clients see a plain 2003.
 #[derive(Debug, thiserror::Error)]
@@ -162,9 +164,11 @@ pub trait Store: Send + Sync + 'static {
         scope: RoomScope,
         offset: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+    ) -> StoreResult<Arc<SharedPage>> {
         let rows = self.rooms(scope, offset, limit).await?;
-        Ok(rows.into_iter().map(SharedPusher::new).collect())
+        Ok(SharedPage::new(
+            rows.into_iter().map(SharedPusher::new).collect(),
+        ))
     }
 
     /// [`Store::recordings`] for FetchList.
@@ -173,9 +177,11 @@ pub trait Store: Send + Sync + 'static {
         since: i64,
         offset: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+    ) -> StoreResult<Arc<SharedPage>> {
         let rows = self.recordings(since, offset, limit).await?;
-        Ok(rows.into_iter().map(SharedPusher::new).collect())
+        Ok(SharedPage::new(
+            rows.into_iter().map(SharedPusher::new).collect(),
+        ))
     }
 
     /// [`Store::pusher`] for GetUserInfo.

@@ -1,5 +1,5 @@
-//! List snapshots: the public lists' order and the rows they show, kept in
-//! memory for at most `database.list_snapshot_ms`.
+//! List snapshots: the public lists' order, the rows they show and their
+//! pages, kept in memory for at most `database.list_snapshot_ms`.
 //!
 //! FetchList must count what it lists, and counting 50 000 recordings (or
 //! skipping to a deep page) costs milliseconds in any database. Everyone
@@ -11,20 +11,28 @@
 //!   and at least every `database.list_snapshot_ms`;
 //! - the rows the pages showed (and GetUserInfo asked for, through
 //!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
-//!   recording by (userid, fileid). A row is used for at most
-//!   `database.list_snapshot_ms` after its read from the database began, and
-//!   is dropped by every write through this store that can change it: likes,
-//!   enters and quits (the viewer count), sessions, status changes, stream
-//!   events and screenshots (these name a stream, so they drop every room
-//!   row), recordings arriving, merging or going, imports, bans and expiry.
+//!   recording by (userid, fileid), rendered as JSON once. A row is used for
+//!   at most `database.list_snapshot_ms` after its read from the database
+//!   began, and is dropped by every write through this store that can
+//!   change it: likes, enters and quits (the viewer count), sessions, status
+//!   changes, stream events and screenshots (these name a stream, so they
+//!   drop every room row), recordings arriving, merging or going, imports,
+//!   bans and expiry;
+//! - the pages cut from the order, rendered: a page is shown again while
+//!   its oldest row is within the interval and no write to any of its rows
+//!   came since they were read (each row's key generation is checked), and
+//!   goes with its order.
 //!
-//! So what this node wrote is in the very next list it answers; other nodes'
-//! and processes' writes are within the interval. A row read from the
-//! database before a write's invalidation is never cached after it (see
-//! [`RowCache`]), so a slow read cannot bring an older count back.
+//! So what this node wrote is in the very next list (and GetUserInfo) it
+//! answers; other nodes' and processes' writes are within the interval. A
+//! row read from the database before a write's invalidation is never kept,
+//! nor a page shown, after it (see [`RowCache`]), so a slow read cannot
+//! bring an older count back. `Store::pusher` is not cached: the member
+//! list and the operator decide by it.
 //!
-//! Rows are only those shown within the interval: expired rows are swept as
-//! requests come, and each list's cache holds at most [`MAX_ROWS`] rows.
+//! Rows and pages are only those shown within the interval: expired ones
+//! are swept as requests come, each list's rows are at most [`MAX_ROWS`]
+//! and the pages of an order hold at most [`MAX_PAGE_ROWS`] rows.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,7 +49,7 @@ use super::{
     SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPusher};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
 struct Cached<T> {
@@ -127,6 +135,8 @@ enum Lookup<T> {
 struct RoomOrder {
     listed: Vec<String>,
     online: Vec<String>,
+    /// Pages of this order (they go with it).
+    pages: Pages,
 }
 
 /// The recordings of users not banned, newest end first.
@@ -135,6 +145,7 @@ struct RecordingOrder {
     /// The last answer of `recent`, `since` and the length packed (a
     /// search of 50 000 keys costs more than the rest of a cached page).
     last_recent: AtomicU64,
+    pages: Pages,
 }
 
 impl RecordingOrder {
@@ -219,13 +230,15 @@ struct RowCache {
     max_per_shard: usize,
     hasher: RandomState,
     shards: Box<[Mutex<Shard>]>,
+    /// `SLOTS` per shard, changed only under the shard's lock; pages check
+    /// theirs without it.
+    generations: Box<[AtomicU64]>,
 }
 
 struct Shard {
     /// By the key's hash; a row under another key's hash (a collision) is a
     /// miss, and is replaced.
     rows: HashMap<u64, Row, BuildHasherDefault<Prehashed>>,
-    generations: [u64; SLOTS],
     /// When expired rows were last dropped.
     swept: Instant,
 }
@@ -242,6 +255,31 @@ struct Ticket {
     hash: u64,
     generation: u64,
     read_at: Instant,
+}
+
+/// A row found: it, its key's generation then, and when its read began.
+#[derive(Debug)]
+struct Hit {
+    row: Arc<SharedPusher>,
+    stamp: Stamp,
+    read_at: Instant,
+}
+
+/// A key's generation when its row was found or its read began: a page
+/// built from that row is current while the generation is.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    hash: u64,
+    generation: u64,
+}
+
+impl Ticket {
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            hash: self.hash,
+            generation: self.generation,
+        }
+    }
 }
 
 /// The rows' map is keyed by hashes already.
@@ -276,11 +314,11 @@ impl RowCache {
                 .map(|_| {
                     Mutex::new(Shard {
                         rows: HashMap::default(),
-                        generations: [0; SLOTS],
                         swept: now,
                     })
                 })
                 .collect(),
+            generations: (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -294,25 +332,37 @@ impl RowCache {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn slot(hash: u64) -> usize {
-        (hash >> 32) as usize % SLOTS
+    /// The key's generation counter (its shard's lock guards changes).
+    fn generation(&self, hash: u64) -> &AtomicU64 {
+        let shard = hash as usize % SHARDS;
+        &self.generations[shard * SLOTS + (hash >> 32) as usize % SLOTS]
+    }
+
+    /// Whether no write to the stamp's key came since it was taken.
+    fn current(&self, stamp: Stamp) -> bool {
+        self.generation(stamp.hash).load(Ordering::SeqCst) == stamp.generation
     }
 
     /// The key's row if read less than `ttl` before `now`; otherwise the
     /// ticket to install the row about to be read.
-    fn get(&self, key: Key<'_>, now: Instant) -> Result<Arc<SharedPusher>, Ticket> {
+    fn get(&self, key: Key<'_>, now: Instant) -> Result<Hit, Ticket> {
         let hash = self.hash(key);
         let mut shard = self.shard(hash);
         let expired = shard.sweep(now, self.ttl);
+        let generation = self.generation(hash).load(Ordering::SeqCst);
         let found = match shard.rows.get(&hash) {
             Some(row)
                 if key.shows(row.info.info()) && now.duration_since(row.read_at) < self.ttl =>
             {
-                Ok(Arc::clone(&row.info))
+                Ok(Hit {
+                    row: Arc::clone(&row.info),
+                    stamp: Stamp { hash, generation },
+                    read_at: row.read_at,
+                })
             }
             _ => Err(Ticket {
                 hash,
-                generation: shard.generations[Self::slot(hash)],
+                generation,
                 read_at: now,
             }),
         };
@@ -326,7 +376,7 @@ impl RowCache {
     /// the ticket was taken, or the cache is full.
     fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
         let mut shard = self.shard(ticket.hash);
-        if shard.generations[Self::slot(ticket.hash)] != ticket.generation {
+        if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation {
             return;
         }
         let expired = shard.sweep(Instant::now(), self.ttl);
@@ -351,8 +401,7 @@ impl RowCache {
     fn invalidate(&self, key: Key<'_>) {
         let hash = self.hash(key);
         let mut shard = self.shard(hash);
-        let slot = &mut shard.generations[Self::slot(hash)];
-        *slot = slot.wrapping_add(1);
+        self.generation(hash).fetch_add(1, Ordering::SeqCst);
         let removed = shard.rows.remove(&hash);
         drop(shard);
         drop(removed);
@@ -360,10 +409,10 @@ impl RowCache {
 
     /// [`RowCache::invalidate`] for every key.
     fn invalidate_all(&self) {
-        for shard in self.shards.iter() {
+        for (at, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for slot in shard.generations.iter_mut() {
-                *slot = slot.wrapping_add(1);
+            for slot in &self.generations[at * SLOTS..(at + 1) * SLOTS] {
+                slot.fetch_add(1, Ordering::SeqCst);
             }
             let removed = std::mem::take(&mut shard.rows);
             drop(shard);
@@ -401,6 +450,124 @@ impl Shard {
     }
 }
 
+/// The most rows the pages of one order hold (they share the rows with the
+/// row caches; their renderings, about 0.5 KiB a row, are what they add:
+/// at most about 4 MiB).
+pub const MAX_PAGE_ROWS: usize = 8_192;
+
+/// Which list of an order a page is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum List {
+    Online,
+    Listed,
+    Recordings,
+}
+
+/// Pages of one order, rendered: a page already shown costs one lookup and
+/// its generations' check instead of a lookup per row.
+struct Pages {
+    ttl: Duration,
+    max_rows: usize,
+    inner: Mutex<PagesInner>,
+}
+
+struct PagesInner {
+    /// By list and window (start, end) of the order.
+    pages: HashMap<(List, usize, usize), CachedPage>,
+    /// Rows held by `pages`.
+    rows: usize,
+    swept: Instant,
+}
+
+struct CachedPage {
+    page: Arc<SharedPage>,
+    /// Each row's key generation when it was found or its read began.
+    stamps: Box<[Stamp]>,
+    /// When the read of its oldest row began.
+    read_at: Instant,
+}
+
+impl Pages {
+    fn new(ttl: Duration, max_rows: usize) -> Self {
+        Self {
+            ttl,
+            max_rows,
+            inner: Mutex::new(PagesInner {
+                pages: HashMap::new(),
+                rows: 0,
+                swept: Instant::now(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PagesInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The page if all its rows are still within the interval and no write
+    /// to any of them came since they were read.
+    fn get(
+        &self,
+        at: (List, usize, usize),
+        rows: &RowCache,
+        now: Instant,
+    ) -> Option<Arc<SharedPage>> {
+        let pages = self.lock();
+        let cached = pages.pages.get(&at)?;
+        let current = now.saturating_duration_since(cached.read_at) < self.ttl
+            && cached.stamps.iter().all(|&stamp| rows.current(stamp));
+        current.then(|| Arc::clone(&cached.page))
+    }
+
+    fn put(&self, at: (List, usize, usize), page: CachedPage) {
+        let now = Instant::now();
+        let mut pages = self.lock();
+        let inner = &mut *pages;
+        let mut expired = Vec::new();
+        let size = page.stamps.len();
+        if now.saturating_duration_since(inner.swept) >= self.ttl
+            || inner.rows + size > self.max_rows
+        {
+            inner.swept = now;
+            let ttl = self.ttl;
+            let old: Vec<_> = inner
+                .pages
+                .iter()
+                .filter(|(_, p)| now.saturating_duration_since(p.read_at) >= ttl)
+                .map(|(&at, _)| at)
+                .collect();
+            for at in old {
+                if let Some(p) = inner.pages.remove(&at) {
+                    inner.rows -= p.stamps.len();
+                    expired.push(p);
+                }
+            }
+        }
+        let replaced = if inner.rows + size <= self.max_rows {
+            inner.rows += size;
+            let replaced = inner.pages.insert(at, page);
+            if let Some(p) = &replaced {
+                inner.rows -= p.stamps.len();
+            }
+            replaced
+        } else {
+            None
+        };
+        drop(pages);
+        drop((expired, replaced));
+    }
+}
+
+/// Rows found or read for a page, with what its cached copy needs.
+struct Rows {
+    rows: Vec<Arc<SharedPusher>>,
+    stamps: Vec<Stamp>,
+    /// When the read of the oldest row began.
+    read_at: Instant,
+    /// Every key had its row.
+    complete: bool,
+}
+
 /// A store whose public room and recording lists come from snapshots.
 pub struct ListSnapshots {
     inner: Arc<dyn Store>,
@@ -409,14 +576,20 @@ pub struct ListSnapshots {
     recordings: Cached<RecordingOrder>,
     room_rows: RowCache,
     recording_rows: RowCache,
+    max_page_rows: usize,
 }
 
 impl ListSnapshots {
     pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
-        Self::with_max_rows(inner, ttl, MAX_ROWS)
+        Self::with_bounds(inner, ttl, MAX_ROWS, MAX_PAGE_ROWS)
     }
 
-    fn with_max_rows(inner: Arc<dyn Store>, ttl: Duration, max_rows: usize) -> Self {
+    fn with_bounds(
+        inner: Arc<dyn Store>,
+        ttl: Duration,
+        max_rows: usize,
+        max_page_rows: usize,
+    ) -> Self {
         Self {
             inner,
             ttl,
@@ -424,6 +597,7 @@ impl ListSnapshots {
             recordings: Cached::new(),
             room_rows: RowCache::new(ttl, max_rows),
             recording_rows: RowCache::new(ttl, max_rows),
+            max_page_rows,
         }
     }
 
@@ -437,7 +611,11 @@ impl ListSnapshots {
                     .map(|k| k.userid.clone())
                     .collect();
                 let listed = keys.into_iter().map(|k| k.userid).collect();
-                Ok(RoomOrder { listed, online })
+                Ok(RoomOrder {
+                    listed,
+                    online,
+                    pages: Pages::new(self.ttl, self.max_page_rows),
+                })
             })
             .await
     }
@@ -448,6 +626,7 @@ impl ListSnapshots {
                 Ok(RecordingOrder {
                     keys: self.inner.recording_keys().await?,
                     last_recent: AtomicU64::new(u64::MAX),
+                    pages: Pages::new(self.ttl, self.max_page_rows),
                 })
             })
             .await
@@ -460,62 +639,112 @@ impl ListSnapshots {
         }
     }
 
+    /// A page of an order: the one kept, else built from the rows of the
+    /// `keys` it shows (all rooms or all recordings).
+    async fn page<'k>(
+        &self,
+        pages: &Pages,
+        at: (List, usize, usize),
+        keys: impl FnOnce() -> Vec<Key<'k>>,
+    ) -> StoreResult<Arc<SharedPage>> {
+        if at.1 == at.2 {
+            return Ok(SharedPage::new(Vec::new()));
+        }
+        let cache = match at.0 {
+            List::Online | List::Listed => &self.room_rows,
+            List::Recordings => &self.recording_rows,
+        };
+        let now = Instant::now();
+        if let Some(page) = pages.get(at, cache, now) {
+            return Ok(page);
+        }
+        let keys = keys();
+        let rows = self.rows(&keys, now).await?;
+        let page = SharedPage::new(rows.rows);
+        if rows.complete {
+            let cached = CachedPage {
+                page: Arc::clone(&page),
+                stamps: rows.stamps.into_boxed_slice(),
+                read_at: rows.read_at,
+            };
+            pages.put(at, cached);
+        }
+        Ok(page)
+    }
+
     /// The rows of `keys` (all rooms or all recordings), in their order;
     /// those missing from the cache read in one query. Keys whose row is
     /// gone are left out.
-    async fn rows(&self, keys: &[Key<'_>]) -> StoreResult<Vec<Arc<SharedPusher>>> {
+    async fn rows(&self, keys: &[Key<'_>], now: Instant) -> StoreResult<Rows> {
         let Some(&first) = keys.first() else {
-            return Ok(Vec::new());
+            return Ok(Rows {
+                rows: Vec::new(),
+                stamps: Vec::new(),
+                read_at: now,
+                complete: true,
+            });
         };
         let cache = self.cache(first);
-        let now = Instant::now();
         let mut found = Vec::with_capacity(keys.len());
+        let mut stamps = Vec::with_capacity(keys.len());
+        let mut read_at = now;
         let mut missing = Vec::with_capacity(keys.len());
         for (at, &key) in keys.iter().enumerate() {
             match cache.get(key, now) {
-                Ok(row) => found.push(Some(row)),
+                Ok(hit) => {
+                    found.push(Some(hit.row));
+                    stamps.push(hit.stamp);
+                    read_at = read_at.min(hit.read_at);
+                }
                 Err(ticket) => {
                     found.push(None);
+                    stamps.push(ticket.stamp());
                     missing.push((at, ticket));
                 }
             }
         }
-        if missing.is_empty() {
-            return Ok(found.into_iter().flatten().collect());
-        }
-        let read = match first {
-            Key::Room(_) => {
-                let userids: Vec<&str> = missing
-                    .iter()
-                    .filter_map(|&(at, _)| match keys[at] {
-                        Key::Room(userid) => Some(userid),
-                        Key::Recording(..) => None,
-                    })
-                    .collect();
-                self.inner.rooms_by_userid(&userids).await?
-            }
-            Key::Recording(..) => {
-                let pairs: Vec<(&str, &str)> = missing
-                    .iter()
-                    .filter_map(|&(at, _)| match keys[at] {
-                        Key::Recording(userid, fileid) => Some((userid, fileid)),
-                        Key::Room(_) => None,
-                    })
-                    .collect();
-                self.inner.recordings_by_key(&pairs).await?
-            }
-        };
-        for row in read {
-            let Some(&(at, ticket)) = missing.iter().find(|&&(at, _)| keys[at].shows(&row)) else {
-                continue;
+        if !missing.is_empty() {
+            let read = match first {
+                Key::Room(_) => {
+                    let userids: Vec<&str> = missing
+                        .iter()
+                        .filter_map(|&(at, _)| match keys[at] {
+                            Key::Room(userid) => Some(userid),
+                            Key::Recording(..) => None,
+                        })
+                        .collect();
+                    self.inner.rooms_by_userid(&userids).await?
+                }
+                Key::Recording(..) => {
+                    let pairs: Vec<(&str, &str)> = missing
+                        .iter()
+                        .filter_map(|&(at, _)| match keys[at] {
+                            Key::Recording(userid, fileid) => Some((userid, fileid)),
+                            Key::Room(_) => None,
+                        })
+                        .collect();
+                    self.inner.recordings_by_key(&pairs).await?
+                }
             };
-            if found[at].is_none() {
-                let row = SharedPusher::new(row);
-                cache.install(ticket, Arc::clone(&row));
-                found[at] = Some(row);
+            for row in read {
+                let Some(&(at, ticket)) = missing.iter().find(|&&(at, _)| keys[at].shows(&row))
+                else {
+                    continue;
+                };
+                if found[at].is_none() {
+                    let row = SharedPusher::new(row);
+                    cache.install(ticket, Arc::clone(&row));
+                    found[at] = Some(row);
+                }
             }
         }
-        Ok(found.into_iter().flatten().collect())
+        let complete = found.iter().all(Option::is_some);
+        Ok(Rows {
+            rows: found.into_iter().flatten().collect(),
+            stamps,
+            read_at,
+            complete,
+        })
     }
 
     /// After a write to one row.
@@ -524,18 +753,23 @@ impl ListSnapshots {
     }
 }
 
+/// Where a page at `offset` of `limit` starts and ends in `len` items.
+fn bounds(len: usize, offset: i64, limit: i64) -> (usize, usize) {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(len);
+    let size = usize::try_from(limit).unwrap_or(0);
+    (start, start.saturating_add(size).min(len))
+}
+
 /// The part of `items` a page at `offset` of `limit` covers.
+#[cfg(test)]
 fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
-    let start = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .min(items.len());
-    let len = usize::try_from(limit).unwrap_or(0);
-    &items[start..start.saturating_add(len).min(items.len())]
+    let (start, end) = bounds(items.len(), offset, limit);
+    &items[start..end]
 }
 
 /// The rows as the trait returns them.
-fn owned(rows: Vec<Arc<SharedPusher>>) -> Vec<PusherInfo> {
-    rows.iter().map(|row| row.info().clone()).collect()
+fn owned(page: &SharedPage) -> Vec<PusherInfo> {
+    page.rows().iter().map(|row| row.info().clone()).collect()
 }
 
 #[async_trait]
@@ -561,7 +795,7 @@ impl Store for ListSnapshots {
     ) -> StoreResult<Vec<PusherInfo>> {
         match scope {
             RoomScope::All => self.inner.rooms(scope, offset, limit).await,
-            _ => Ok(owned(self.shown_rooms(scope, offset, limit).await?)),
+            _ => Ok(owned(&*self.shown_rooms(scope, offset, limit).await?)),
         }
     }
 
@@ -570,21 +804,18 @@ impl Store for ListSnapshots {
         scope: RoomScope,
         offset: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+    ) -> StoreResult<Arc<SharedPage>> {
         let order = match scope {
             RoomScope::All => return self.inner.shown_rooms(scope, offset, limit).await,
             _ => self.room_order().await?,
         };
-        let keys = if scope == RoomScope::Online {
-            &order.online
-        } else {
-            &order.listed
+        let (list, userids) = match scope {
+            RoomScope::Online => (List::Online, &order.online),
+            _ => (List::Listed, &order.listed),
         };
-        let page: Vec<Key> = window(keys, offset, limit)
-            .iter()
-            .map(|userid| Key::Room(userid))
-            .collect();
-        self.rows(&page).await
+        let (start, end) = bounds(userids.len(), offset, limit);
+        let keys = || userids[start..end].iter().map(|u| Key::Room(u)).collect();
+        self.page(&order.pages, (list, start, end), keys).await
     }
 
     async fn count_recordings(&self, since: i64) -> StoreResult<i64> {
@@ -598,7 +829,7 @@ impl Store for ListSnapshots {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
-        Ok(owned(self.shown_recordings(since, offset, limit).await?))
+        Ok(owned(&*self.shown_recordings(since, offset, limit).await?))
     }
 
     async fn shown_recordings(
@@ -606,20 +837,25 @@ impl Store for ListSnapshots {
         since: i64,
         offset: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Arc<SharedPusher>>> {
+    ) -> StoreResult<Arc<SharedPage>> {
         let order = self.recording_order().await?;
-        let page: Vec<Key> = window(order.recent(since), offset, limit)
-            .iter()
-            .map(|k| Key::Recording(&k.userid, &k.fileid))
-            .collect();
-        self.rows(&page).await
+        let recent = order.recent(since);
+        let (start, end) = bounds(recent.len(), offset, limit);
+        let keys = || {
+            recent[start..end]
+                .iter()
+                .map(|k| Key::Recording(&k.userid, &k.fileid))
+                .collect()
+        };
+        self.page(&order.pages, (List::Recordings, start, end), keys)
+            .await
     }
 
     async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
         let key = Key::of(target);
         let cache = self.cache(key);
         let ticket = match cache.get(key, Instant::now()) {
-            Ok(row) => return Ok(Some(row)),
+            Ok(hit) => return Ok(Some(hit.row)),
             Err(ticket) => ticket,
         };
         let row = self.inner.pusher(target).await?.map(SharedPusher::new);

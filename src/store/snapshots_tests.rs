@@ -53,7 +53,7 @@ fn windows_clamp() {
 // The row cache alone.
 
 fn likes(cache: &RowCache, key: Key<'_>, now: Instant) -> Option<i64> {
-    cache.get(key, now).ok().map(|row| row.info().likecount)
+    cache.get(key, now).ok().map(|hit| hit.row.info().likecount)
 }
 
 #[test]
@@ -528,6 +528,7 @@ async fn room_page(store: &ListSnapshots) -> Vec<(String, i64)> {
         .shown_rooms(RoomScope::Online, 0, 20)
         .await
         .expect("read")
+        .rows()
         .iter()
         .map(|row| (row.info().userid.clone(), row.info().likecount))
         .collect()
@@ -540,7 +541,7 @@ async fn pages_and_get_user_info_are_served_from_the_rows_kept() {
     assert_eq!(room_page(&store).await, [("a".into(), 0), ("b".into(), 0)]);
     assert_eq!(shown(&store, &room("a")).await.likecount, 0);
     let recordings = store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
-    assert_eq!(recordings.len(), 1);
+    assert_eq!(recordings.rows().len(), 1);
     let reads = memory.row_reads.load(Ordering::SeqCst);
     assert_eq!(reads, 3, "one read per row");
     room_page(&store).await;
@@ -611,7 +612,11 @@ async fn a_page_read_before_an_enter_does_not_bring_the_old_count_back() {
     assert_eq!(shown(&store, &room("a")).await.viewercount, 0);
     store.quit(&group, "v").await.unwrap();
     let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
-    let viewers: Vec<i64> = page.iter().map(|row| row.info().viewercount).collect();
+    let viewers: Vec<i64> = page
+        .rows()
+        .iter()
+        .map(|row| row.info().viewercount)
+        .collect();
     assert_eq!(viewers, [0, 0]);
 }
 
@@ -833,6 +838,7 @@ fn recent_recordings_are_a_prefix_of_the_order() {
             })
             .collect(),
         last_recent: AtomicU64::new(u64::MAX),
+        pages: Pages::new(HOUR, MAX_PAGE_ROWS),
     };
     for _ in 0..2 {
         for (since, len) in [(0, 4), (10, 4), (11, 3), (20, 3), (21, 1), (31, 0), (-5, 4)] {
@@ -841,4 +847,100 @@ fn recent_recordings_are_a_prefix_of_the_order() {
         assert_eq!(order.recent(i64::MAX).len(), 0);
         assert_eq!(order.recent(i64::MIN).len(), 4);
     }
+}
+
+// Pages.
+
+#[tokio::test]
+async fn a_page_shown_again_is_the_same_until_a_write_to_one_of_its_rows() {
+    let memory = Memory::with(&["a", "b", "c"], &[("a", "f")]);
+    let store = snapshots(&memory);
+    let first = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the page kept");
+    // Writes to rows not on the page leave it.
+    store.add_likes(&room("c"), 1).await.unwrap();
+    store.add_likes(&recording("a", "f"), 1).await.unwrap();
+    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the page kept");
+    // A write to one of its rows: built again, the others from the rows kept.
+    store.add_likes(&room("b"), 1).await.unwrap();
+    let rebuilt = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &rebuilt));
+    assert_eq!(
+        room_page(&store).await[..2],
+        [("a".into(), 0), ("b".into(), 1)]
+    );
+    assert_eq!(
+        (memory.reads_of("room:a"), memory.reads_of("room:b")),
+        (1, 2)
+    );
+    // Another window is another page.
+    let second = store.shown_rooms(RoomScope::Online, 2, 2).await.unwrap();
+    assert_eq!(second.rows().len(), 1);
+    // A write dropping every room row drops every page.
+    let before = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    store.set_snapshot("s", "http://x", 0).await.unwrap();
+    let after = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    assert!(!Arc::ptr_eq(&before, &after));
+}
+
+#[tokio::test]
+async fn a_page_read_before_a_like_is_not_shown_after_it() {
+    let memory = Memory::with(&["a", "b"], &[]);
+    let store = snapshots(&memory);
+    store.count_rooms(RoomScope::Online).await.unwrap();
+    let held = memory.hold_next_read();
+    let reader = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { room_page(&store).await }
+    });
+    held.read.await.expect("the reader read");
+    assert!(store.add_likes(&room("a"), 1).await.unwrap());
+    held.go_on.send(()).expect("the reader waits");
+    let old = reader.await.unwrap();
+    assert_eq!(
+        old,
+        [("a".into(), 0), ("b".into(), 0)],
+        "it answers what it read"
+    );
+    // Its page was kept, but its stamp for a is older than the like.
+    assert_eq!(room_page(&store).await, [("a".into(), 1), ("b".into(), 0)]);
+}
+
+#[test]
+fn pages_expire_with_their_oldest_row_and_are_bounded() {
+    let ttl = Duration::from_millis(1000);
+    let rows = RowCache::new(ttl, MAX_ROWS);
+    let pages = Pages::new(ttl, 40);
+    let read = Instant::now();
+    let page = |n: usize, read_at: Instant| {
+        let stamps: Vec<Stamp> = (0..n)
+            .map(|i| {
+                let userid = format!("u{i}");
+                rows.get(Key::Room(&userid), read)
+                    .expect_err("empty")
+                    .stamp()
+            })
+            .collect();
+        CachedPage {
+            page: SharedPage::new(Vec::new()),
+            stamps: stamps.into_boxed_slice(),
+            read_at,
+        }
+    };
+    let at = |start| (List::Online, start, start + 20);
+    pages.put(at(0), page(20, read));
+    pages.put(at(20), page(20, read + Duration::from_millis(500)));
+    assert!(pages.get(at(0), &rows, read).is_some());
+    // The bound: no third page of 20 rows.
+    pages.put(at(40), page(20, read));
+    assert!(pages.get(at(40), &rows, read).is_none());
+    // The first expires with its oldest row; the second later.
+    let later = read + ttl;
+    assert!(pages.get(at(0), &rows, later).is_none());
+    assert!(pages.get(at(20), &rows, later).is_some());
+    // A write to any of its rows' keys.
+    rows.invalidate(Key::Room("u3"));
+    assert!(pages.get(at(20), &rows, later).is_none());
 }
