@@ -241,12 +241,17 @@ struct Shard {
     rows: HashMap<u64, Row, BuildHasherDefault<Prehashed>>,
     /// When expired rows were last dropped.
     swept: Instant,
+    /// Counts uses, for [`Row::used`].
+    tick: u64,
 }
 
 struct Row {
     info: Arc<SharedPusher>,
     /// When its read from the database began.
     read_at: Instant,
+    /// Its shard's tick when it was last found or kept: a full shard makes
+    /// room by dropping the row used longest ago.
+    used: u64,
 }
 
 /// What a reader that missed needs to install the row it reads.
@@ -315,6 +320,7 @@ impl RowCache {
                     Mutex::new(Shard {
                         rows: HashMap::default(),
                         swept: now,
+                        tick: 0,
                     })
                 })
                 .collect(),
@@ -347,13 +353,16 @@ impl RowCache {
     /// ticket to install the row about to be read.
     fn get(&self, key: Key<'_>, now: Instant) -> Result<Hit, Ticket> {
         let hash = self.hash(key);
-        let mut shard = self.shard(hash);
+        let mut guard = self.shard(hash);
+        let shard = &mut *guard;
         let expired = shard.sweep(now, self.ttl);
         let generation = self.generation(hash).load(Ordering::SeqCst);
-        let found = match shard.rows.get(&hash) {
+        let found = match shard.rows.get_mut(&hash) {
             Some(row)
                 if key.shows(row.info.info()) && now.duration_since(row.read_at) < self.ttl =>
             {
+                shard.tick += 1;
+                row.used = shard.tick;
                 Ok(Hit {
                     row: Arc::clone(&row.info),
                     stamp: Stamp { hash, generation },
@@ -367,33 +376,41 @@ impl RowCache {
             }),
         };
         // Rows are freed outside the lock.
-        drop(shard);
+        drop(guard);
         drop(expired);
         found
     }
 
     /// Keeps a row read with `ticket`, unless a write to its key came since
-    /// the ticket was taken, or the cache is full.
+    /// the ticket was taken. A full shard drops its expired rows, or else
+    /// the row used longest ago.
     fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
-        let mut shard = self.shard(ticket.hash);
+        let mut guard = self.shard(ticket.hash);
         if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation {
             return;
         }
-        let expired = shard.sweep(Instant::now(), self.ttl);
-        let full = shard.rows.len() >= self.max_per_shard;
+        let shard = &mut *guard;
+        let now = Instant::now();
+        let mut dropped = shard.sweep(now, self.ttl);
+        shard.tick += 1;
         let row = Row {
             info,
             read_at: ticket.read_at,
+            used: shard.tick,
         };
         let replaced = match shard.rows.get_mut(&ticket.hash) {
             // Another reader's, read later: keep the fresher.
             Some(kept) if kept.read_at > row.read_at => None,
             Some(kept) => Some(std::mem::replace(kept, row)),
-            None if full => None,
-            None => shard.rows.insert(ticket.hash, row),
+            None => {
+                if shard.rows.len() >= self.max_per_shard {
+                    dropped.extend(shard.make_room(now, self.ttl));
+                }
+                shard.rows.insert(ticket.hash, row)
+            }
         };
-        drop(shard);
-        drop((expired, replaced));
+        drop(guard);
+        drop((dropped, replaced));
     }
 
     /// After a write to the key's row committed: drops it, and refuses the
@@ -448,6 +465,25 @@ impl Shard {
             .filter_map(|hash| self.rows.remove(hash))
             .collect()
     }
+
+    /// Takes out the expired rows, or if none the row used longest ago.
+    fn make_room(&mut self, now: Instant, ttl: Duration) -> Vec<Row> {
+        let mut out = Vec::new();
+        let mut least: Option<(u64, u64)> = None;
+        for (&hash, row) in &self.rows {
+            if now.saturating_duration_since(row.read_at) >= ttl {
+                out.push(hash);
+            } else if least.is_none_or(|(used, _)| row.used < used) {
+                least = Some((row.used, hash));
+            }
+        }
+        if out.is_empty() {
+            out.extend(least.map(|(_, hash)| hash));
+        }
+        out.iter()
+            .filter_map(|hash| self.rows.remove(hash))
+            .collect()
+    }
 }
 
 /// The most rows the pages of one order hold (they share the rows with the
@@ -477,6 +513,8 @@ struct PagesInner {
     /// Rows held by `pages`.
     rows: usize,
     swept: Instant,
+    /// Counts uses, for [`CachedPage::used`].
+    tick: u64,
 }
 
 struct CachedPage {
@@ -485,6 +523,9 @@ struct CachedPage {
     stamps: Box<[Stamp]>,
     /// When the read of its oldest row began.
     read_at: Instant,
+    /// The tick when it was last shown or kept: when the rows bound is
+    /// reached, the page shown longest ago goes first.
+    used: u64,
 }
 
 impl Pages {
@@ -496,6 +537,7 @@ impl Pages {
                 pages: HashMap::new(),
                 rows: 0,
                 swept: Instant::now(),
+                tick: 0,
             }),
         }
     }
@@ -512,49 +554,61 @@ impl Pages {
         rows: &RowCache,
         now: Instant,
     ) -> Option<Arc<SharedPage>> {
-        let pages = self.lock();
-        let cached = pages.pages.get(&at)?;
+        let mut guard = self.lock();
+        let pages = &mut *guard;
+        let cached = pages.pages.get_mut(&at)?;
         let current = now.saturating_duration_since(cached.read_at) < self.ttl
             && cached.stamps.iter().all(|&stamp| rows.current(stamp));
-        current.then(|| Arc::clone(&cached.page))
+        if !current {
+            return None;
+        }
+        pages.tick += 1;
+        cached.used = pages.tick;
+        Some(Arc::clone(&cached.page))
     }
 
-    fn put(&self, at: (List, usize, usize), page: CachedPage) {
+    /// Keeps a page; at the rows bound, drops the expired pages, then the
+    /// pages shown longest ago.
+    fn put(&self, at: (List, usize, usize), mut page: CachedPage) {
         let now = Instant::now();
-        let mut pages = self.lock();
-        let inner = &mut *pages;
-        let mut expired = Vec::new();
         let size = page.stamps.len();
-        if now.saturating_duration_since(inner.swept) >= self.ttl
-            || inner.rows + size > self.max_rows
-        {
+        if size > self.max_rows {
+            return;
+        }
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut dropped = Vec::new();
+        let mut take = |inner: &mut PagesInner, at: &(List, usize, usize)| {
+            if let Some(p) = inner.pages.remove(at) {
+                inner.rows -= p.stamps.len();
+                dropped.push(p);
+            }
+        };
+        take(inner, &at);
+        let due = now.saturating_duration_since(inner.swept) >= self.ttl;
+        if due || inner.rows + size > self.max_rows {
             inner.swept = now;
-            let ttl = self.ttl;
             let old: Vec<_> = inner
                 .pages
                 .iter()
-                .filter(|(_, p)| now.saturating_duration_since(p.read_at) >= ttl)
+                .filter(|(_, p)| now.saturating_duration_since(p.read_at) >= self.ttl)
                 .map(|(&at, _)| at)
                 .collect();
-            for at in old {
-                if let Some(p) = inner.pages.remove(&at) {
-                    inner.rows -= p.stamps.len();
-                    expired.push(p);
-                }
-            }
+            old.iter().for_each(|at| take(inner, at));
         }
-        let replaced = if inner.rows + size <= self.max_rows {
-            inner.rows += size;
-            let replaced = inner.pages.insert(at, page);
-            if let Some(p) = &replaced {
-                inner.rows -= p.stamps.len();
-            }
-            replaced
-        } else {
-            None
-        };
-        drop(pages);
-        drop((expired, replaced));
+        while inner.rows + size > self.max_rows {
+            let least = inner.pages.iter().min_by_key(|(_, p)| p.used);
+            let Some(least) = least.map(|(&at, _)| at) else {
+                break;
+            };
+            take(inner, &least);
+        }
+        inner.rows += size;
+        inner.tick += 1;
+        page.used = inner.tick;
+        inner.pages.insert(at, page);
+        drop(guard);
+        drop(dropped);
     }
 }
 
@@ -666,6 +720,7 @@ impl ListSnapshots {
                 page: Arc::clone(&page),
                 stamps: rows.stamps.into_boxed_slice(),
                 read_at: rows.read_at,
+                used: 0,
             };
             pages.put(at, cached);
         }

@@ -914,8 +914,8 @@ fn pages_expire_with_their_oldest_row_and_are_bounded() {
     let rows = RowCache::new(ttl, MAX_ROWS);
     let pages = Pages::new(ttl, 40);
     let read = Instant::now();
-    let page = |n: usize, read_at: Instant| {
-        let stamps: Vec<Stamp> = (0..n)
+    let page = |first: usize, read_at: Instant| {
+        let stamps: Vec<Stamp> = (first..first + 20)
             .map(|i| {
                 let userid = format!("u{i}");
                 rows.get(Key::Room(&userid), read)
@@ -927,20 +927,50 @@ fn pages_expire_with_their_oldest_row_and_are_bounded() {
             page: SharedPage::new(Vec::new()),
             stamps: stamps.into_boxed_slice(),
             read_at,
+            used: 0,
         }
     };
     let at = |start| (List::Online, start, start + 20);
-    pages.put(at(0), page(20, read));
+    pages.put(at(0), page(0, read));
     pages.put(at(20), page(20, read + Duration::from_millis(500)));
     assert!(pages.get(at(0), &rows, read).is_some());
-    // The bound: no third page of 20 rows.
-    pages.put(at(40), page(20, read));
-    assert!(pages.get(at(40), &rows, read).is_none());
-    // The first expires with its oldest row; the second later.
+    // The bound: a third page of 20 rows takes the place of the one shown
+    // longest ago.
+    pages.put(at(40), page(40, read));
+    assert!(pages.get(at(20), &rows, read).is_none());
+    assert!(pages.get(at(0), &rows, read).is_some());
+    assert!(pages.get(at(40), &rows, read).is_some());
+    pages.put(at(20), page(20, read + Duration::from_millis(500)));
+    assert!(pages.get(at(0), &rows, read).is_none(), "shown before 40");
+    // A page expires with its oldest row.
     let later = read + ttl;
-    assert!(pages.get(at(0), &rows, later).is_none());
+    assert!(pages.get(at(40), &rows, later).is_none());
     assert!(pages.get(at(20), &rows, later).is_some());
     // A write to any of its rows' keys.
-    rows.invalidate(Key::Room("u3"));
+    rows.invalidate(Key::Room("u23"));
     assert!(pages.get(at(20), &rows, later).is_none());
+    // A page larger than the bound is not kept.
+    let big = Pages::new(ttl, 10);
+    big.put(at(0), page(0, read));
+    assert!(big.get(at(0), &rows, read).is_none());
+}
+
+#[test]
+fn a_full_cache_drops_the_rows_used_longest_ago() {
+    let cache = RowCache::new(HOUR, 64 * 10);
+    let now = Instant::now();
+    let keep = |userid: &str| {
+        if let Err(ticket) = cache.get(Key::Room(userid), now) {
+            cache.install(ticket, SharedPusher::new(room_row(userid, 0)));
+        }
+    };
+    let hot: Vec<String> = (0..10).map(|i| format!("hot{i}")).collect();
+    hot.iter().for_each(|userid| keep(userid));
+    for i in 0..5000 {
+        keep(&format!("cold{i}"));
+        // The hot rows are asked for all along.
+        let userid = &hot[i % hot.len()];
+        assert!(cache.get(Key::Room(userid), now).is_ok(), "{userid} at {i}");
+    }
+    assert!(cache.len() <= 640);
 }
