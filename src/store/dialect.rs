@@ -137,6 +137,11 @@ pub trait Dialect: Sized + Send + 'static {
 
     fn pool_stats(pools: &Self::Pools) -> Vec<PoolStats>;
 
+    /// See [`super::Store::foreign_writes`].
+    fn foreign_writes(_pools: &Self::Pools) -> impl Future<Output = Option<u64>> + Send {
+        async { None }
+    }
+
     fn close(pools: &Self::Pools) -> impl Future<Output = ()> + Send;
 }
 

@@ -258,6 +258,11 @@ pub trait Store: Send + Sync + 'static {
     /// may walk a whole group's members where one key lookup would do.
     async fn analyze(&self) -> StoreResult<()>;
 
+    /// A mark that changes whenever another process wrote the database,
+    /// where the database can tell (SQLite: its `data_version` on this
+    /// store's writer); `None` where it cannot (a server shared by nodes).
+    async fn foreign_writes(&self) -> StoreResult<Option<u64>>;
+
     /// The connection pools' occupancy, for the metrics.
     fn pool_stats(&self) -> Vec<PoolStats> {
         Vec::new()

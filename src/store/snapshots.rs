@@ -52,11 +52,14 @@ use crate::config::MemberOrder;
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
+/// A value, the version it was built at, when its load began, and the
+/// database's mark of other processes' writes then (if it has one).
+type Built<T> = (u64, Instant, Arc<T>, Option<u64>);
+
 struct Cached<T> {
     /// Bumped by every write that changes the value.
     version: AtomicU64,
-    /// The value, the version it was built at, and when its load began.
-    current: RwLock<Option<(u64, Instant, Arc<T>)>>,
+    current: RwLock<Option<Built<T>>>,
     rebuilding: tokio::sync::Mutex<()>,
 }
 
@@ -76,7 +79,7 @@ impl<T> Cached<T> {
     fn lookup(&self, ttl: Duration) -> Lookup<T> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         match current.as_ref() {
-            Some((version, built, value)) if *version == self.version.load(Ordering::SeqCst) => {
+            Some((version, built, value, _)) if *version == self.version.load(Ordering::SeqCst) => {
                 if built.elapsed() < ttl {
                     Lookup::Fresh(Arc::clone(value))
                 } else {
@@ -87,7 +90,7 @@ impl<T> Cached<T> {
         }
     }
 
-    async fn get<F, Fut>(&self, ttl: Duration, load: F) -> StoreResult<Arc<T>>
+    async fn get<F, Fut>(&self, ttl: Duration, store: &dyn Store, load: F) -> StoreResult<Arc<T>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
@@ -98,7 +101,21 @@ impl<T> Cached<T> {
             // request refreshes it while the others still use it, so the
             // periodic rebuild never stalls the lists.
             Lookup::Old(value) => match self.rebuilding.try_lock() {
-                Ok(guard) => guard,
+                Ok(guard) => {
+                    // Where the database tells whether anyone else wrote it
+                    // (SQLite), an old value nobody else wrote over is as
+                    // good as new: the interval starts again, no rebuild.
+                    let mark = store.foreign_writes().await?;
+                    let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                    if let Some((_, built, kept, Some(then))) = current.as_mut() {
+                        if mark == Some(*then) && Arc::ptr_eq(kept, &value) {
+                            *built = Instant::now();
+                            return Ok(value);
+                        }
+                    }
+                    drop(current);
+                    guard
+                }
                 Err(_) => return Ok(value),
             },
             // This node changed the order: wait for the new one.
@@ -115,9 +132,10 @@ impl<T> Cached<T> {
         // age counts from before the load, as the rows' do.
         let version = self.version.load(Ordering::SeqCst);
         let began = Instant::now();
+        let mark = store.foreign_writes().await?;
         let value = Arc::new(load().await?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-            Some((version, began, Arc::clone(&value)));
+            Some((version, began, Arc::clone(&value), mark));
         Ok(value)
     }
 }
@@ -657,7 +675,7 @@ impl ListSnapshots {
 
     async fn room_order(&self) -> StoreResult<Arc<RoomOrder>> {
         self.rooms
-            .get(self.ttl, || async {
+            .get(self.ttl, &*self.inner, || async {
                 let keys: Vec<RoomKey> = self.inner.room_keys().await?;
                 let online = keys
                     .iter()
@@ -676,7 +694,7 @@ impl ListSnapshots {
 
     async fn recording_order(&self) -> StoreResult<Arc<RecordingOrder>> {
         self.recordings
-            .get(self.ttl, || async {
+            .get(self.ttl, &*self.inner, || async {
                 Ok(RecordingOrder {
                     keys: self.inner.recording_keys().await?,
                     last_recent: AtomicU64::new(u64::MAX),
@@ -1115,6 +1133,10 @@ impl Store for ListSnapshots {
 
     async fn analyze(&self) -> StoreResult<()> {
         self.inner.analyze().await
+    }
+
+    async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
+        self.inner.foreign_writes().await
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {

@@ -177,6 +177,10 @@ struct Memory {
     recordings: Mutex<HashMap<(String, String), PusherInfo>>,
     reads: Mutex<HashMap<String, usize>>,
     row_reads: AtomicUsize,
+    /// What `foreign_writes` answers.
+    foreign: Mutex<Option<u64>>,
+    /// Whole-order reads (`room_keys`).
+    order_reads: AtomicUsize,
     hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
 }
 
@@ -319,6 +323,7 @@ impl Store for Memory {
     }
 
     async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
+        self.order_reads.fetch_add(1, Ordering::SeqCst);
         let mut keys: Vec<RoomKey> = self
             .rooms
             .lock()
@@ -487,6 +492,10 @@ impl Store for Memory {
 
     async fn analyze(&self) -> StoreResult<()> {
         unimplemented!()
+    }
+
+    async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
+        Ok(*self.foreign.lock().unwrap())
     }
 
     async fn close(&self) {}
@@ -973,4 +982,30 @@ fn a_full_cache_drops_the_rows_used_longest_ago() {
         assert!(cache.get(Key::Room(userid), now).is_ok(), "{userid} at {i}");
     }
     assert!(cache.len() <= 640);
+}
+
+#[tokio::test]
+async fn an_old_order_nobody_else_wrote_over_is_kept() {
+    let memory = Memory::with(&["a", "b"], &[]);
+    *memory.foreign.lock().unwrap() = Some(7);
+    let ttl = Duration::from_millis(5);
+    let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl);
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 2);
+    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 1);
+    // Past the interval, nobody else wrote: the order is kept, not read.
+    tokio::time::sleep(ttl * 2).await;
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 2);
+    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 1);
+    // Another process wrote: the next request past the interval reads it
+    // again (and the one after sees the new order).
+    memory
+        .rooms
+        .lock()
+        .unwrap()
+        .insert("c".into(), room_row("c", 0));
+    *memory.foreign.lock().unwrap() = Some(8);
+    tokio::time::sleep(ttl * 2).await;
+    store.count_rooms(RoomScope::Listed).await.unwrap();
+    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
 }

@@ -1589,6 +1589,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         self.read("SELECT 1", &[]).await.map(drop)
     }
 
+    async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
+        Ok(DB::foreign_writes(&self.pools).await)
+    }
+
     async fn analyze(&self) -> StoreResult<()> {
         match DB::ANALYZE {
             Some(statement) => self.write(statement, &[]).await.map(drop),

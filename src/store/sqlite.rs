@@ -180,6 +180,18 @@ impl Dialect for Sqlite {
         Ok(changed as u64)
     }
 
+    async fn foreign_writes(pools: &SqlitePools) -> Option<u64> {
+        // `data_version` moves when another connection commits; the only
+        // other writers of the file are other processes (our readers never
+        // write), and this connection's own commits leave it as it is.
+        let state = pools.writer.conn.lock().await;
+        state
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))
+            .ok()
+            .map(|version| version as u64)
+    }
+
     fn pool_stats(pools: &SqlitePools) -> Vec<PoolStats> {
         let writer_idle = u32::from(pools.writer.conn.try_lock().is_ok());
         let mut stats = vec![PoolStats {
