@@ -132,13 +132,6 @@ impl MemberOrders {
     }
 }
 
-/// The part of `ids` a page at `offset` of `limit` covers.
-pub fn page(ids: &[i64], offset: i64, limit: i64) -> &[i64] {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ids.len());
-    let len = usize::try_from(limit).unwrap_or(0);
-    &ids[start..start.saturating_add(len).min(ids.len())]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,14 +175,5 @@ mod tests {
             orders.store(key(&n.to_string()), Some(Arc::new(vec![1])));
         }
         assert_eq!(orders.groups.lock().unwrap().len(), MAX_GROUPS);
-    }
-
-    #[test]
-    fn pages_clamp() {
-        let ids = [1, 2, 3, 4, 5];
-        assert_eq!(page(&ids, 0, 2), &[1, 2]);
-        assert_eq!(page(&ids, 4, 20), &[5]);
-        assert_eq!(page(&ids, 5, 20), &[] as &[i64]);
-        assert_eq!(page(&ids, i64::MAX, i64::MAX), &[] as &[i64]);
     }
 }

@@ -834,8 +834,7 @@ fn bounds(len: usize, offset: i64, limit: i64) -> (usize, usize) {
 }
 
 /// The part of `items` a page at `offset` of `limit` covers.
-#[cfg(test)]
-fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
+pub(super) fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
     let (start, end) = bounds(items.len(), offset, limit);
     &items[start..end]
 }

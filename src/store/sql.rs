@@ -60,7 +60,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::dialect::{Arg, Dialect, SqlRow};
-use super::member_order::{self, Lookup, MemberOrders};
+use super::member_order::{Lookup, MemberOrders};
+use super::snapshots::window;
 use async_trait::async_trait;
 
 use super::{
@@ -809,7 +810,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 ids
             }
         };
-        let wanted = member_order::page(&ids, page.offset(), page.size);
+        let wanted = window(&ids, page.offset(), page.size);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }

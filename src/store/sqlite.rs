@@ -464,6 +464,18 @@ impl Drop for Queued<'_> {
 }
 
 impl Writer {
+    fn is_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > 0
+    }
+
+    /// Commits the open group when nobody queued is left to: it may hold
+    /// others' released transactions, and it holds the write lock.
+    fn close_if_idle(&self, state: &mut WriterState) {
+        if !self.is_queued() {
+            let _ = state.commit_batch();
+        }
+    }
+
     async fn begin(self: &Arc<Self>) -> Result<Tx, sqlx::Error> {
         let mut state = {
             let _queued = Queued::new(&self.queued);
@@ -552,7 +564,7 @@ impl Tx {
         if !self.writer.group_commit || full {
             return state.commit_batch().map_err(Into::into);
         }
-        if self.writer.queued.load(Ordering::SeqCst) == 0 {
+        if !self.writer.is_queued() {
             // A transaction runs without a pause, so other writers can
             // only queue behind this one while it lets them: give the
             // requests ready to run their turn first, once.
@@ -562,7 +574,7 @@ impl Tx {
             };
             tokio::task::yield_now().await;
             state = holding.state.take().expect("held");
-            if self.writer.queued.load(Ordering::SeqCst) == 0 {
+            if !self.writer.is_queued() {
                 return state.commit_batch().map_err(Into::into);
             }
         }
@@ -607,11 +619,7 @@ impl Drop for Tx {
             state.abandon_batch(SqliteError::from(error));
             return;
         }
-        if self.writer.queued.load(Ordering::SeqCst) == 0 {
-            // Nobody left to close the group: close it now (it may hold
-            // others' released transactions, and it holds the write lock).
-            let _ = state.commit_batch();
-        }
+        self.writer.close_if_idle(&mut state);
     }
 }
 
@@ -625,9 +633,7 @@ struct Holding<'a> {
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
         if let Some(mut state) = self.state.take() {
-            if self.writer.queued.load(Ordering::SeqCst) == 0 {
-                let _ = state.commit_batch();
-            }
+            self.writer.close_if_idle(&mut state);
         }
     }
 }
