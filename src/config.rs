@@ -294,6 +294,11 @@ pub struct DatabaseSettings {
     /// processes' writes; this node's own writes drop what they change);
     /// 0 reads every list and GetUserInfo from the database.
     pub list_snapshot_ms: u64,
+    /// Memory for the rows the lists and GetUserInfo showed, per list
+    /// (rooms, recordings), in MiB; the rows used longest ago go first.
+    /// About the JSON's size a row: 32 MiB keeps some 60 000 rows of the
+    /// usual size, so that deep pages of a large list cost no query.
+    pub list_cache_mib: u64,
     /// An idle connection is closed after this long (0: never).
     pub idle_timeout_secs: u64,
     /// A connection is replaced after this long (0: never), so that nodes
@@ -316,6 +321,7 @@ impl Default for DatabaseSettings {
             min_connections: 0,
             acquire_timeout_secs: 5,
             list_snapshot_ms: 1000,
+            list_cache_mib: 32,
             idle_timeout_secs: 600,
             max_lifetime_secs: 1800,
             operation_timeout_secs: 8,

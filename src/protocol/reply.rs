@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use super::{ErrorCode, ProtocolError};
 
@@ -167,7 +168,7 @@ pub struct MemberInfo {
 
 /// The anchor's profile as RequestLVBAddr sent it. All four keys are always
 /// present (Android reads `nickname` without a null check).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub nickname: String,
     pub headpic: String,
@@ -176,7 +177,7 @@ pub struct UserInfo {
 }
 
 /// One live room (`type` 0) or recording (`type` 1) in FetchList and GetUserInfo.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PusherInfo {
     pub userid: String,
     pub groupid: String,
@@ -190,14 +191,16 @@ pub struct PusherInfo {
     pub playurl: String,
     pub fileid: String,
     /// "1" online, "0" offline; recordings are "0".
-    #[serde(serialize_with = "status_string")]
+    #[serde(serialize_with = "status_string", deserialize_with = "string_status")]
     pub status: bool,
     pub hls_play_url: String,
     pub userinfo: UserInfo,
 }
 
 /// A pusherinfo as the apps receive it, shared by every reply that shows it
-/// (the list snapshots keep it for a while) and rendered as JSON once.
+/// (the list snapshots keep it for a while): its key and its JSON, rendered
+/// once when it is made. Only the JSON is kept, so that a cache of every
+/// row of a large list stays small (about the JSON's size a row).
 ///
 /// The apps' URL rule applies: Android 3.x plays `hls_play_url` and older
 /// builds `playurl`, so whenever a room or recording has one URL (a
@@ -205,87 +208,99 @@ pub struct PusherInfo {
 /// accept either kind for recordings.
 #[derive(Debug)]
 pub struct SharedPusher {
-    info: PusherInfo,
-    json: OnceLock<String>,
+    /// 0 a room, 1 a recording.
+    kind: i32,
+    userid: Box<str>,
+    /// Empty for a room.
+    fileid: Box<str>,
+    json: Box<RawValue>,
 }
 
 impl SharedPusher {
     pub fn new(info: PusherInfo) -> Arc<Self> {
+        let text = [
+            &info.userid,
+            &info.groupid,
+            &info.title,
+            &info.playurl,
+            &info.fileid,
+            &info.hls_play_url,
+            &info.userinfo.nickname,
+            &info.userinfo.headpic,
+            &info.userinfo.frontcover,
+            &info.userinfo.location,
+        ];
+        // The keys, the numbers, and a URL that may be written twice.
+        let guess = text.iter().map(|t| t.len()).sum::<usize>()
+            + info.playurl.len().max(info.hls_play_url.len())
+            + 256;
+        let mut out = Vec::with_capacity(guess);
+        let shown = with_both_urls(&info);
+        serde_json::to_writer(&mut out, shown.as_ref().unwrap_or(&info))
+            .expect("a pusherinfo serializes");
+        let out = String::from_utf8(out).expect("serde_json writes UTF-8");
+        let json = RawValue::from_string(out).expect("serde_json writes JSON");
         Arc::new(Self {
-            info,
-            json: OnceLock::new(),
+            kind: info.kind,
+            userid: info.userid.into_boxed_str(),
+            fileid: info.fileid.into_boxed_str(),
+            json,
         })
     }
 
-    /// The row as the store read it (before the URL rule).
-    pub fn info(&self) -> &PusherInfo {
-        &self.info
+    /// 0 a room, 1 a recording.
+    pub fn kind(&self) -> i32 {
+        self.kind
     }
 
-    /// The row with the URL rule applied, when it changes it.
-    fn filled(&self) -> Option<PusherInfo> {
-        let info = &self.info;
-        let (playurl, hls_play_url) = match (info.playurl.is_empty(), info.hls_play_url.is_empty())
-        {
-            (true, false) => (&info.hls_play_url, &info.hls_play_url),
-            (false, true) => (&info.playurl, &info.playurl),
-            _ => return None,
-        };
-        Some(PusherInfo {
-            playurl: playurl.clone(),
-            hls_play_url: hls_play_url.clone(),
-            ..info.clone()
-        })
+    pub fn userid(&self) -> &str {
+        &self.userid
     }
 
-    /// What the apps receive: the row with the URL rule applied.
-    pub fn shown(&self) -> PusherInfo {
-        self.filled().unwrap_or_else(|| self.info.clone())
+    /// The recording's file id; empty for a room.
+    pub fn fileid(&self) -> &str {
+        &self.fileid
     }
 
-    /// The JSON of [`SharedPusher::shown`], rendered at the first call.
+    /// What the apps receive, as JSON.
     pub fn json(&self) -> &str {
-        self.json.get_or_init(|| {
-            let info = &self.info;
-            let text = [
-                &info.userid,
-                &info.groupid,
-                &info.title,
-                &info.playurl,
-                &info.fileid,
-                &info.hls_play_url,
-                &info.userinfo.nickname,
-                &info.userinfo.headpic,
-                &info.userinfo.frontcover,
-                &info.userinfo.location,
-            ];
-            // The keys, the numbers, and a URL that may be written twice.
-            let guess = text.iter().map(|t| t.len()).sum::<usize>()
-                + info.playurl.len().max(info.hls_play_url.len())
-                + 256;
-            let mut out = Vec::with_capacity(guess);
-            let written = match self.filled() {
-                Some(filled) => serde_json::to_writer(&mut out, &filled),
-                None => serde_json::to_writer(&mut out, info),
-            };
-            written.expect("a pusherinfo serializes");
-            String::from_utf8(out).expect("serde_json writes UTF-8")
-        })
+        self.json.get()
     }
+
+    /// What the apps receive (parsed back from [`SharedPusher::json`]).
+    pub fn shown(&self) -> PusherInfo {
+        serde_json::from_str(self.json()).expect("rendered by SharedPusher::new")
+    }
+
+    /// About the memory it holds (for caches' bounds).
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<Self>() + self.userid.len() + self.fileid.len() + self.json().len()
+    }
+}
+
+/// The row with the URL rule applied, when it changes it.
+fn with_both_urls(info: &PusherInfo) -> Option<PusherInfo> {
+    let (playurl, hls_play_url) = match (info.playurl.is_empty(), info.hls_play_url.is_empty()) {
+        (true, false) => (&info.hls_play_url, &info.hls_play_url),
+        (false, true) => (&info.playurl, &info.playurl),
+        _ => return None,
+    };
+    Some(PusherInfo {
+        playurl: playurl.clone(),
+        hls_play_url: hls_play_url.clone(),
+        ..info.clone()
+    })
 }
 
 impl PartialEq for SharedPusher {
     fn eq(&self, other: &Self) -> bool {
-        self.info == other.info
+        self.json() == other.json()
     }
 }
 
 impl Serialize for SharedPusher {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.filled() {
-            Some(filled) => filled.serialize(s),
-            None => self.info.serialize(s),
-        }
+        self.json.serialize(s)
     }
 }
 
@@ -365,4 +380,15 @@ impl Envelope<ReturnData> {
 
 fn status_string<S: Serializer>(online: &bool, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if *online { "1" } else { "0" })
+}
+
+fn string_status<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match <&str>::deserialize(d)? {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        other => Err(serde::de::Error::invalid_value(
+            serde::de::Unexpected::Str(other),
+            &"\"0\" or \"1\"",
+        )),
+    }
 }

@@ -614,7 +614,7 @@ fn rendered_replies_are_what_serde_writes() {
             serde_json::to_vec(&envelope).unwrap()
         );
     }
-    // Both URL fields carry the one URL a row has; the row itself keeps its own.
+    // Both URL fields carry the one URL a row has.
     let shown: Vec<Value> = rows
         .iter()
         .map(|row| serde_json::from_str(row.json()).unwrap())
@@ -637,7 +637,9 @@ fn rendered_replies_are_what_serde_writes() {
             ("", ""),
         ]
     );
-    assert_eq!(rows[1].info().playurl, "");
+    // What is shown parses back to what was rendered.
+    assert_eq!(rows[1].shown().playurl, "http://b.m3u8");
+    assert_eq!(rows[1].shown().title, "hls \"only\"");
     assert_eq!(shown[0]["status"], "1");
     assert_eq!(shown[0]["type"], 1);
 }

@@ -427,6 +427,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Stor
         ms => Arc::new(snapshots::ListSnapshots::new(
             store,
             Duration::from_millis(ms),
+            usize::try_from(settings.list_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         )),
     })
 }

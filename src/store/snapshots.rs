@@ -37,7 +37,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -52,9 +52,8 @@ use crate::config::MemberOrder;
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
-/// A value, the version it was built at, when its load began, and the
-/// database's mark of other processes' writes then (if it has one).
-type Built<T> = (u64, Instant, Arc<T>, Option<u64>);
+/// A value, the version it was built at, and its read.
+type Built<T> = (u64, Read, Arc<T>);
 
 struct Cached<T> {
     /// Bumped by every write that changes the value.
@@ -76,11 +75,11 @@ impl<T> Cached<T> {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn lookup(&self, ttl: Duration) -> Lookup<T> {
+    fn lookup(&self, epochs: &Epochs) -> Lookup<T> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         match current.as_ref() {
-            Some((version, built, value, _)) if *version == self.version.load(Ordering::SeqCst) => {
-                if built.elapsed() < ttl {
+            Some((version, read, value)) if *version == self.version.load(Ordering::SeqCst) => {
+                if epochs.good(*read, Instant::now()) {
                     Lookup::Fresh(Arc::clone(value))
                 } else {
                     Lookup::Old(Arc::clone(value))
@@ -90,38 +89,24 @@ impl<T> Cached<T> {
         }
     }
 
-    async fn get<F, Fut>(&self, ttl: Duration, store: &dyn Store, load: F) -> StoreResult<Arc<T>>
+    async fn get<F, Fut>(&self, epochs: &Epochs, load: F) -> StoreResult<Arc<T>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
-        let _one_at_a_time = match self.lookup(ttl) {
+        let _one_at_a_time = match self.lookup(epochs) {
             Lookup::Fresh(value) => return Ok(value),
-            // Only other nodes' writes can be missing from an old value: one
-            // request refreshes it while the others still use it, so the
-            // periodic rebuild never stalls the lists.
+            // Only other nodes' and processes' writes can be missing from an
+            // old value: one request rebuilds it while the others still use
+            // it, so the periodic rebuild never stalls the lists.
             Lookup::Old(value) => match self.rebuilding.try_lock() {
-                Ok(guard) => {
-                    // Where the database tells whether anyone else wrote it
-                    // (SQLite), an old value nobody else wrote over is as
-                    // good as new: the interval starts again, no rebuild.
-                    let mark = store.foreign_writes().await?;
-                    let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
-                    if let Some((_, built, kept, Some(then))) = current.as_mut() {
-                        if mark == Some(*then) && Arc::ptr_eq(kept, &value) {
-                            *built = Instant::now();
-                            return Ok(value);
-                        }
-                    }
-                    drop(current);
-                    guard
-                }
+                Ok(guard) => guard,
                 Err(_) => return Ok(value),
             },
             // This node changed the order: wait for the new one.
             Lookup::Stale => {
                 let guard = self.rebuilding.lock().await;
-                if let Lookup::Fresh(value) = self.lookup(ttl) {
+                if let Lookup::Fresh(value) = self.lookup(epochs) {
                     return Ok(value);
                 }
                 guard
@@ -131,11 +116,10 @@ impl<T> Cached<T> {
         // it, so what we build is then already stale and built again. Its
         // age counts from before the load, as the rows' do.
         let version = self.version.load(Ordering::SeqCst);
-        let began = Instant::now();
-        let mark = store.foreign_writes().await?;
+        let read = epochs.read(Instant::now());
         let value = Arc::new(load().await?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) =
-            Some((version, began, Arc::clone(&value), mark));
+            Some((version, read, Arc::clone(&value)));
         Ok(value)
     }
 }
@@ -214,12 +198,114 @@ impl<'a> Key<'a> {
     }
 
     /// Whether `row` is this key's row.
-    fn shows(&self, row: &PusherInfo) -> bool {
+    fn shows(&self, row: &SharedPusher) -> bool {
         match *self {
-            Key::Room(userid) => row.kind == 0 && row.userid == userid,
+            Key::Room(userid) => row.kind() == 0 && row.userid() == userid,
             Key::Recording(userid, fileid) => {
-                row.kind == 1 && row.userid == userid && row.fileid == fileid
+                row.kind() == 1 && row.userid() == userid && row.fileid() == fileid
             }
+        }
+    }
+}
+
+/// When a read began, and in which epoch of other processes' writes: what
+/// it read is good for the interval, and past it while that epoch lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Read {
+    at: Instant,
+    epoch: u64,
+}
+
+/// Other processes' writes, where the database tells of them (SQLite's
+/// `data_version`, see [`Store::foreign_writes`]): what was read while
+/// nobody else wrote stays good past the interval, for as long as nobody
+/// does. Without it, a read-only load re-reads every list row, and
+/// rebuilds the orders, once an interval.
+///
+/// One request at a time checks the database's mark, at most every half
+/// interval; each change of the mark starts a new epoch. What was read in
+/// the current epoch is kept while the mark was last found unchanged less
+/// than the interval ago, so another process's write shows within the
+/// interval, as it would without epochs. A database that cannot tell
+/// (PostgreSQL, MySQL: other nodes write it) stays in epoch 0, which keeps
+/// nothing past the interval.
+struct Epochs {
+    ttl: Duration,
+    base: Instant,
+    current: AtomicU64,
+    /// When the check that last found the mark unchanged began (ns after `base`).
+    verified: AtomicU64,
+    /// False once the database said it cannot tell.
+    tells: AtomicBool,
+    /// The last mark; held by the check under way.
+    mark: tokio::sync::Mutex<Option<u64>>,
+}
+
+impl Epochs {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            base: Instant::now(),
+            current: AtomicU64::new(0),
+            verified: AtomicU64::new(0),
+            tells: AtomicBool::new(true),
+            mark: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A read beginning now.
+    fn read(&self, now: Instant) -> Read {
+        Read {
+            at: now,
+            epoch: self.current.load(Ordering::SeqCst),
+        }
+    }
+
+    fn since_verified(&self, now: Instant) -> Duration {
+        let verified = Duration::from_nanos(self.verified.load(Ordering::SeqCst));
+        now.saturating_duration_since(self.base + verified)
+    }
+
+    /// Whether what `read` read is still good at `now`.
+    fn good(&self, read: Read, now: Instant) -> bool {
+        now.saturating_duration_since(read.at) < self.ttl
+            || (read.epoch != 0
+                && read.epoch == self.current.load(Ordering::SeqCst)
+                && self.since_verified(now) < self.ttl)
+    }
+
+    /// Checks the database's mark when due, unless another request is.
+    async fn check(&self, store: &dyn Store) {
+        let due = |now| {
+            self.current.load(Ordering::SeqCst) == 0 || self.since_verified(now) >= self.ttl / 2
+        };
+        if !self.tells.load(Ordering::Relaxed) || !due(Instant::now()) {
+            return;
+        }
+        let Ok(mut mark) = self.mark.try_lock() else {
+            return;
+        };
+        let began = Instant::now();
+        if !due(began) {
+            return;
+        }
+        match store.foreign_writes().await {
+            Ok(Some(now)) => {
+                if *mark != Some(now) {
+                    // Before `verified` moves: a reader never pairs the
+                    // old epoch with this check.
+                    *mark = Some(now);
+                    self.current.fetch_add(1, Ordering::SeqCst);
+                }
+                let since_base = began.saturating_duration_since(self.base).as_nanos();
+                self.verified.store(
+                    u64::try_from(since_base).unwrap_or(u64::MAX),
+                    Ordering::SeqCst,
+                );
+            }
+            Ok(None) => self.tells.store(false, Ordering::Relaxed),
+            // What was read expires with the interval meanwhile.
+            Err(_) => {}
         }
     }
 }
@@ -229,12 +315,11 @@ const SHARDS: usize = 64;
 /// Generation counters per shard: a write blocks the installation of rows
 /// whose key shares its counter (1 in 4096), not of the whole shard.
 const SLOTS: usize = 64;
-/// The most rows a [`RowCache`] holds (one for rooms, one for recordings),
-/// so that both stay within about 12 MiB: the first pages, which most
-/// requests ask for, always fit; deep pages beyond it are read again.
-pub const MAX_ROWS: usize = 8_192;
+/// What a row costs besides its [`SharedPusher::size`]: the map's entry,
+/// the `Arc`'s counts, the allocator's headers.
+const ROW_OVERHEAD: usize = 96;
 
-/// Rows by key, each for at most `ttl` after its read began.
+/// Rows by key, each good while [`Epochs::good`] says so for its read.
 ///
 /// The race rule: a reader takes a [`Ticket`] (its key's generation) when it
 /// misses, *before* it reads the database; a write, *after* it committed,
@@ -244,8 +329,8 @@ pub const MAX_ROWS: usize = 8_192;
 /// before the write's invalidation (and dropped by it) or refused; a row
 /// read after it may be installed, and shows the write.
 struct RowCache {
-    ttl: Duration,
-    max_per_shard: usize,
+    epochs: Arc<Epochs>,
+    max_shard_bytes: usize,
     hasher: RandomState,
     shards: Box<[Mutex<Shard>]>,
     /// `SLOTS` per shard, changed only under the shard's lock; pages check
@@ -257,7 +342,9 @@ struct Shard {
     /// By the key's hash; a row under another key's hash (a collision) is a
     /// miss, and is replaced.
     rows: HashMap<u64, Row, BuildHasherDefault<Prehashed>>,
-    /// When expired rows were last dropped.
+    /// What `rows` hold, by [`Row::size`].
+    bytes: usize,
+    /// When rows no longer good were last dropped.
     swept: Instant,
     /// Counts uses, for [`Row::used`].
     tick: u64,
@@ -265,11 +352,16 @@ struct Shard {
 
 struct Row {
     info: Arc<SharedPusher>,
-    /// When its read from the database began.
-    read_at: Instant,
+    read: Read,
     /// Its shard's tick when it was last found or kept: a full shard makes
-    /// room by dropping the row used longest ago.
+    /// room by dropping the rows used longest ago.
     used: u64,
+}
+
+impl Row {
+    fn size(&self) -> usize {
+        self.info.size() + ROW_OVERHEAD
+    }
 }
 
 /// What a reader that missed needs to install the row it reads.
@@ -277,15 +369,15 @@ struct Row {
 struct Ticket {
     hash: u64,
     generation: u64,
-    read_at: Instant,
+    read: Read,
 }
 
-/// A row found: it, its key's generation then, and when its read began.
+/// A row found: it, its key's generation then, and its read.
 #[derive(Debug)]
 struct Hit {
     row: Arc<SharedPusher>,
     stamp: Stamp,
-    read_at: Instant,
+    read: Read,
 }
 
 /// A key's generation when its row was found or its read began: a page
@@ -327,16 +419,18 @@ impl Hasher for Prehashed {
 }
 
 impl RowCache {
-    fn new(ttl: Duration, max_rows: usize) -> Self {
+    /// At most about `max_bytes` of rows (see [`SharedPusher::size`]).
+    fn new(epochs: Arc<Epochs>, max_bytes: usize) -> Self {
         let now = Instant::now();
         Self {
-            ttl,
-            max_per_shard: max_rows.div_ceil(SHARDS),
+            epochs,
+            max_shard_bytes: max_bytes / SHARDS,
             hasher: RandomState::new(),
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
                         rows: HashMap::default(),
+                        bytes: 0,
                         swept: now,
                         tick: 0,
                     })
@@ -367,41 +461,39 @@ impl RowCache {
         self.generation(stamp.hash).load(Ordering::SeqCst) == stamp.generation
     }
 
-    /// The key's row if read less than `ttl` before `now`; otherwise the
-    /// ticket to install the row about to be read.
+    /// The key's row if still good at `now`; otherwise the ticket to install
+    /// the row about to be read.
     fn get(&self, key: Key<'_>, now: Instant) -> Result<Hit, Ticket> {
         let hash = self.hash(key);
         let mut guard = self.shard(hash);
         let shard = &mut *guard;
-        let expired = shard.sweep(now, self.ttl);
+        let dropped = shard.sweep(&self.epochs, now);
         let generation = self.generation(hash).load(Ordering::SeqCst);
         let found = match shard.rows.get_mut(&hash) {
-            Some(row)
-                if key.shows(row.info.info()) && now.duration_since(row.read_at) < self.ttl =>
-            {
+            Some(row) if key.shows(&row.info) && self.epochs.good(row.read, now) => {
                 shard.tick += 1;
                 row.used = shard.tick;
                 Ok(Hit {
                     row: Arc::clone(&row.info),
                     stamp: Stamp { hash, generation },
-                    read_at: row.read_at,
+                    read: row.read,
                 })
             }
             _ => Err(Ticket {
                 hash,
                 generation,
-                read_at: now,
+                read: self.epochs.read(now),
             }),
         };
         // Rows are freed outside the lock.
         drop(guard);
-        drop(expired);
+        drop(dropped);
         found
     }
 
     /// Keeps a row read with `ticket`, unless a write to its key came since
-    /// the ticket was taken. A full shard drops its expired rows, or else
-    /// the row used longest ago.
+    /// the ticket was taken. A full shard drops its rows no longer good, or
+    /// else the rows used longest ago.
     fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
         let mut guard = self.shard(ticket.hash);
         if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation {
@@ -409,21 +501,26 @@ impl RowCache {
         }
         let shard = &mut *guard;
         let now = Instant::now();
-        let mut dropped = shard.sweep(now, self.ttl);
+        let mut dropped = shard.sweep(&self.epochs, now);
         shard.tick += 1;
         let row = Row {
             info,
-            read_at: ticket.read_at,
+            read: ticket.read,
             used: shard.tick,
         };
+        let size = row.size();
         let replaced = match shard.rows.get_mut(&ticket.hash) {
             // Another reader's, read later: keep the fresher.
-            Some(kept) if kept.read_at > row.read_at => None,
-            Some(kept) => Some(std::mem::replace(kept, row)),
+            Some(kept) if kept.read.at > row.read.at => None,
+            Some(kept) => {
+                shard.bytes = shard.bytes + size - kept.size();
+                Some(std::mem::replace(kept, row))
+            }
             None => {
-                if shard.rows.len() >= self.max_per_shard {
-                    dropped.extend(shard.make_room(now, self.ttl));
+                if shard.bytes + size > self.max_shard_bytes {
+                    dropped.extend(shard.make_room(&self.epochs, now, self.max_shard_bytes));
                 }
+                shard.bytes += size;
                 shard.rows.insert(ticket.hash, row)
             }
         };
@@ -437,7 +534,7 @@ impl RowCache {
         let hash = self.hash(key);
         let mut shard = self.shard(hash);
         self.generation(hash).fetch_add(1, Ordering::SeqCst);
-        let removed = shard.rows.remove(&hash);
+        let removed = shard.take(hash);
         drop(shard);
         drop(removed);
     }
@@ -450,6 +547,7 @@ impl RowCache {
                 slot.fetch_add(1, Ordering::SeqCst);
             }
             let removed = std::mem::take(&mut shard.rows);
+            shard.bytes = 0;
             drop(shard);
             drop(removed);
         }
@@ -462,45 +560,65 @@ impl RowCache {
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).rows.len())
             .sum()
     }
+
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).bytes)
+            .sum()
+    }
 }
 
 impl Shard {
-    /// Takes out the expired rows, at most once per `ttl`: the caller drops
-    /// them after it let the shard go.
-    fn sweep(&mut self, now: Instant, ttl: Duration) -> Vec<Row> {
-        if now.saturating_duration_since(self.swept) < ttl {
+    fn take(&mut self, hash: u64) -> Option<Row> {
+        let row = self.rows.remove(&hash)?;
+        self.bytes -= row.size();
+        Some(row)
+    }
+
+    /// Takes out the rows no longer good, at most once per interval: the
+    /// caller drops them after it let the shard go.
+    fn sweep(&mut self, epochs: &Epochs, now: Instant) -> Vec<Row> {
+        if now.saturating_duration_since(self.swept) < epochs.ttl {
             return Vec::new();
         }
         self.swept = now;
-        let expired: Vec<u64> = self
+        let gone: Vec<u64> = self
             .rows
             .iter()
-            .filter(|(_, row)| now.saturating_duration_since(row.read_at) >= ttl)
+            .filter(|(_, row)| !epochs.good(row.read, now))
             .map(|(&hash, _)| hash)
             .collect();
-        expired
-            .iter()
-            .filter_map(|hash| self.rows.remove(hash))
+        gone.into_iter()
+            .filter_map(|hash| self.take(hash))
             .collect()
     }
 
-    /// Takes out the expired rows, or if none the row used longest ago.
-    fn make_room(&mut self, now: Instant, ttl: Duration) -> Vec<Row> {
+    /// Takes out the rows no longer good; if that frees too little, the rows
+    /// used longest ago, down to 7/8 of `max_bytes` so that the next misses
+    /// do not each search the shard again.
+    fn make_room(&mut self, epochs: &Epochs, now: Instant, max_bytes: usize) -> Vec<Row> {
         let mut out = Vec::new();
-        let mut least: Option<(u64, u64)> = None;
+        let mut kept: Vec<(u64, u64)> = Vec::with_capacity(self.rows.len());
         for (&hash, row) in &self.rows {
-            if now.saturating_duration_since(row.read_at) >= ttl {
+            if epochs.good(row.read, now) {
+                kept.push((row.used, hash));
+            } else {
                 out.push(hash);
-            } else if least.is_none_or(|(used, _)| row.used < used) {
-                least = Some((row.used, hash));
             }
         }
-        if out.is_empty() {
-            out.extend(least.map(|(_, hash)| hash));
+        let mut out: Vec<Row> = out.into_iter().filter_map(|hash| self.take(hash)).collect();
+        if self.bytes > max_bytes / 8 * 7 {
+            kept.sort_unstable();
+            for (_, hash) in kept {
+                if self.bytes <= max_bytes / 8 * 7 {
+                    break;
+                }
+                out.extend(self.take(hash));
+            }
         }
-        out.iter()
-            .filter_map(|hash| self.rows.remove(hash))
-            .collect()
+        out
     }
 }
 
@@ -520,7 +638,7 @@ enum List {
 /// Pages of one order, rendered: a page already shown costs one lookup and
 /// its generations' check instead of a lookup per row.
 struct Pages {
-    ttl: Duration,
+    epochs: Arc<Epochs>,
     max_rows: usize,
     inner: Mutex<PagesInner>,
 }
@@ -539,17 +657,17 @@ struct CachedPage {
     page: Arc<SharedPage>,
     /// Each row's key generation when it was found or its read began.
     stamps: Box<[Stamp]>,
-    /// When the read of its oldest row began.
-    read_at: Instant,
+    /// Its oldest row's read, in their epoch if they share one (else 0).
+    read: Read,
     /// The tick when it was last shown or kept: when the rows bound is
     /// reached, the page shown longest ago goes first.
     used: u64,
 }
 
 impl Pages {
-    fn new(ttl: Duration, max_rows: usize) -> Self {
+    fn new(epochs: Arc<Epochs>, max_rows: usize) -> Self {
         Self {
-            ttl,
+            epochs,
             max_rows,
             inner: Mutex::new(PagesInner {
                 pages: HashMap::new(),
@@ -564,8 +682,8 @@ impl Pages {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The page if all its rows are still within the interval and no write
-    /// to any of them came since they were read.
+    /// The page if all its rows are still good and no write to any of them
+    /// came since they were read.
     fn get(
         &self,
         at: (List, usize, usize),
@@ -575,7 +693,7 @@ impl Pages {
         let mut guard = self.lock();
         let pages = &mut *guard;
         let cached = pages.pages.get_mut(&at)?;
-        let current = now.saturating_duration_since(cached.read_at) < self.ttl
+        let current = self.epochs.good(cached.read, now)
             && cached.stamps.iter().all(|&stamp| rows.current(stamp));
         if !current {
             return None;
@@ -585,8 +703,8 @@ impl Pages {
         Some(Arc::clone(&cached.page))
     }
 
-    /// Keeps a page; at the rows bound, drops the expired pages, then the
-    /// pages shown longest ago.
+    /// Keeps a page; at the rows bound, drops the pages no longer good, then
+    /// the pages shown longest ago.
     fn put(&self, at: (List, usize, usize), mut page: CachedPage) {
         let now = Instant::now();
         let size = page.stamps.len();
@@ -603,13 +721,13 @@ impl Pages {
             }
         };
         take(inner, &at);
-        let due = now.saturating_duration_since(inner.swept) >= self.ttl;
+        let due = now.saturating_duration_since(inner.swept) >= self.epochs.ttl;
         if due || inner.rows + size > self.max_rows {
             inner.swept = now;
             let old: Vec<_> = inner
                 .pages
                 .iter()
-                .filter(|(_, p)| now.saturating_duration_since(p.read_at) >= self.ttl)
+                .filter(|(_, p)| !self.epochs.good(p.read, now))
                 .map(|(&at, _)| at)
                 .collect();
             old.iter().for_each(|at| take(inner, at));
@@ -634,8 +752,8 @@ impl Pages {
 struct Rows {
     rows: Vec<Arc<SharedPusher>>,
     stamps: Vec<Stamp>,
-    /// When the read of the oldest row began.
-    read_at: Instant,
+    /// The oldest row's read, in their epoch if they share one (else 0).
+    read: Read,
     /// Every key had its row.
     complete: bool,
 }
@@ -643,7 +761,7 @@ struct Rows {
 /// A store whose public room and recording lists come from snapshots.
 pub struct ListSnapshots {
     inner: Arc<dyn Store>,
-    ttl: Duration,
+    epochs: Arc<Epochs>,
     rooms: Cached<RoomOrder>,
     recordings: Cached<RecordingOrder>,
     room_rows: RowCache,
@@ -652,30 +770,26 @@ pub struct ListSnapshots {
 }
 
 impl ListSnapshots {
-    pub fn new(inner: Arc<dyn Store>, ttl: Duration) -> Self {
-        Self::with_bounds(inner, ttl, MAX_ROWS, MAX_PAGE_ROWS)
-    }
-
-    fn with_bounds(
-        inner: Arc<dyn Store>,
-        ttl: Duration,
-        max_rows: usize,
-        max_page_rows: usize,
-    ) -> Self {
+    /// Keeps what it read for `ttl` (and past it while no other process
+    /// writes, where the database tells); the rows of each list take at
+    /// most about `max_row_bytes`.
+    pub fn new(inner: Arc<dyn Store>, ttl: Duration, max_row_bytes: usize) -> Self {
+        let epochs = Arc::new(Epochs::new(ttl));
         Self {
             inner,
-            ttl,
             rooms: Cached::new(),
             recordings: Cached::new(),
-            room_rows: RowCache::new(ttl, max_rows),
-            recording_rows: RowCache::new(ttl, max_rows),
-            max_page_rows,
+            room_rows: RowCache::new(Arc::clone(&epochs), max_row_bytes),
+            recording_rows: RowCache::new(Arc::clone(&epochs), max_row_bytes),
+            max_page_rows: MAX_PAGE_ROWS,
+            epochs,
         }
     }
 
     async fn room_order(&self) -> StoreResult<Arc<RoomOrder>> {
+        self.epochs.check(&*self.inner).await;
         self.rooms
-            .get(self.ttl, &*self.inner, || async {
+            .get(&self.epochs, || async {
                 let keys: Vec<RoomKey> = self.inner.room_keys().await?;
                 let online = keys
                     .iter()
@@ -686,19 +800,20 @@ impl ListSnapshots {
                 Ok(RoomOrder {
                     listed,
                     online,
-                    pages: Pages::new(self.ttl, self.max_page_rows),
+                    pages: Pages::new(Arc::clone(&self.epochs), self.max_page_rows),
                 })
             })
             .await
     }
 
     async fn recording_order(&self) -> StoreResult<Arc<RecordingOrder>> {
+        self.epochs.check(&*self.inner).await;
         self.recordings
-            .get(self.ttl, &*self.inner, || async {
+            .get(&self.epochs, || async {
                 Ok(RecordingOrder {
                     keys: self.inner.recording_keys().await?,
                     last_recent: AtomicU64::new(u64::MAX),
-                    pages: Pages::new(self.ttl, self.max_page_rows),
+                    pages: Pages::new(Arc::clone(&self.epochs), self.max_page_rows),
                 })
             })
             .await
@@ -737,7 +852,7 @@ impl ListSnapshots {
             let cached = CachedPage {
                 page: Arc::clone(&page),
                 stamps: rows.stamps.into_boxed_slice(),
-                read_at: rows.read_at,
+                read: rows.read,
                 used: 0,
             };
             pages.put(at, cached);
@@ -753,28 +868,36 @@ impl ListSnapshots {
             return Ok(Rows {
                 rows: Vec::new(),
                 stamps: Vec::new(),
-                read_at: now,
+                read: self.epochs.read(now),
                 complete: true,
             });
         };
         let cache = self.cache(first);
         let mut found = Vec::with_capacity(keys.len());
         let mut stamps = Vec::with_capacity(keys.len());
-        let mut read_at = now;
+        let mut oldest: Option<Read> = None;
+        let mut epochs = Vec::with_capacity(keys.len());
         let mut missing = Vec::with_capacity(keys.len());
         for (at, &key) in keys.iter().enumerate() {
-            match cache.get(key, now) {
+            let read = match cache.get(key, now) {
                 Ok(hit) => {
                     found.push(Some(hit.row));
                     stamps.push(hit.stamp);
-                    read_at = read_at.min(hit.read_at);
+                    hit.read
                 }
                 Err(ticket) => {
                     found.push(None);
                     stamps.push(ticket.stamp());
                     missing.push((at, ticket));
+                    ticket.read
                 }
-            }
+            };
+            epochs.push(read.epoch);
+            oldest = Some(oldest.map_or(read, |o| if read.at < o.at { read } else { o }));
+        }
+        let mut read = oldest.unwrap_or_else(|| self.epochs.read(now));
+        if epochs.iter().any(|&e| e != read.epoch) {
+            read.epoch = 0;
         }
         if !missing.is_empty() {
             let read = match first {
@@ -799,13 +922,12 @@ impl ListSnapshots {
                     self.inner.recordings_by_key(&pairs).await?
                 }
             };
-            for row in read {
+            for row in read.into_iter().map(SharedPusher::new) {
                 let Some(&(at, ticket)) = missing.iter().find(|&&(at, _)| keys[at].shows(&row))
                 else {
                     continue;
                 };
                 if found[at].is_none() {
-                    let row = SharedPusher::new(row);
                     cache.install(ticket, Arc::clone(&row));
                     found[at] = Some(row);
                 }
@@ -815,7 +937,7 @@ impl ListSnapshots {
         Ok(Rows {
             rows: found.into_iter().flatten().collect(),
             stamps,
-            read_at,
+            read,
             complete,
         })
     }
@@ -839,11 +961,6 @@ pub(super) fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
     &items[start..end]
 }
 
-/// The rows as the trait returns them.
-fn owned(page: &SharedPage) -> Vec<PusherInfo> {
-    page.rows().iter().map(|row| row.info().clone()).collect()
-}
-
 #[async_trait]
 impl Store for ListSnapshots {
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
@@ -865,10 +982,7 @@ impl Store for ListSnapshots {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
-        match scope {
-            RoomScope::All => self.inner.rooms(scope, offset, limit).await,
-            _ => Ok(owned(&*self.shown_rooms(scope, offset, limit).await?)),
-        }
+        self.inner.rooms(scope, offset, limit).await
     }
 
     async fn shown_rooms(
@@ -901,7 +1015,7 @@ impl Store for ListSnapshots {
         offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<PusherInfo>> {
-        Ok(owned(&*self.shown_recordings(since, offset, limit).await?))
+        self.inner.recordings(since, offset, limit).await
     }
 
     async fn shown_recordings(
@@ -924,6 +1038,7 @@ impl Store for ListSnapshots {
     }
 
     async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
+        self.epochs.check(&*self.inner).await;
         let key = Key::of(target);
         let cache = self.cache(key);
         let ticket = match cache.get(key, Instant::now()) {
@@ -931,7 +1046,7 @@ impl Store for ListSnapshots {
             Err(ticket) => ticket,
         };
         let row = self.inner.pusher(target).await?.map(SharedPusher::new);
-        if let Some(row) = row.as_ref().filter(|row| key.shows(row.info())) {
+        if let Some(row) = row.as_ref().filter(|row| key.shows(row)) {
             cache.install(ticket, Arc::clone(row));
         }
         Ok(row)

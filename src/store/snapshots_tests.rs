@@ -52,13 +52,28 @@ fn windows_clamp() {
 
 // The row cache alone.
 
+/// Plenty for these tests' rows.
+const BIG: usize = 64 << 20;
+
+fn row_cache(ttl: Duration, max_bytes: usize) -> RowCache {
+    RowCache::new(Arc::new(Epochs::new(ttl)), max_bytes)
+}
+
+/// What a room row of the tests takes in a cache.
+fn row_size() -> usize {
+    SharedPusher::new(room_row("u1000", 0)).size() + ROW_OVERHEAD
+}
+
 fn likes(cache: &RowCache, key: Key<'_>, now: Instant) -> Option<i64> {
-    cache.get(key, now).ok().map(|hit| hit.row.info().likecount)
+    cache
+        .get(key, now)
+        .ok()
+        .map(|hit| hit.row.shown().likecount)
 }
 
 #[test]
 fn a_row_is_kept_for_its_key_until_a_write_to_it() {
-    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let cache = row_cache(HOUR, BIG);
     let now = Instant::now();
     let ticket = cache.get(Key::Room("a"), now).expect_err("empty");
     cache.install(ticket, SharedPusher::new(room_row("a", 1)));
@@ -76,7 +91,7 @@ fn a_row_is_kept_for_its_key_until_a_write_to_it() {
 
 #[test]
 fn a_read_begun_before_a_write_is_not_kept_after_it() {
-    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let cache = row_cache(HOUR, BIG);
     let now = Instant::now();
     // A reader misses and reads the old row...
     let before = cache.get(Key::Room("a"), now).expect_err("empty");
@@ -94,7 +109,7 @@ fn a_read_begun_before_a_write_is_not_kept_after_it() {
 
 #[test]
 fn a_read_begun_before_dropping_every_row_is_not_kept() {
-    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let cache = row_cache(HOUR, BIG);
     let now = Instant::now();
     let tickets: Vec<_> = (0..200)
         .map(|i| format!("u{i}"))
@@ -112,7 +127,7 @@ fn a_read_begun_before_dropping_every_row_is_not_kept() {
 
 #[test]
 fn a_row_written_before_its_invalidation_is_dropped_by_it() {
-    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let cache = row_cache(HOUR, BIG);
     let now = Instant::now();
     // The reader installs first, the write's invalidation comes after.
     let ticket = cache.get(Key::Recording("a", "f"), now).expect_err("empty");
@@ -125,7 +140,7 @@ fn a_row_written_before_its_invalidation_is_dropped_by_it() {
 #[test]
 fn rows_expire_after_the_interval_from_their_read() {
     let ttl = Duration::from_millis(1000);
-    let cache = RowCache::new(ttl, MAX_ROWS);
+    let cache = row_cache(ttl, BIG);
     let read = Instant::now();
     let ticket = cache.get(Key::Room("a"), read).expect_err("empty");
     cache.install(ticket, SharedPusher::new(room_row("a", 1)));
@@ -136,7 +151,7 @@ fn rows_expire_after_the_interval_from_their_read() {
 
 #[test]
 fn the_fresher_of_two_reads_is_kept() {
-    let cache = RowCache::new(HOUR, MAX_ROWS);
+    let cache = row_cache(HOUR, BIG);
     let t0 = Instant::now();
     let t1 = t0 + Duration::from_millis(5);
     let early = cache.get(Key::Room("a"), t0).expect_err("empty");
@@ -149,7 +164,8 @@ fn the_fresher_of_two_reads_is_kept() {
 #[test]
 fn expired_rows_are_swept_and_the_cache_is_bounded() {
     let ttl = Duration::from_millis(1000);
-    let cache = RowCache::new(ttl, 640);
+    let bound = 640 * row_size();
+    let cache = row_cache(ttl, bound);
     let read = Instant::now();
     let userids: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
     for userid in &userids {
@@ -158,7 +174,8 @@ fn expired_rows_are_swept_and_the_cache_is_bounded() {
         }
     }
     let kept = cache.len();
-    assert!(kept > 0 && kept <= 640, "{kept} rows kept");
+    assert!(kept > 320 && kept <= 640, "{kept} rows kept");
+    assert!(cache.bytes() <= bound, "{} bytes kept", cache.bytes());
     // Any access to a shard after the interval sweeps it.
     let later = read + 2 * ttl;
     for userid in &userids {
@@ -518,6 +535,7 @@ fn snapshots(memory: &Arc<Memory>) -> Arc<ListSnapshots> {
     Arc::new(ListSnapshots::new(
         Arc::clone(memory) as Arc<dyn Store>,
         HOUR,
+        BIG,
     ))
 }
 
@@ -527,8 +545,7 @@ async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
         .await
         .expect("read")
         .expect("found")
-        .info()
-        .clone()
+        .shown()
 }
 
 /// The first page of online rooms, as (userid, likes).
@@ -539,7 +556,7 @@ async fn room_page(store: &ListSnapshots) -> Vec<(String, i64)> {
         .expect("read")
         .rows()
         .iter()
-        .map(|row| (row.info().userid.clone(), row.info().likecount))
+        .map(|row| (row.userid().to_owned(), row.shown().likecount))
         .collect()
 }
 
@@ -624,7 +641,7 @@ async fn a_page_read_before_an_enter_does_not_bring_the_old_count_back() {
     let viewers: Vec<i64> = page
         .rows()
         .iter()
-        .map(|row| row.info().viewercount)
+        .map(|row| row.shown().viewercount)
         .collect();
     assert_eq!(viewers, [0, 0]);
 }
@@ -847,7 +864,7 @@ fn recent_recordings_are_a_prefix_of_the_order() {
             })
             .collect(),
         last_recent: AtomicU64::new(u64::MAX),
-        pages: Pages::new(HOUR, MAX_PAGE_ROWS),
+        pages: Pages::new(Arc::new(Epochs::new(HOUR)), MAX_PAGE_ROWS),
     };
     for _ in 0..2 {
         for (since, len) in [(0, 4), (10, 4), (11, 3), (20, 3), (21, 1), (31, 0), (-5, 4)] {
@@ -920,10 +937,10 @@ async fn a_page_read_before_a_like_is_not_shown_after_it() {
 #[test]
 fn pages_expire_with_their_oldest_row_and_are_bounded() {
     let ttl = Duration::from_millis(1000);
-    let rows = RowCache::new(ttl, MAX_ROWS);
-    let pages = Pages::new(ttl, 40);
+    let rows = row_cache(ttl, BIG);
+    let pages = Pages::new(Arc::clone(&rows.epochs), 40);
     let read = Instant::now();
-    let page = |first: usize, read_at: Instant| {
+    let page = |first: usize, at: Instant| {
         let stamps: Vec<Stamp> = (first..first + 20)
             .map(|i| {
                 let userid = format!("u{i}");
@@ -935,7 +952,7 @@ fn pages_expire_with_their_oldest_row_and_are_bounded() {
         CachedPage {
             page: SharedPage::new(Vec::new()),
             stamps: stamps.into_boxed_slice(),
-            read_at,
+            read: Read { at, epoch: 0 },
             used: 0,
         }
     };
@@ -959,14 +976,14 @@ fn pages_expire_with_their_oldest_row_and_are_bounded() {
     rows.invalidate(Key::Room("u23"));
     assert!(pages.get(at(20), &rows, later).is_none());
     // A page larger than the bound is not kept.
-    let big = Pages::new(ttl, 10);
+    let big = Pages::new(Arc::clone(&rows.epochs), 10);
     big.put(at(0), page(0, read));
     assert!(big.get(at(0), &rows, read).is_none());
 }
 
 #[test]
 fn a_full_cache_drops_the_rows_used_longest_ago() {
-    let cache = RowCache::new(HOUR, 64 * 10);
+    let cache = row_cache(HOUR, 640 * row_size());
     let now = Instant::now();
     let keep = |userid: &str| {
         if let Err(ticket) = cache.get(Key::Room(userid), now) {
@@ -988,8 +1005,9 @@ fn a_full_cache_drops_the_rows_used_longest_ago() {
 async fn an_old_order_nobody_else_wrote_over_is_kept() {
     let memory = Memory::with(&["a", "b"], &[]);
     *memory.foreign.lock().unwrap() = Some(7);
-    let ttl = Duration::from_millis(5);
-    let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl);
+    // Long enough that a busy machine does not stall a request past it.
+    let ttl = Duration::from_millis(300);
+    let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl, BIG);
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 2);
     assert_eq!(memory.order_reads.load(Ordering::SeqCst), 1);
     // Past the interval, nobody else wrote: the order is kept, not read.
@@ -1008,4 +1026,79 @@ async fn an_old_order_nobody_else_wrote_over_is_kept() {
     store.count_rooms(RoomScope::Listed).await.unwrap();
     assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
+}
+
+/// As if the database's mark had been found unchanged at `at`.
+fn verified_at(epochs: &Epochs, at: Instant) {
+    let nanos = at.duration_since(epochs.base).as_nanos();
+    epochs.verified.store(nanos as u64, Ordering::SeqCst);
+}
+
+#[test]
+fn rows_read_while_nobody_else_writes_are_kept_past_the_interval() {
+    let ttl = Duration::from_millis(1000);
+    let epochs = Arc::new(Epochs::new(ttl));
+    let cache = RowCache::new(Arc::clone(&epochs), BIG);
+    let read = Instant::now();
+    // The database told its mark: epoch 1.
+    epochs.current.store(1, Ordering::SeqCst);
+    verified_at(&epochs, read);
+    for userid in ["a", "b"] {
+        let ticket = cache.get(Key::Room(userid), read).expect_err("empty");
+        cache.install(ticket, SharedPusher::new(room_row(userid, 1)));
+    }
+    // Found unchanged since: kept past the interval.
+    let later = read + 5 * ttl;
+    verified_at(&epochs, later - ttl / 2);
+    assert_eq!(likes(&cache, Key::Room("a"), later), Some(1));
+    // Not checked for an interval: what it read could be old.
+    assert_eq!(likes(&cache, Key::Room("a"), later + ttl), None);
+    // Another process wrote: a new epoch, the old rows go.
+    let ticket = cache.get(Key::Room("c"), later).expect_err("empty");
+    epochs.current.store(2, Ordering::SeqCst);
+    verified_at(&epochs, later);
+    assert_eq!(likes(&cache, Key::Room("b"), later), None);
+    // A read begun in epoch 1 is only good for the interval from its read.
+    cache.install(ticket, SharedPusher::new(room_row("c", 3)));
+    assert_eq!(likes(&cache, Key::Room("c"), later + ttl / 2), Some(3));
+    verified_at(&epochs, later + ttl);
+    assert_eq!(likes(&cache, Key::Room("c"), later + ttl), None);
+    // Epoch 0 (a database that cannot tell) keeps nothing past the interval.
+    epochs.current.store(0, Ordering::SeqCst);
+    let zero = epochs.read(later);
+    assert!(epochs.good(zero, later + ttl / 2));
+    assert!(!epochs.good(zero, later + ttl));
+}
+
+#[tokio::test]
+async fn pages_and_rows_are_kept_while_no_other_process_writes() {
+    let memory = Memory::with(&["a", "b"], &[("a", "f")]);
+    *memory.foreign.lock().unwrap() = Some(7);
+    // Long enough that a busy machine does not stall a request past it.
+    let ttl = Duration::from_millis(300);
+    let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl, BIG);
+    let first = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    shown(&store, &recording("a", "f")).await;
+    tokio::time::sleep(ttl * 2).await;
+    let again = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the page kept");
+    shown(&store, &recording("a", "f")).await;
+    assert_eq!(
+        (
+            memory.reads_of("room:a"),
+            memory.reads_of("recording:a/f"),
+            memory.order_reads.load(Ordering::SeqCst)
+        ),
+        (1, 1, 1)
+    );
+    // This node's writes still drop what they change at once.
+    store.add_likes(&room("a"), 2).await.unwrap();
+    assert_eq!(room_page(&store).await, [("a".into(), 2), ("b".into(), 0)]);
+    // Another process's like: seen once the mark is checked again.
+    memory.rooms.lock().unwrap().get_mut("b").unwrap().likecount = 5;
+    *memory.foreign.lock().unwrap() = Some(8);
+    tokio::time::sleep(ttl * 2).await;
+    assert_eq!(room_page(&store).await, [("a".into(), 2), ("b".into(), 5)]);
+    assert_eq!(shown(&store, &recording("a", "f")).await.likecount, 0);
+    assert_eq!(memory.reads_of("recording:a/f"), 2);
 }
