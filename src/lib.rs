@@ -10,6 +10,7 @@
 //! - [`config`], [`telemetry`] (logs, metrics), [`cli`]: running it.
 
 pub mod actions;
+pub mod allocator;
 pub mod auth;
 pub mod callbacks;
 pub mod cli;
@@ -186,20 +187,5 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
-    }
-}
-
-/// Caps glibc's malloc arenas at two. It makes one per thread that contends
-/// by default (up to 8 per core), and the runtime's workers, SQLite's
-/// readers and threads that take over a blocked worker then each keep
-/// freed memory of their own: measured, 113 MiB resident in the `churn`
-/// benchmark against 74 MiB with two. Call it first in `main`, before any
-/// thread starts.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes the allocator's tuning; called before
-    // other threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

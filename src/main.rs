@@ -1,4 +1,3 @@
 fn main() -> std::process::ExitCode {
-    minilvb::tune_allocator();
     minilvb::cli::main()
 }

@@ -122,7 +122,6 @@ fn seconds(s: f64) -> Duration {
 
 fn main() -> ExitCode {
     // As the server's `main` does: the in-process server measures as it runs.
-    minilvb::tune_allocator();
     let args = Args::parse();
     let defaults = Config::default();
     let config = Config {

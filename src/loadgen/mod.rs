@@ -234,7 +234,20 @@ impl PhaseReport {
     pub fn errors(&self) -> u64 {
         self.stats.total().errors()
     }
+
+    /// Adds a later phase of the same connections and rate.
+    pub fn merge(&mut self, later: PhaseReport) {
+        self.window += later.window;
+        self.stats.merge(&later.stats);
+        self.others_cpu = match (self.others_cpu, later.others_cpu) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
+
+/// The turns `scale` measures each size in.
+const SCALE_SLICES: u32 = 8;
 
 pub struct ScenarioReport {
     pub kind: ScenarioKind,
@@ -578,12 +591,26 @@ impl<'a> Runner<'a> {
         rate: Option<f64>,
         duration: Duration,
     ) -> PhaseReport {
+        let warmup = self.config.warmup;
+        self.phase_after(scenario, server, connections, rate, duration, warmup)
+    }
+
+    /// [`Runner::phase`] after `warmup` rather than the configured one.
+    fn phase_after<S: Scenario>(
+        &self,
+        scenario: &mut S,
+        server: &Server,
+        connections: usize,
+        rate: Option<f64>,
+        duration: Duration,
+        warmup: Duration,
+    ) -> PhaseReport {
         let plan = Plan {
             addr: server.addr,
             host: Arc::from(server.host.as_str()),
             ops: scenario.ops().len(),
             rate,
-            warmup: self.config.warmup,
+            warmup,
             duration,
             seed: self.config.seed,
         };
@@ -620,7 +647,7 @@ impl<'a> Runner<'a> {
         self.progress(|| format!("{kind}: seeding ({})", load_average()));
         let seed_time = self.seed(&mut scenario, &server)?;
         // The peak counts from here: serving, not the generator's seeding.
-        stats::release_freed_memory();
+        crate::allocator::release_freed_memory();
         stats::reset_peak_memory();
         let connections = self.config.connections;
         self.progress(|| {
@@ -668,14 +695,14 @@ impl<'a> Runner<'a> {
     fn scale(&self) -> anyhow::Result<ScaleReport> {
         let sizes = &self.config.sizes;
         stats::reset_peak_memory();
-        let server = self.start_server(false)?;
-        let mut scale = scenarios::Scale::new();
-        scale.size = sizes.scale_small;
+        let small_server = self.start_server(false)?;
+        let large_server = self.start_server(false)?;
+        let mut small = scenarios::Scale::new();
+        small.size = sizes.scale_small;
+        let mut large = scenarios::Scale::new();
+        large.size = sizes.scale_large;
         self.progress(|| format!("scale: seeding {} of each", sizes.scale_small));
-        let mut seed_time = self.seed(&mut scale, &server)?;
-        let duration = self.config.scale_duration;
-        let small_phase = self.phase(&mut scale, &server, 1, None, duration);
-        scale.size = sizes.scale_large;
+        let mut seed_time = self.seed(&mut small, &small_server)?;
         self.progress(|| {
             format!(
                 "scale: seeding {} of each ({})",
@@ -683,11 +710,23 @@ impl<'a> Runner<'a> {
                 load_average()
             )
         });
-        seed_time += self.seed(&mut scale, &server)?;
-        let large_phase = self.phase(&mut scale, &server, 1, None, duration);
-        let checks = self.check(&scale, &server)?;
+        seed_time += self.seed(&mut large, &large_server)?;
+        // One connection's latency is mostly how soon the threads wake,
+        // which drifts with the machine's state: both sizes are measured in
+        // turns, in short slices, so that the ratio compares like with like.
+        let slice = self.config.scale_duration / SCALE_SLICES;
+        let mut small_phase = self.phase(&mut small, &small_server, 1, None, slice);
+        let mut large_phase = self.phase(&mut large, &large_server, 1, None, slice);
+        for _ in 1..SCALE_SLICES {
+            let warm = Duration::from_millis(20);
+            small_phase.merge(self.phase_after(&mut small, &small_server, 1, None, slice, warm));
+            large_phase.merge(self.phase_after(&mut large, &large_server, 1, None, slice, warm));
+        }
+        let mut checks = self.check(&small, &small_server)?;
+        checks.extend(self.check(&large, &large_server)?);
         let memory = stats::memory();
-        self.stop_server(server)?;
+        self.stop_server(small_server)?;
+        self.stop_server(large_server)?;
         let report = ScaleReport {
             small: sizes.scale_small,
             large: sizes.scale_large,

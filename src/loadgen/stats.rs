@@ -202,18 +202,6 @@ pub fn reset_peak_memory() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// Hands the heap that the generator's seeding freed back to the system
-/// (glibc keeps freed memory mapped), so that the server's resident set is
-/// measured without it.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no
-    // preconditions and touches no memory the program uses.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// CPU time counters, to tell how much of the machine other processes took
 /// while a phase ran (the load average counts the benchmark's own threads).
 #[derive(Debug, Clone, Copy)]
