@@ -2,7 +2,7 @@
 //! Viewer counts are membership: entering twice counts once, quitting as a
 //! non-member changes nothing.
 
-use crate::protocol::{Counted, Group, MemberList, Page, ProtocolError, ReturnData, WriteAck};
+use crate::protocol::{Group, MemberList, Page, ProtocolError, ReturnData, WriteAck};
 use crate::store::NewMember;
 
 use super::Context;
@@ -44,27 +44,10 @@ pub async fn list(
     page: Page,
 ) -> Result<ReturnData, ProtocolError> {
     let order = ctx.settings.members.order;
-    let room = Counted::Room {
-        userid: anchor.to_owned(),
-    };
-    let is_room = ctx
+    let (totalcount, memberlist) = ctx
         .store
-        .pusher(&room)
-        .await?
-        .is_some_and(|room| room.groupid == groupid);
-    let group = if is_room {
-        Group::Room {
-            anchor: anchor.to_owned(),
-            groupid: groupid.to_owned(),
-        }
-    } else {
-        Group::Recording {
-            anchor: anchor.to_owned(),
-            fileid: groupid.to_owned(),
-        }
-    };
-    let (totalcount, memberlist) = ctx.store.members(&group, order, page).await?;
-
+        .members_named(anchor, groupid, order, page)
+        .await?;
     Ok(ReturnData::Members(MemberList {
         totalcount,
         memberlist,

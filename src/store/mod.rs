@@ -118,6 +118,34 @@ pub trait Store: Send + Sync + 'static {
         page: Page,
     ) -> StoreResult<(i64, Vec<MemberInfo>)>;
 
+    /// FetchGroupMemberList's members: of the group `groupid` names for
+    /// `anchor`, its room when `groupid` is the room's current groupid and
+    /// otherwise its recording by fileid (none: 0 and no members).
+    async fn members_named(
+        &self,
+        anchor: &str,
+        groupid: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        let room = Counted::Room {
+            userid: anchor.to_owned(),
+        };
+        let is_room = self
+            .pusher(&room)
+            .await?
+            .is_some_and(|room| room.groupid == groupid);
+        let (anchor, groupid) = (anchor.to_owned(), groupid.to_owned());
+        let group = match is_room {
+            true => Group::Room { anchor, groupid },
+            false => Group::Recording {
+                anchor,
+                fileid: groupid,
+            },
+        };
+        self.members(&group, order, page).await
+    }
+
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64>;
 
     /// Rooms, newest session first.

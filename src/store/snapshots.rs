@@ -1197,6 +1197,16 @@ impl Store for ListSnapshots {
         self.inner.members(group, order, page).await
     }
 
+    async fn members_named(
+        &self,
+        anchor: &str,
+        groupid: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        self.inner.members_named(anchor, groupid, order, page).await
+    }
+
     async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
         self.inner.room_keys().await
     }

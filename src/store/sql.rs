@@ -787,6 +787,80 @@ impl<DB: Dialect> SqlStore<DB> {
         .map(drop)
     }
 
+    /// A group's viewer count and a page of its members, read on one
+    /// connection. `kind` 0 a room, 1 a recording; `None`: the group
+    /// `groupid` names for `anchor`, as FetchGroupMemberList means it (its
+    /// room when `groupid` is the room's current groupid, else its
+    /// recording by fileid). The count is the membership, kept in the same
+    /// transactions: it costs the same at 100 or 100 000 members, where
+    /// COUNT(*) grows with them.
+    async fn member_page(
+        &self,
+        anchor: &str,
+        groupid: &str,
+        kind: Option<i64>,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(Group, i64, Vec<MemberInfo>)> {
+        const ROOM: &str = "SELECT viewer_count FROM rooms WHERE userid = ? AND groupid = ?";
+        const RECORDING: &str =
+            "SELECT viewer_count FROM recordings WHERE userid = ? AND fileid = ?";
+        let order_by = match order {
+            MemberOrder::Join => "id",
+            MemberOrder::Latest => "id DESC",
+            MemberOrder::Level => "level DESC, id",
+        };
+        let deep = self.member_orders.serves(page.offset());
+        let list = format!(
+            "SELECT userid, nickname, headpic FROM members \
+             WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} \
+             LIMIT ? OFFSET ?"
+        );
+        let (kind, total, rows) = self
+            .run("read", &Phase::default(), || async {
+                let mut conn = self.acquire(DB::lend(&self.pools)).await?;
+                let keys = args![anchor, groupid];
+                let mut counted = Vec::new();
+                let mut kind = kind;
+                if kind != Some(1) {
+                    counted = Self::fetch(&mut conn, ROOM, keys).await?;
+                    if kind.is_none() && !counted.is_empty() {
+                        kind = Some(0);
+                    }
+                }
+                let kind = kind.unwrap_or(1);
+                if kind == 1 {
+                    counted = Self::fetch(&mut conn, RECORDING, keys).await?;
+                }
+                let total = match counted.first() {
+                    Some(row) => row.first_int()?,
+                    None => 0,
+                };
+                let rows = match deep {
+                    true => Vec::new(),
+                    false => {
+                        let args = args![anchor, kind, groupid, page.size, page.offset()];
+                        Self::fetch(&mut conn, &list, args).await?
+                    }
+                };
+                Ok((kind, total, rows))
+            })
+            .await?;
+        let (anchor, groupid) = (anchor.to_owned(), groupid.to_owned());
+        let group = match kind {
+            0 => Group::Room { anchor, groupid },
+            _ => Group::Recording {
+                anchor,
+                fileid: groupid,
+            },
+        };
+        let members = match deep {
+            true => self.deep_page(&group, order_by, page).await?,
+            false => rows.iter().map(member_info).collect(),
+        };
+        Ok((group, total, members))
+    }
+
     /// A page far into a large group: ids from the order's snapshot, rows
     /// by id (see `member_order.rs`).
     async fn deep_page(
@@ -1020,35 +1094,21 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         order: MemberOrder,
         page: Page,
     ) -> StoreResult<(i64, Vec<MemberInfo>)> {
-        let order_by = match order {
-            MemberOrder::Join => "id",
-            MemberOrder::Latest => "id DESC",
-            MemberOrder::Level => "level DESC, id",
-        };
-        let (anchor, kind, key) = (group.anchor(), group_kind(group), group.key());
-        // The group's viewer count is its membership, kept in the same
-        // transactions; reading it costs the same at 100 or 100 000 members,
-        // where COUNT(*) grows with them.
-        let count = match group {
-            Group::Room { .. } => "SELECT viewer_count FROM rooms WHERE userid = ? AND groupid = ?",
-            Group::Recording { .. } => {
-                "SELECT viewer_count FROM recordings WHERE userid = ? AND fileid = ?"
-            }
-        };
-        let total = self.read_count(count, args![anchor, key]).await?;
-        let members = if self.member_orders.serves(page.offset()) {
-            self.deep_page(group, order_by, page).await?
-        } else {
-            let list = format!(
-                "SELECT userid, nickname, headpic FROM members \
-                 WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} \
-                 LIMIT ? OFFSET ?"
-            );
-            let rows = self
-                .read(&list, args![anchor, kind, key, page.size, page.offset()])
-                .await?;
-            rows.iter().map(member_info).collect()
-        };
+        let kind = Some(group_kind(group));
+        let (_, total, members) = self
+            .member_page(group.anchor(), group.key(), kind, order, page)
+            .await?;
+        Ok((total, members))
+    }
+
+    async fn members_named(
+        &self,
+        anchor: &str,
+        groupid: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        let (_, total, members) = self.member_page(anchor, groupid, None, order, page).await?;
         Ok((total, members))
     }
 
