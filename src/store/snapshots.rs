@@ -8,16 +8,18 @@
 //! banned. So this decorator keeps:
 //!
 //! - the order (keys only), rebuilt after such a write through this store
-//!   and at least every `database.list_snapshot_ms`;
+//!   and at least every `database.list_snapshot_ms` (unless nobody else
+//!   wrote, see [`Epochs`]);
 //! - the rows the pages showed (and GetUserInfo asked for, through
 //!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
-//!   recording by (userid, fileid), rendered as JSON once. A row is used for
-//!   at most `database.list_snapshot_ms` after its read from the database
-//!   began, and is dropped by every write through this store that can
-//!   change it: likes, enters and quits (the viewer count), sessions, status
-//!   changes, stream events and screenshots (these name a stream, so they
-//!   drop every room row), recordings arriving, merging or going, imports,
-//!   bans and expiry;
+//!   recording by (userid, fileid), kept as the JSON the apps receive. A
+//!   row is used for at most `database.list_snapshot_ms` after its read
+//!   from the database began (longer while no other process writes, see
+//!   [`Epochs`]), and is dropped by every write through this store that
+//!   can change it: likes, enters and quits (the viewer count), sessions,
+//!   status changes, stream events and screenshots (these name a stream, so
+//!   they drop every room row), recordings arriving, merging or going,
+//!   imports, bans and expiry;
 //! - the pages cut from the order, rendered: a page is shown again while
 //!   its oldest row is within the interval and no write to any of its rows
 //!   came since they were read (each row's key generation is checked), and
@@ -30,9 +32,9 @@
 //! bring an older count back. `Store::pusher` is not cached: the member
 //! list and the operator decide by it.
 //!
-//! Rows and pages are only those shown within the interval: expired ones
-//! are swept as requests come, each list's rows are at most [`MAX_ROWS`]
-//! and the pages of an order hold at most [`MAX_PAGE_ROWS`] rows.
+//! Rows and pages no longer good are swept as requests come; each list's
+//! rows take at most `database.list_cache_mib` (the rows used longest ago
+//! go first), and the pages of an order hold at most [`MAX_PAGE_ROWS`] rows.
 
 use std::collections::HashMap;
 use std::future::Future;
