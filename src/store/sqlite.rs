@@ -51,6 +51,12 @@ const MAX_BATCH_AGE: Duration = Duration::from_millis(2);
 
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
+/// Each reader's page cache, in KiB (SQLite's default is 2 000). A reader
+/// drops its whole cache whenever another connection committed since its
+/// last read, so under a write load the cache is refilled for every read;
+/// the list rows read most are kept by the list snapshots anyway. Measured
+/// in `churn`: the same throughput, 15-20 MiB less resident.
+const READER_CACHE_KIB: i64 = 512;
 
 /// The SQLite dialect and driver.
 pub struct Sqlite;
@@ -340,6 +346,8 @@ impl Readers {
             Some(conn) => conn,
             None => {
                 let conn = connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(database_error)?;
+                conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)
                     .map_err(database_error)?;
                 self.open.fetch_add(1, Ordering::Relaxed);
                 conn
