@@ -734,12 +734,20 @@ impl Pages {
                 .collect();
             old.iter().for_each(|at| take(inner, at));
         }
-        while inner.rows + size > self.max_rows {
-            let least = inner.pages.iter().min_by_key(|(_, p)| p.used);
-            let Some(least) = least.map(|(&at, _)| at) else {
-                break;
-            };
-            take(inner, &least);
+        if inner.rows + size > self.max_rows {
+            // At least 1/16 of the bound at once, so that the next pages
+            // do not each search all the others.
+            let mut by_use: Vec<(u64, (List, usize, usize))> =
+                inner.pages.iter().map(|(&at, p)| (p.used, at)).collect();
+            by_use.sort_unstable_by_key(|&(used, _)| used);
+            let before = inner.rows;
+            for (_, at) in by_use {
+                let freed = before - inner.rows;
+                if inner.rows + size <= self.max_rows && freed >= self.max_rows / 16 {
+                    break;
+                }
+                take(inner, &at);
+            }
         }
         inner.rows += size;
         inner.tick += 1;
