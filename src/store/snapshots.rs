@@ -77,6 +77,24 @@ impl<T> Cached<T> {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// After a write that `change` can apply to the value: the current value
+    /// (if it has every write of this node before) becomes the changed one,
+    /// as old as it was; else, or when `change` cannot, as
+    /// [`Cached::invalidate`]. A load under way keeps the older version, so
+    /// what it builds is stale.
+    fn patch(&self, change: impl FnOnce(&T) -> Option<T>) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some((built, _, value)) = current.as_mut() {
+            if *built + 1 == version {
+                if let Some(changed) = change(value) {
+                    *value = Arc::new(changed);
+                    *built = version;
+                }
+            }
+        }
+    }
+
     fn lookup(&self, epochs: &Epochs) -> Lookup<T> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         match current.as_ref() {
@@ -137,10 +155,39 @@ enum Lookup<T> {
 
 /// The rooms of users not banned, newest session first.
 struct RoomOrder {
-    listed: Vec<String>,
-    online: Vec<String>,
+    listed: Vec<Arc<str>>,
+    /// Whether each listed room is online.
+    status: Vec<bool>,
+    online: Vec<Arc<str>>,
     /// Pages of this order (they go with it).
     pages: Pages,
+}
+
+impl RoomOrder {
+    fn new(listed: Vec<Arc<str>>, status: Vec<bool>, pages: Pages) -> Self {
+        let online = listed
+            .iter()
+            .zip(&status)
+            .filter(|&(_, &online)| online)
+            .map(|(userid, _)| Arc::clone(userid))
+            .collect();
+        Self {
+            listed,
+            status,
+            online,
+            pages,
+        }
+    }
+
+    /// This order once `userid`'s room went on- or offline (its place in
+    /// the listed rooms stays): no query, where a session's status changes
+    /// often. None when the room is not listed here.
+    fn with_status(&self, userid: &str, online: bool, pages: Pages) -> Option<Self> {
+        let at = self.listed.iter().position(|listed| &**listed == userid)?;
+        let mut status = self.status.clone();
+        status[at] = online;
+        Some(Self::new(self.listed.clone(), status, pages))
+    }
 }
 
 /// The recordings of users not banned, newest end first.
@@ -801,17 +848,9 @@ impl ListSnapshots {
         self.rooms
             .get(&self.epochs, || async {
                 let keys: Vec<RoomKey> = self.inner.room_keys().await?;
-                let online = keys
-                    .iter()
-                    .filter(|k| k.online)
-                    .map(|k| k.userid.clone())
-                    .collect();
-                let listed = keys.into_iter().map(|k| k.userid).collect();
-                Ok(RoomOrder {
-                    listed,
-                    online,
-                    pages: Pages::new(Arc::clone(&self.epochs), self.max_page_rows),
-                })
+                let status = keys.iter().map(|k| k.online).collect();
+                let listed = keys.into_iter().map(|k| Arc::from(k.userid)).collect();
+                Ok(RoomOrder::new(listed, status, self.pages()))
             })
             .await
     }
@@ -823,10 +862,14 @@ impl ListSnapshots {
                 Ok(RecordingOrder {
                     keys: self.inner.recording_keys().await?,
                     last_recent: AtomicU64::new(u64::MAX),
-                    pages: Pages::new(Arc::clone(&self.epochs), self.max_page_rows),
+                    pages: self.pages(),
                 })
             })
             .await
+    }
+
+    fn pages(&self) -> Pages {
+        Pages::new(Arc::clone(&self.epochs), self.max_page_rows)
     }
 
     fn cache(&self, key: Key<'_>) -> &RowCache {
@@ -1074,7 +1117,12 @@ impl Store for ListSnapshots {
 
     async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
         let outcome = self.inner.set_online(userid, online, now).await;
-        self.rooms.invalidate();
+        match outcome {
+            Ok(true) => self
+                .rooms
+                .patch(|order| order.with_status(userid, online, self.pages())),
+            _ => self.rooms.invalidate(),
+        }
         self.changed(Key::Room(userid));
         outcome
     }

@@ -345,13 +345,14 @@ impl Store for Memory {
             .rooms
             .lock()
             .unwrap()
-            .keys()
-            .map(|userid| RoomKey {
+            .iter()
+            .map(|(userid, row)| RoomKey {
                 userid: userid.clone(),
-                online: true,
+                online: row.status,
             })
             .collect();
         keys.sort_by(|a, b| a.userid.cmp(&b.userid));
+        self.held().await;
         Ok(keys)
     }
 
@@ -390,8 +391,10 @@ impl Store for Memory {
         Ok(SessionOutcome::Started)
     }
 
-    async fn set_online(&self, _: &str, _: bool, _: i64) -> StoreResult<bool> {
-        Ok(true)
+    async fn set_online(&self, userid: &str, online: bool, _: i64) -> StoreResult<bool> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let room = rooms.get_mut(userid);
+        Ok(room.map(|room| room.status = online).is_some())
     }
 
     async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
@@ -1101,4 +1104,62 @@ async fn pages_and_rows_are_kept_while_no_other_process_writes() {
     assert_eq!(room_page(&store).await, [("a".into(), 2), ("b".into(), 5)]);
     assert_eq!(shown(&store, &recording("a", "f")).await.likecount, 0);
     assert_eq!(memory.reads_of("recording:a/f"), 2);
+}
+
+#[tokio::test]
+async fn a_status_change_through_this_node_changes_the_order_without_a_query() {
+    let memory = Memory::with(&["a", "b", "c"], &[]);
+    let store = snapshots(&memory);
+    let online = |store: Arc<ListSnapshots>| async move {
+        let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+        let count = store.count_rooms(RoomScope::Online).await.unwrap();
+        let userids: Vec<String> = page.rows().iter().map(|r| r.userid().to_owned()).collect();
+        (count, userids)
+    };
+    assert_eq!(
+        online(Arc::clone(&store)).await,
+        (3, vec!["a".into(), "b".into(), "c".into()])
+    );
+    assert!(store.set_online("b", false, 0).await.unwrap());
+    assert_eq!(
+        online(Arc::clone(&store)).await,
+        (2, vec!["a".into(), "c".into()])
+    );
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
+    assert!(store.set_online("b", true, 0).await.unwrap());
+    assert_eq!(online(Arc::clone(&store)).await.0, 3);
+    assert_eq!(
+        memory.order_reads.load(Ordering::SeqCst),
+        1,
+        "patched, not read"
+    );
+    // A room this order does not list: read again.
+    memory
+        .rooms
+        .lock()
+        .unwrap()
+        .insert("d".into(), room_row("d", 0));
+    assert!(store.set_online("d", true, 0).await.unwrap());
+    assert_eq!(online(Arc::clone(&store)).await.0, 4);
+    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_order_loaded_across_a_status_change_is_loaded_again() {
+    let memory = Memory::with(&["a", "b"], &[]);
+    let store = snapshots(&memory);
+    assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 2);
+    // Another change of this node drops the order; its load reads the
+    // rooms, then a status change commits before it is kept.
+    store.rooms.invalidate();
+    let held = memory.hold_next_read();
+    let reader = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.count_rooms(RoomScope::Online).await.unwrap() }
+    });
+    held.read.await.expect("the load read");
+    assert!(store.set_online("b", false, 0).await.unwrap());
+    held.go_on.send(()).expect("the load waits");
+    assert_eq!(reader.await.unwrap(), 2, "it answers what it read");
+    assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 1);
 }
