@@ -1,46 +1,78 @@
 //! Coalesced like counters. A popular room takes thousands of likes a
 //! second; applied one by one, every like waits for the one before (and,
-//! on SQLite, for the single writer). Instead, likes that arrive while an
-//! update of the same target is in flight are summed and applied together
+//! on SQLite, for the single writer). Instead, likes that arrive while the
+//! updates of the same target are in flight are summed and applied together
 //! in one update, and each request is answered when the update that carried
 //! it has committed: a reply of success still means the like is durable.
-//! The store writes that update to this node's own like slot, so nodes do
-//! not contend with each other either (see `store::sql`, `add_likes`).
+//!
+//! A target has a few lanes, each at most one update in flight: on a
+//! database server, concurrent commits share their log flushes, so a second
+//! update under way while the first commits carries likes that would
+//! otherwise wait a whole round. The store writes each concurrent update of
+//! one target to a like slot of its own, so neither the lanes nor the nodes
+//! contend for a row (see `store::sql`, `add_likes`). SQLite has one lane:
+//! its single writer already commits concurrent updates together.
 //!
 //! Summing +1s and -1s and flooring once at zero gives the result of one
 //! valid order of those concurrent requests (increments first), so counts
-//! stay exactly the acknowledged increments minus decrements, floored.
+//! stay exactly the acknowledged increments minus decrements, floored. Lanes
+//! keep that: each update is such a sum, and the updates are themselves
+//! applied in some order.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
 use crate::protocol::Counted;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreResult};
 
 type Reply = Result<bool, Arc<StoreError>>;
+
+/// What the sums are applied with: the store (in the tests, a fake).
+pub trait ApplyLikes: Send + Sync + 'static {
+    fn add_likes(
+        &self,
+        target: &Counted,
+        delta: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+impl<S: Store + ?Sized> ApplyLikes for S {
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        Store::add_likes(self, target, delta).await
+    }
+}
 
 #[derive(Default)]
 struct Pending {
     delta: i64,
     waiters: Vec<oneshot::Sender<Reply>>,
-    /// An update of this target is being applied.
-    flushing: bool,
+    /// Updates of this target being applied (at most one per lane).
+    in_flight: usize,
 }
 
 /// One per server; shared by all requests.
-#[derive(Default)]
 pub struct LikeCoalescer {
+    /// Updates of one target in flight at once, at least 1.
+    lanes: usize,
     targets: Mutex<HashMap<Counted, Pending>>,
 }
 
 impl LikeCoalescer {
+    pub fn new(lanes: usize) -> Self {
+        Self {
+            lanes: lanes.max(1),
+            targets: Mutex::default(),
+        }
+    }
+
     /// Adds `delta` likes to `target`; answers once they are committed.
     /// False when the target does not exist.
-    pub async fn add(
+    pub async fn add<S: ApplyLikes + ?Sized>(
         self: &Arc<Self>,
-        store: &Arc<dyn Store>,
+        store: &Arc<S>,
         target: &Counted,
         delta: i64,
     ) -> Reply {
@@ -50,7 +82,9 @@ impl LikeCoalescer {
             let pending = targets.entry(target.clone()).or_default();
             pending.delta += delta;
             pending.waiters.push(tx);
-            !std::mem::replace(&mut pending.flushing, true)
+            let free_lane = pending.in_flight < self.lanes;
+            pending.in_flight += usize::from(free_lane);
+            free_lane
         };
         if start {
             // Its own task, so that a client hanging up cannot strand the
@@ -69,9 +103,9 @@ impl LikeCoalescer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies what has accumulated for `target`, again and again, until
-    /// nothing is left.
-    async fn flush(self: Arc<Self>, store: Arc<dyn Store>, target: Counted) {
+    /// One lane of `target`: applies what has accumulated, again and again,
+    /// until nothing is left.
+    async fn flush<S: ApplyLikes + ?Sized>(self: Arc<Self>, store: Arc<S>, target: Counted) {
         loop {
             // Let the requests already under way add theirs first: one
             // update then carries more likes.
@@ -82,7 +116,10 @@ impl LikeCoalescer {
                     return;
                 };
                 if pending.waiters.is_empty() {
-                    targets.remove(&target);
+                    pending.in_flight -= 1;
+                    if pending.in_flight == 0 {
+                        targets.remove(&target);
+                    }
                     return;
                 }
                 (
@@ -95,5 +132,132 @@ impl LikeCoalescer {
                 let _ = waiter.send(reply.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    /// Holds every update until the test lets it through, and records them.
+    struct Gated {
+        gate: Semaphore,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        /// Deltas committed, in commit order.
+        applied: Mutex<Vec<i64>>,
+        /// The update carrying this many likes fails.
+        fail_delta: Option<i64>,
+    }
+
+    impl Gated {
+        fn failing(fail_delta: Option<i64>) -> Arc<Self> {
+            Arc::new(Self {
+                gate: Semaphore::new(0),
+                in_flight: AtomicUsize::new(0),
+                most_in_flight: AtomicUsize::new(0),
+                applied: Mutex::default(),
+                fail_delta,
+            })
+        }
+    }
+
+    impl ApplyLikes for Gated {
+        async fn add_likes(&self, _: &Counted, delta: i64) -> StoreResult<bool> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            self.gate.acquire().await.unwrap().forget();
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.fail_delta == Some(delta) {
+                return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            }
+            self.applied.lock().unwrap().push(delta);
+            Ok(true)
+        }
+    }
+
+    fn room() -> Counted {
+        Counted::Room {
+            userid: "a1".into(),
+        }
+    }
+
+    impl LikeCoalescer {
+        fn waiting(&self) -> usize {
+            self.lock().get(&room()).map_or(0, |p| p.waiters.len())
+        }
+    }
+
+    /// Yields until `done` holds (the spawned tasks get to run meanwhile).
+    async fn until(mut done: impl FnMut() -> bool) {
+        while !done() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Two lanes busy with a like each, then eight more likes: they wait
+    /// together for the first free lane.
+    async fn two_lanes_busy_then_eight(
+        store: &Arc<Gated>,
+    ) -> (Arc<LikeCoalescer>, Vec<tokio::task::JoinHandle<Reply>>) {
+        let likes = Arc::new(LikeCoalescer::new(2));
+        let like = || {
+            let (likes, store) = (Arc::clone(&likes), Arc::clone(store));
+            tokio::spawn(async move { likes.add(&store, &room(), 1).await })
+        };
+        let mut replies = vec![like()];
+        until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
+        replies.push(like());
+        until(|| store.in_flight.load(Ordering::SeqCst) == 2).await;
+        replies.extend((0..8).map(|_| like()));
+        until(|| likes.waiting() == 8).await;
+        (likes, replies)
+    }
+
+    #[tokio::test]
+    async fn lanes_bound_the_updates_in_flight_and_late_likes_are_summed() {
+        let store = Gated::failing(None);
+        let (likes, replies) = two_lanes_busy_then_eight(&store).await;
+        assert_eq!(store.in_flight.load(Ordering::SeqCst), 2, "no third lane");
+        store.gate.add_permits(3);
+        for reply in replies {
+            assert!(reply.await.unwrap().unwrap());
+        }
+        let mut applied = store.applied.lock().unwrap().clone();
+        applied.sort_unstable();
+        assert_eq!(applied, [1, 1, 8]);
+        assert_eq!(store.most_in_flight.load(Ordering::SeqCst), 2);
+        until(|| likes.lock().is_empty()).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_update_fails_each_of_its_likes_and_only_them() {
+        let store = Gated::failing(Some(8));
+        let (likes, replies) = two_lanes_busy_then_eight(&store).await;
+        store.gate.add_permits(3);
+        let mut acknowledged = 0;
+        for reply in replies {
+            match reply.await.unwrap() {
+                Ok(found) => {
+                    assert!(found);
+                    acknowledged += 1;
+                }
+                Err(error) => assert!(matches!(*error, StoreError::Database(_)), "{error}"),
+            }
+        }
+        assert_eq!(acknowledged, 2);
+        let applied: i64 = store.applied.lock().unwrap().iter().sum();
+        assert_eq!(
+            applied, acknowledged,
+            "what was acknowledged is what was applied"
+        );
+        until(|| likes.lock().is_empty()).await;
+        // The target takes likes again.
+        store.gate.add_permits(1);
+        assert!(likes.add(&store, &room(), 1).await.unwrap());
     }
 }

@@ -28,8 +28,9 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
+        let lanes = crate::store::like_lanes(&settings.database.url);
         Self {
-            likes: Arc::default(),
+            likes: Arc::new(coalesce::LikeCoalescer::new(lanes)),
             store,
             clock,
             settings,

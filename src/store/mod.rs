@@ -442,6 +442,18 @@ pub struct ImportedRecording {
     pub likes: i64,
 }
 
+/// How many updates of one target's likes a node runs at once (see
+/// `actions::coalesce`). A database server commits concurrent updates
+/// together (one log flush); SQLite's single writer already does, with one.
+pub fn like_lanes(url: &str) -> usize {
+    match Backend::from_url(url) {
+        // Measured on PostgreSQL and MariaDB (docs/BENCHMARKS.md): a second
+        // lane helps; more split the likes into smaller updates for no gain.
+        Ok(Backend::Postgres | Backend::MySql) => 2,
+        Ok(Backend::Sqlite) | Err(_) => 1,
+    }
+}
+
 /// Opens the store the URL selects and brings its schema up to date.
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
     let backend = Backend::from_url(&settings.url)?;
@@ -481,4 +493,20 @@ fn pool_options<DB: sqlx::Database>(settings: &DatabaseSettings) -> sqlx::pool::
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
         .idle_timeout(secs(settings.idle_timeout_secs))
         .max_lifetime(secs(settings.max_lifetime_secs))
+        // sqlx pings a connection as it goes back to the pool; pinging it
+        // again when it is taken would cost every operation a round trip
+        // more. Only one idle long enough that the database may have gone
+        // away meanwhile is pinged again.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
+
+/// A pooled connection idle this long is pinged before it is lent.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);

@@ -15,10 +15,12 @@
 //!   holding a row that other nodes write is aborted by each of their writes);
 //! - counters change relative to the current value, floored at 0 where they
 //!   could go below: no read-modify-write, no lost update;
-//! - likes never touch the room's row: each node adds its likes to a slot
-//!   row of its own (`like_slots`, see `add_likes`), so likes from several
-//!   nodes neither wait for nor conflict with each other or with membership
-//!   and status changes; unlikes go through slot 0, one after the other;
+//! - likes never touch the room's row: each node adds its likes to slot
+//!   rows of its own (`like_slots`, see `add_likes`; one per update it runs
+//!   at once on a target), so likes from several nodes, or several updates
+//!   of one node, neither wait for nor conflict with each other or with
+//!   membership and status changes; unlikes go through slot 0, one after
+//!   the other;
 //! - locks are always taken parent row first (room, recording), then member
 //!   and file rows, so these transactions do not deadlock each other; a
 //!   deadlock or serialization failure that happens anyway, or a unique-key
@@ -39,7 +41,11 @@
 //!
 //! What is re-run, and what is not. Every write is an explicit transaction
 //! (a single statement too), so that the one moment whose outcome can be
-//! unknown is the `COMMIT`:
+//! unknown is the `COMMIT`. One exception, the hottest write: likes added
+//! to an existing slot are one statement the database commits by itself
+//! (`write_alone`: one round trip instead of three), and its whole run is
+//! that moment (a connection lost during it leaves the like unknown, where
+//! a transaction would have been re-run). Hence:
 //! - a conflict the database reports (deadlock, serialization or Galera
 //!   certification failure, lock wait timeout, unique-key race) means the
 //!   transaction was rolled back: it is re-run, whatever the phase;
@@ -48,8 +54,9 @@
 //!   during a read: nothing was applied, so it is re-run on a fresh
 //!   connection, at most [`LOST_RETRIES`] times and only while the database
 //!   was believed reachable (a database known to be down fails fast);
-//! - a connection lost, or the deadline passed, while the `COMMIT` was on its
-//!   way: the write may or may not have been applied. It is answered as
+//! - a connection lost, or the deadline passed, while the `COMMIT` (or a
+//!   statement committing by itself) was on its way: the write may or may
+//!   not have been applied. It is answered as
 //!   [`StoreError::OutcomeUnknown`] (a 2003, never an acknowledgement) and
 //!   not re-run, because likes are not idempotent.
 
@@ -98,8 +105,9 @@ pub struct SqlStore<DB: Dialect> {
     announced: AtomicBool,
     /// Transactions re-run after a conflict or a lost connection, since start.
     retries: AtomicU64,
-    /// This node's like slot (1..=LIKE_SLOTS).
+    /// This node's like slot (1..=LIKE_SLOTS), that of its first lane.
     like_slot: i64,
+    like_lanes: LikeLanes,
     /// Wakes the requests waiting for a connection when the database goes away.
     outage: tokio::sync::Notify,
     /// Deep pages of large groups.
@@ -256,6 +264,70 @@ const ROOM_COVER: &str = "CASE WHEN frontcover = '' THEN snapshot_url ELSE front
 /// takes unlikes, each node adds its likes to one of 1..=LIKE_SLOTS.
 const LIKE_SLOTS: i64 = 64;
 
+/// The lanes of this node's like updates in flight, per target (a bit
+/// each). An update takes the lowest free lane, and lane `k` writes slot
+/// `like_slot + k * LIKE_SLOTS`: concurrent updates of one target then
+/// never wait for each other's row lock, and two nodes share a slot only
+/// if they drew the same `like_slot`, as with one lane.
+#[derive(Default)]
+struct LikeLanes {
+    busy: std::sync::Mutex<std::collections::HashMap<LikeTarget, u64>>,
+}
+
+/// A target's like slots: (anchor, kind, target), owned.
+type LikeTarget = (String, i64, String);
+
+/// A lane taken; dropping it frees it.
+struct LikeLane<'a> {
+    lanes: &'a LikeLanes,
+    key: LikeTarget,
+    index: u32,
+}
+
+impl LikeLanes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<LikeTarget, u64>> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The lowest free lane of a target (lane 63 is shared once all are busy).
+    fn take(&self, anchor: &str, kind: i64, target: &str) -> LikeLane<'_> {
+        let key = (anchor.to_owned(), kind, target.to_owned());
+        let mut busy = self.lock();
+        let bits = busy.entry(key.clone()).or_default();
+        let index = bits.trailing_ones().min(63);
+        *bits |= 1 << index;
+        LikeLane {
+            lanes: self,
+            key,
+            index,
+        }
+    }
+}
+
+impl LikeLane<'_> {
+    fn index(&self) -> i64 {
+        i64::from(self.index)
+    }
+}
+
+impl Drop for LikeLane<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.lanes.lock();
+        if let Some(bits) = busy.get_mut(&self.key) {
+            *bits &= !(1 << self.index);
+            if *bits == 0 {
+                busy.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Adds `?` to one slot of a target (binds delta, anchor, kind, target, slot).
+const ADD_TO_SLOT: &str = "UPDATE like_slots SET likes = likes + ? \
+     WHERE anchor = ? AND kind = ? AND target = ? AND slot = ?";
+
 /// A target's likes: its row's `like_count` plus its slots.
 fn likes_of<DB: Dialect>(table: &str) -> String {
     let (kind, target) = match table {
@@ -399,6 +471,7 @@ impl<DB: Dialect> SqlStore<DB> {
             announced: AtomicBool::new(false),
             retries: AtomicU64::new(0),
             like_slot: rand::random_range(1..=LIKE_SLOTS),
+            like_lanes: LikeLanes::default(),
             outage: tokio::sync::Notify::new(),
             member_orders: MemberOrders::new(Duration::from_millis(settings.list_snapshot_ms)),
         })
@@ -597,6 +670,31 @@ impl<DB: Dialect> SqlStore<DB> {
         })
     }
 
+    /// One statement that commits by itself. Where one pool serves reads
+    /// and writes, it is sent alone and the database commits it: one round
+    /// trip instead of three (`BEGIN`, it, `COMMIT`). On the single writer
+    /// (SQLite) it is a transaction of its own, which the writer commits
+    /// together with its neighbours. Its outcome is unknown if the
+    /// connection is lost while it runs, where [`Self::write`] would re-run
+    /// it: for the hottest write (likes), where the round trips count.
+    async fn write_alone(
+        &self,
+        what: &'static str,
+        statement: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<u64> {
+        if DB::SINGLE_WRITER {
+            return self.write(statement, args).await;
+        }
+        let phase = Phase::default();
+        self.run(what, &phase, || async {
+            let mut conn = self.acquire(DB::lend(&self.pools)).await?;
+            phase.commit();
+            Self::exec(&mut conn, statement, args).await
+        })
+        .await
+    }
+
     /// Creates or replaces the anchor's room: a new session, no members.
     async fn replace_room(
         tx: &mut DB::Conn,
@@ -751,14 +849,7 @@ impl<DB: Dialect> SqlStore<DB> {
             );
             Self::found(tx, &statement, args![anchor, kind, target, slot]).await?
         } else {
-            Self::exec(
-                tx,
-                "UPDATE like_slots SET likes = likes + ? WHERE anchor = ? AND kind = ? \
-                 AND target = ? AND slot = ?",
-                args![delta, anchor, kind, target, slot],
-            )
-            .await?
-                > 0
+            Self::exec(tx, ADD_TO_SLOT, args![delta, anchor, kind, target, slot]).await? > 0
         };
         if !found {
             // Two transactions creating one slot: the loser's unique-key
@@ -968,9 +1059,20 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             return self.exists(target).await;
         }
         if delta > 0 {
-            // Into this node's slot: no other node writes it, so likes from
-            // several nodes neither wait for each other nor conflict.
-            let slot = self.like_slot;
+            // Into a slot of this node's: no other node writes it, so likes
+            // from several nodes neither wait for each other nor conflict;
+            // nor do this node's concurrent updates of the target, each in
+            // a lane of its own.
+            let lane = self.like_lanes.take(anchor, kind, like_target);
+            let slot = self.like_slot + lane.index() * LIKE_SLOTS;
+            // The slot is there but for the target's first likes: one
+            // statement then, committing by itself.
+            let add = format!("{ADD_TO_SLOT} AND EXISTS ({exists})");
+            let mut add_args = args![delta, anchor, kind, like_target, slot].to_vec();
+            add_args.extend_from_slice(&keys);
+            if self.write_alone("add_likes", &add, &add_args).await? > 0 {
+                return Ok(true);
+            }
             return transaction!(self, "add_likes", |tx| {
                 if !Self::found(tx, &exists, &keys).await? {
                     return Ok(false);
@@ -1687,6 +1789,23 @@ mod tests {
             sql::<sqlx::Postgres>(statement),
             "UPDATE rooms SET online = $1, status_at = $2 WHERE userid = $3"
         );
+    }
+
+    #[test]
+    fn concurrent_like_updates_of_a_target_take_distinct_lanes() {
+        let lanes = LikeLanes::default();
+        let first = lanes.take("a1", 0, "");
+        let second = lanes.take("a1", 0, "");
+        let other_target = lanes.take("a1", 1, "f1");
+        assert_eq!(
+            (first.index(), second.index(), other_target.index()),
+            (0, 1, 0)
+        );
+        drop(first);
+        let again = lanes.take("a1", 0, "");
+        assert_eq!(again.index(), 0, "a freed lane is taken again");
+        drop((second, again, other_target));
+        assert!(lanes.lock().is_empty(), "nothing kept for idle targets");
     }
 
     #[test]

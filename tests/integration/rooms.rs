@@ -316,6 +316,46 @@ backend_test! {
 }
 
 backend_test! {
+    async fn concurrent_like_updates_in_lanes_count_exactly(backend) {
+        use minilvb::protocol::Counted;
+
+        // Straight to the store, many updates at once: on a database server
+        // each concurrent update of a target writes a slot of its own.
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.add_recording("a1", "f1", T0).await;
+        let room = Counted::Room { userid: "a1".into() };
+        let recording = Counted::Recording { userid: "a1".into(), fileid: "f1".into() };
+        let updates: Vec<_> = (0..30)
+            .map(|i| {
+                let store = app.store.clone();
+                let target = if i % 3 == 0 { recording.clone() } else { room.clone() };
+                tokio::spawn(async move { store.add_likes(&target, 2).await })
+            })
+            .collect();
+        for update in updates {
+            assert!(update.await.unwrap().unwrap());
+        }
+        assert_eq!(app.room("a1").await["likecount"], 40);
+        assert_eq!(app.recording("a1", "f1").await["likecount"], 20);
+        // Unlikes are floored at the total of every slot.
+        assert!(app.store.add_likes(&room, -39).await.unwrap());
+        assert_eq!(app.room("a1").await["likecount"], 1);
+        assert!(app.store.add_likes(&room, -5).await.unwrap());
+        assert_eq!(app.room("a1").await["likecount"], 0);
+        // A new session starts from no likes, whatever slots had them.
+        assert!(app.store.add_likes(&room, 3).await.unwrap());
+        app.go_live("a1", "g2").await;
+        assert_eq!(app.room("a1").await["likecount"], 0);
+        assert_eq!(app.recording("a1", "f1").await["likecount"], 20, "recordings keep theirs");
+        // A target that is not there takes no likes, slot or no slot.
+        let gone = Counted::Recording { userid: "a1".into(), fileid: "nope".into() };
+        assert!(!app.store.add_likes(&gone, 1).await.unwrap());
+        assert_code(&app.like_recording("a1", "nope", 0).await, 2003);
+    }
+}
+
+backend_test! {
     async fn likes_on_a_recording(backend) {
         let app = TestApp::spawn(backend).await;
         app.go_live("a1", "g1").await;
