@@ -106,6 +106,11 @@ impl LikeCoalescer {
     /// One lane of `target`: applies what has accumulated, again and again,
     /// until nothing is left.
     async fn flush<S: ApplyLikes + ?Sized>(self: Arc<Self>, store: Arc<S>, target: Counted) {
+        let mut lane = Lane {
+            coalescer: &self,
+            target: &target,
+            released: false,
+        };
         loop {
             // Let the requests already under way add theirs first: one
             // update then carries more likes.
@@ -116,6 +121,9 @@ impl LikeCoalescer {
                     return;
                 };
                 if pending.waiters.is_empty() {
+                    // Under the lock that a new like takes: it either came
+                    // before (and is applied) or sees the lane free.
+                    lane.released = true;
                     pending.in_flight -= 1;
                     if pending.in_flight == 0 {
                         targets.remove(&target);
@@ -131,6 +139,34 @@ impl LikeCoalescer {
             for waiter in waiters {
                 let _ = waiter.send(reply.clone());
             }
+        }
+    }
+}
+
+/// A lane in flight. Should its update panic, the lane is given back, and
+/// if it was the target's last, the likes waiting for it are answered with
+/// an error (nothing of theirs was applied) rather than left waiting.
+struct Lane<'a> {
+    coalescer: &'a LikeCoalescer,
+    target: &'a Counted,
+    released: bool,
+}
+
+impl Drop for Lane<'_> {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let mut targets = self.coalescer.lock();
+        let Some(pending) = targets.get_mut(self.target) else {
+            return;
+        };
+        pending.in_flight -= 1;
+        if pending.in_flight == 0 {
+            // Dropping their senders answers them WorkerCrashed.
+            let stranded = targets.remove(self.target);
+            drop(targets);
+            drop(stranded);
         }
     }
 }
@@ -259,5 +295,33 @@ mod tests {
         // The target takes likes again.
         store.gate.add_permits(1);
         assert!(likes.add(&store, &room(), 1).await.unwrap());
+    }
+
+    /// The first update panics, the others apply.
+    #[derive(Default)]
+    struct PanicsOnce {
+        calls: AtomicUsize,
+    }
+
+    impl ApplyLikes for PanicsOnce {
+        async fn add_likes(&self, _: &Counted, _: i64) -> StoreResult<bool> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the update's bug");
+            }
+            Ok(true)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_update_gives_its_lane_back() {
+        let store = Arc::new(PanicsOnce::default());
+        let likes = Arc::new(LikeCoalescer::new(1));
+        let reply = likes.add(&store, &room(), 1).await;
+        assert!(reply.is_err(), "nothing acknowledged");
+        until(|| likes.lock().is_empty()).await;
+        assert!(
+            likes.add(&store, &room(), 1).await.unwrap(),
+            "the lane is free"
+        );
     }
 }
