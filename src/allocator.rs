@@ -26,18 +26,19 @@ unsafe impl Sync for Conf {}
 /// Hands the memory freed so far back to the system (jemalloc keeps freed
 /// pages for a while), so that what follows is measured without it: the
 /// load generator calls it after seeding.
-pub fn release_freed_memory() {
+pub fn release_freed_memory() -> bool {
     // 4096 is MALLCTL_ARENAS_ALL: every arena.
     // SAFETY: a purge command takes and returns no value.
-    unsafe {
+    let rc = unsafe {
         tikv_jemalloc_sys::mallctl(
             c"arena.4096.purge".as_ptr(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             0,
-        );
-    }
+        )
+    };
+    rc == 0
 }
 
 #[cfg(test)]
@@ -66,6 +67,6 @@ mod tests {
         if std::env::var_os("_RJEM_MALLOC_CONF").is_none() {
             assert_eq!(arenas(), 2);
         }
-        super::release_freed_memory();
+        assert!(super::release_freed_memory());
     }
 }

@@ -25,7 +25,8 @@ pub type OrderKey = (String, i64, String, &'static str);
 
 struct Snapshot {
     built: Instant,
-    ids: Arc<Vec<i64>>,
+    /// None while the first build is under way.
+    ids: Option<Arc<Vec<i64>>>,
     /// Someone is rebuilding it: the others keep using this one meanwhile.
     rebuilding: bool,
 }
@@ -40,6 +41,10 @@ pub struct MemberOrders {
 pub enum Lookup<'a> {
     /// Use these ids.
     Ids(Arc<Vec<i64>>),
+    /// Read the page exactly: the group's first snapshot is being built
+    /// (by one caller only: a crowd of deep pages of a new group each
+    /// reading all its ids held a copy of 100 000 rows apiece).
+    Exact,
     /// Rebuild the snapshot and hand it to [`Rebuild::done`].
     Rebuild(Rebuild<'a>),
 }
@@ -85,11 +90,24 @@ impl MemberOrders {
     pub fn lookup(&self, key: &OrderKey) -> Lookup<'_> {
         {
             let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(snapshot) = groups.get_mut(key) {
-                if snapshot.built.elapsed() < self.ttl || snapshot.rebuilding {
-                    return Lookup::Ids(Arc::clone(&snapshot.ids));
+            match groups.get_mut(key) {
+                Some(snapshot) if snapshot.built.elapsed() < self.ttl || snapshot.rebuilding => {
+                    return match &snapshot.ids {
+                        Some(ids) => Lookup::Ids(Arc::clone(ids)),
+                        None => Lookup::Exact,
+                    };
                 }
-                snapshot.rebuilding = true;
+                Some(snapshot) => snapshot.rebuilding = true,
+                None => {
+                    groups.insert(
+                        key.clone(),
+                        Snapshot {
+                            built: Instant::now(),
+                            ids: None,
+                            rebuilding: true,
+                        },
+                    );
+                }
             }
         }
         // Made with the lock released: dropping it takes the lock.
@@ -118,16 +136,18 @@ impl MemberOrders {
                     key,
                     Snapshot {
                         built: Instant::now(),
-                        ids,
+                        ids: Some(ids),
                         rebuilding: false,
                     },
                 );
             }
-            None => {
-                if let Some(snapshot) = groups.get_mut(&key) {
-                    snapshot.rebuilding = false;
+            None => match groups.get_mut(&key) {
+                Some(snapshot) if snapshot.ids.is_none() => {
+                    groups.remove(&key);
                 }
-            }
+                Some(snapshot) => snapshot.rebuilding = false,
+                None => {}
+            },
         }
     }
 }
@@ -153,6 +173,8 @@ mod tests {
         let Lookup::Rebuild(first) = orders.lookup(&key("g")) else {
             panic!("nothing to use yet")
         };
+        // While the first build is under way, the others read exactly.
+        assert!(matches!(orders.lookup(&key("g")), Lookup::Exact));
         first.done(Arc::new(vec![1, 2, 3]));
         std::thread::sleep(Duration::from_millis(1));
         // Stale: the first caller rebuilds, the next one gets the old ids.
@@ -160,11 +182,21 @@ mod tests {
         assert!(matches!(rebuild, Lookup::Rebuild(_)));
         match orders.lookup(&key("g")) {
             Lookup::Ids(ids) => assert_eq!(*ids, vec![1, 2, 3]),
-            Lookup::Rebuild(_) => panic!("two rebuilds at once"),
+            _ => panic!("two rebuilds at once"),
         }
         // A rebuild given up (a failed read, a request's deadline) lets the
         // next caller try again.
         drop(rebuild);
+        assert!(matches!(orders.lookup(&key("g")), Lookup::Rebuild(_)));
+    }
+
+    #[test]
+    fn a_first_build_given_up_lets_the_next_caller_build() {
+        let orders = MemberOrders::new(Duration::from_secs(60));
+        let first = orders.lookup(&key("g"));
+        assert!(matches!(first, Lookup::Rebuild(_)));
+        assert!(matches!(orders.lookup(&key("g")), Lookup::Exact));
+        drop(first);
         assert!(matches!(orders.lookup(&key("g")), Lookup::Rebuild(_)));
     }
 

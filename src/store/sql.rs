@@ -227,6 +227,15 @@ fn group_table(group: &Group) -> (&'static str, &'static str) {
     }
 }
 
+/// A page of a group's members by `OFFSET`, in the order `order_by`.
+fn member_list(order_by: &str) -> String {
+    format!(
+        "SELECT userid, nickname, headpic FROM members \
+         WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} \
+         LIMIT ? OFFSET ?"
+    )
+}
+
 fn group_kind(group: &Group) -> i64 {
     match group {
         Group::Room { .. } => 0,
@@ -902,11 +911,7 @@ impl<DB: Dialect> SqlStore<DB> {
             MemberOrder::Level => "level DESC, id",
         };
         let deep = self.member_orders.serves(page.offset());
-        let list = format!(
-            "SELECT userid, nickname, headpic FROM members \
-             WHERE anchor = ? AND kind = ? AND group_key = ? ORDER BY {order_by} \
-             LIMIT ? OFFSET ?"
-        );
+        let list = member_list(order_by);
         let (kind, total, rows) = self
             .run("read", &Phase::default(), || async {
                 let mut conn = self.acquire(DB::lend(&self.pools)).await?;
@@ -964,6 +969,11 @@ impl<DB: Dialect> SqlStore<DB> {
         let order_key = (anchor.to_owned(), kind, key.to_owned(), order_by);
         let ids = match self.member_orders.lookup(&order_key) {
             Lookup::Ids(ids) => ids,
+            Lookup::Exact => {
+                let args = args![anchor, kind, key, page.size, page.offset()];
+                let rows = self.read(&member_list(order_by), args).await?;
+                return Ok(rows.iter().map(member_info).collect());
+            }
             Lookup::Rebuild(rebuild) => {
                 let statement = format!(
                     "SELECT id FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
