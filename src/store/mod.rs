@@ -380,6 +380,8 @@ pub enum RoomScope {
 pub struct RoomKey {
     pub userid: String,
     pub online: bool,
+    /// When its session started (the lists' order).
+    pub started_at: i64,
 }
 
 /// A recording's place in the list.

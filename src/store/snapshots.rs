@@ -153,18 +153,20 @@ enum Lookup<T> {
     Stale,
 }
 
-/// The rooms of users not banned, newest session first.
+/// The rooms of users not banned, newest session first (then by userid).
 struct RoomOrder {
     listed: Vec<Arc<str>>,
     /// Whether each listed room is online.
     status: Vec<bool>,
+    /// When each listed room's session started.
+    started: Vec<i64>,
     online: Vec<Arc<str>>,
     /// Pages of this order (they go with it).
     pages: Pages,
 }
 
 impl RoomOrder {
-    fn new(listed: Vec<Arc<str>>, status: Vec<bool>, pages: Pages) -> Self {
+    fn new(listed: Vec<Arc<str>>, status: Vec<bool>, started: Vec<i64>, pages: Pages) -> Self {
         let online = listed
             .iter()
             .zip(&status)
@@ -174,6 +176,7 @@ impl RoomOrder {
         Self {
             listed,
             status,
+            started,
             online,
             pages,
         }
@@ -186,7 +189,36 @@ impl RoomOrder {
         let at = self.listed.iter().position(|listed| &**listed == userid)?;
         let mut status = self.status.clone();
         status[at] = online;
-        Some(Self::new(self.listed.clone(), status, pages))
+        Some(Self::new(
+            self.listed.clone(),
+            status,
+            self.started.clone(),
+            pages,
+        ))
+    }
+
+    /// This order once `userid`'s room started a new session at
+    /// `started_at` (offline until its stream begins): it moves to its new
+    /// place. None when the room is not listed here (a new room, or a
+    /// banned user's: only the database knows which).
+    fn with_session(&self, userid: &str, started_at: i64, pages: Pages) -> Option<Self> {
+        let at = self.listed.iter().position(|listed| &**listed == userid)?;
+        let (mut listed, mut status, mut started) = (
+            self.listed.clone(),
+            self.status.clone(),
+            self.started.clone(),
+        );
+        let room = listed.remove(at);
+        status.remove(at);
+        started.remove(at);
+        // Newest first, then by userid: the first place it goes before.
+        let place = (0..listed.len())
+            .find(|&i| started[i] < started_at || (started[i] == started_at && *listed[i] > *room))
+            .unwrap_or(listed.len());
+        listed.insert(place, room);
+        status.insert(place, false);
+        started.insert(place, started_at);
+        Some(Self::new(listed, status, started, pages))
     }
 }
 
@@ -849,8 +881,9 @@ impl ListSnapshots {
             .get(&self.epochs, || async {
                 let keys: Vec<RoomKey> = self.inner.room_keys().await?;
                 let status = keys.iter().map(|k| k.online).collect();
+                let started = keys.iter().map(|k| k.started_at).collect();
                 let listed = keys.into_iter().map(|k| Arc::from(k.userid)).collect();
-                Ok(RoomOrder::new(listed, status, self.pages()))
+                Ok(RoomOrder::new(listed, status, started, self.pages()))
             })
             .await
     }
@@ -1110,7 +1143,12 @@ impl Store for ListSnapshots {
 
     async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
         let outcome = self.inner.start_session(session).await;
-        self.rooms.invalidate();
+        match outcome {
+            Ok(SessionOutcome::Started) => self.rooms.patch(|order| {
+                order.with_session(&session.userid, session.started_at, self.pages())
+            }),
+            _ => self.rooms.invalidate(),
+        }
         self.changed(Key::Room(&session.userid));
         outcome
     }

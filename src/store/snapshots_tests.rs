@@ -349,6 +349,7 @@ impl Store for Memory {
             .map(|(userid, row)| RoomKey {
                 userid: userid.clone(),
                 online: row.status,
+                started_at: 0,
             })
             .collect();
         keys.sort_by(|a, b| a.userid.cmp(&b.userid));
@@ -387,7 +388,11 @@ impl Store for Memory {
 
     // The other writes change nothing here: the tests count re-reads.
 
-    async fn start_session(&self, _: &NewSession) -> StoreResult<SessionOutcome> {
+    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
+        // Offline until its stream begins (the order here is by userid).
+        if let Some(room) = self.rooms.lock().unwrap().get_mut(&session.userid) {
+            room.status = false;
+        }
         Ok(SessionOutcome::Started)
     }
 
@@ -1162,4 +1167,101 @@ async fn an_order_loaded_across_a_status_change_is_loaded_again() {
     held.go_on.send(()).expect("the load waits");
     assert_eq!(reader.await.unwrap(), 2, "it answers what it read");
     assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 1);
+}
+
+fn order_of(rooms: &[(&str, i64, bool)]) -> RoomOrder {
+    RoomOrder::new(
+        rooms
+            .iter()
+            .map(|&(userid, _, _)| Arc::from(userid))
+            .collect(),
+        rooms.iter().map(|&(_, _, online)| online).collect(),
+        rooms.iter().map(|&(_, started, _)| started).collect(),
+        Pages::new(Arc::new(Epochs::new(HOUR)), MAX_PAGE_ROWS),
+    )
+}
+
+fn listed(order: &RoomOrder) -> Vec<(String, i64, bool)> {
+    (0..order.listed.len())
+        .map(|i| {
+            (
+                order.listed[i].to_string(),
+                order.started[i],
+                order.status[i],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_session_moves_its_room_to_its_place() {
+    let order = order_of(&[
+        ("c", 30, true),
+        ("a", 20, true),
+        ("b", 20, true),
+        ("d", 10, true),
+    ]);
+    let pages = || Pages::new(Arc::new(Epochs::new(HOUR)), MAX_PAGE_ROWS);
+    let moved = order.with_session("d", 25, pages()).unwrap();
+    assert_eq!(
+        listed(&moved),
+        [
+            ("c".into(), 30, true),
+            ("d".into(), 25, false),
+            ("a".into(), 20, true),
+            ("b".into(), 20, true),
+        ]
+    );
+    assert_eq!(
+        &*moved.online,
+        [Arc::from("c"), Arc::from("a"), Arc::from("b")]
+    );
+    // Equal starts go by userid.
+    let tied = order.with_session("c", 20, pages()).unwrap();
+    let userids: Vec<String> = listed(&tied).into_iter().map(|(u, _, _)| u).collect();
+    assert_eq!(userids, ["a", "b", "c", "d"]);
+    let last = order.with_session("a", 5, pages()).unwrap();
+    assert_eq!(listed(&last).last().unwrap(), &("a".into(), 5, false));
+    // Not listed here: a new room, or a banned user's.
+    assert!(order.with_session("e", 40, pages()).is_none());
+}
+
+#[tokio::test]
+async fn a_session_started_through_this_node_changes_the_order_without_a_query() {
+    let memory = Memory::with(&["a", "b", "c"], &[]);
+    let store = snapshots(&memory);
+    assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 3);
+    let session = NewSession {
+        userid: "b".into(),
+        stream_id: "s".into(),
+        groupid: "b-g".into(),
+        title: String::new(),
+        userinfo: UserInfo::default(),
+        play_url: String::new(),
+        hls_play_url: String::new(),
+        started_at: 0,
+    };
+    store.start_session(&session).await.unwrap();
+    assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 2);
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
+    assert_eq!(
+        memory.order_reads.load(Ordering::SeqCst),
+        1,
+        "patched, not read"
+    );
+    // A new anchor's first session: read again.
+    memory
+        .rooms
+        .lock()
+        .unwrap()
+        .insert("d".into(), room_row("d", 0));
+    store
+        .start_session(&NewSession {
+            userid: "d".into(),
+            ..session
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 4);
+    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
 }

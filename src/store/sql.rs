@@ -1271,7 +1271,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
 
     async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
         let statement = format!(
-            "SELECT userid, online FROM rooms {} ORDER BY started_at DESC, userid",
+            "SELECT userid, online, started_at FROM rooms {} ORDER BY started_at DESC, userid",
             room_filter(RoomScope::Listed)
         );
         let rows = self.read_bulk(&statement, &[]).await?;
@@ -1280,6 +1280,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             .map(|row| RoomKey {
                 userid: text(row, "userid"),
                 online: int(row, "online") != 0,
+                started_at: int(row, "started_at"),
             })
             .collect())
     }
