@@ -8,8 +8,9 @@
 //! banned. So this decorator keeps:
 //!
 //! - the order (keys only), rebuilt after such a write through this store
-//!   and at least every `database.list_snapshot_ms` (unless nobody else
-//!   wrote, see [`Epochs`]);
+//!   (a status change or a new session of a room it lists is applied to it
+//!   in place) and at least every `database.list_snapshot_ms` (unless
+//!   nobody else wrote, see [`Epochs`]);
 //! - the rows the pages showed (and GetUserInfo asked for, through
 //!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
 //!   recording by (userid, fileid), kept as the JSON the apps receive. A
