@@ -701,6 +701,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if db.list_cache_mib == 0 {
+            return Err(invalid(
+                "database.list_cache_mib",
+                "must be at least 1 (database.list_snapshot_ms = 0 turns the list snapshots off)",
+            ));
+        }
         if db.operation_timeout_secs == 0 {
             return Err(invalid(
                 "database.operation_timeout_secs",
@@ -963,7 +969,8 @@ mod tests {
     #[test]
     fn operations_settings_are_checked() {
         type Breaker = fn(&mut Settings);
-        let cases: [(&str, Breaker); 9] = [
+        let cases: [(&str, Breaker); 10] = [
+            ("database.list_cache_mib", |s| s.database.list_cache_mib = 0),
             ("server.trusted_proxies", |s| {
                 s.server.trusted_proxies = vec!["10.0.0.0/33".into()]
             }),
