@@ -267,7 +267,9 @@ impl SharedPusher {
         self.json.get()
     }
 
-    /// What the apps receive (parsed back from [`SharedPusher::json`]).
+    /// What the apps receive (parsed back from [`SharedPusher::json`]), for
+    /// tests to look into.
+    #[cfg(test)]
     pub fn shown(&self) -> PusherInfo {
         serde_json::from_str(self.json()).expect("rendered by SharedPusher::new")
     }

@@ -233,6 +233,19 @@ impl Memory {
         Held { read, go_on }
     }
 
+    /// Reads of the room order so far.
+    fn order_reads(&self) -> usize {
+        self.order_reads.load(Ordering::SeqCst)
+    }
+
+    /// A room another process created.
+    fn add_room(&self, userid: &str) {
+        self.rooms
+            .lock()
+            .unwrap()
+            .insert(userid.into(), room_row(userid, 0));
+    }
+
     /// Rows read so far by key (`room:USERID`, `recording:USERID/FILEID`).
     fn reads_of(&self, key: &str) -> usize {
         self.reads.lock().unwrap().get(key).copied().unwrap_or(0)
@@ -707,17 +720,22 @@ enum Write {
     Report,
 }
 
-async fn perform(store: &ListSnapshots, write: Write) {
-    let session = NewSession {
-        userid: "a".into(),
+/// A new session of `userid`'s room, on stream `s`.
+fn session(userid: &str) -> NewSession {
+    NewSession {
+        userid: userid.into(),
         stream_id: "s".into(),
-        groupid: "a-g".into(),
+        groupid: format!("{userid}-g"),
         title: String::new(),
         userinfo: UserInfo::default(),
         play_url: String::new(),
         hls_play_url: String::new(),
         started_at: 0,
-    };
+    }
+}
+
+async fn perform(store: &ListSnapshots, write: Write) {
+    let session = session("a");
     let new_recording = NewRecording {
         userid: "a".into(),
         fileid: "f".into(),
@@ -1017,22 +1035,18 @@ async fn an_old_order_nobody_else_wrote_over_is_kept() {
     let ttl = Duration::from_millis(300);
     let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl, BIG);
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 2);
-    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 1);
+    assert_eq!(memory.order_reads(), 1);
     // Past the interval, nobody else wrote: the order is kept, not read.
     tokio::time::sleep(ttl * 2).await;
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 2);
-    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 1);
+    assert_eq!(memory.order_reads(), 1);
     // Another process wrote: the next request past the interval reads it
     // again (and the one after sees the new order).
-    memory
-        .rooms
-        .lock()
-        .unwrap()
-        .insert("c".into(), room_row("c", 0));
+    memory.add_room("c");
     *memory.foreign.lock().unwrap() = Some(8);
     tokio::time::sleep(ttl * 2).await;
     store.count_rooms(RoomScope::Listed).await.unwrap();
-    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(memory.order_reads(), 2);
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
 }
 
@@ -1095,7 +1109,7 @@ async fn pages_and_rows_are_kept_while_no_other_process_writes() {
         (
             memory.reads_of("room:a"),
             memory.reads_of("recording:a/f"),
-            memory.order_reads.load(Ordering::SeqCst)
+            memory.order_reads()
         ),
         (1, 1, 1)
     );
@@ -1133,20 +1147,12 @@ async fn a_status_change_through_this_node_changes_the_order_without_a_query() {
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
     assert!(store.set_online("b", true, 0).await.unwrap());
     assert_eq!(online(Arc::clone(&store)).await.0, 3);
-    assert_eq!(
-        memory.order_reads.load(Ordering::SeqCst),
-        1,
-        "patched, not read"
-    );
+    assert_eq!(memory.order_reads(), 1, "patched, not read");
     // A room this order does not list: read again.
-    memory
-        .rooms
-        .lock()
-        .unwrap()
-        .insert("d".into(), room_row("d", 0));
+    memory.add_room("d");
     assert!(store.set_online("d", true, 0).await.unwrap());
     assert_eq!(online(Arc::clone(&store)).await.0, 4);
-    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(memory.order_reads(), 2);
 }
 
 #[tokio::test]
@@ -1231,37 +1237,13 @@ async fn a_session_started_through_this_node_changes_the_order_without_a_query()
     let memory = Memory::with(&["a", "b", "c"], &[]);
     let store = snapshots(&memory);
     assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 3);
-    let session = NewSession {
-        userid: "b".into(),
-        stream_id: "s".into(),
-        groupid: "b-g".into(),
-        title: String::new(),
-        userinfo: UserInfo::default(),
-        play_url: String::new(),
-        hls_play_url: String::new(),
-        started_at: 0,
-    };
-    store.start_session(&session).await.unwrap();
+    store.start_session(&session("b")).await.unwrap();
     assert_eq!(store.count_rooms(RoomScope::Online).await.unwrap(), 2);
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 3);
-    assert_eq!(
-        memory.order_reads.load(Ordering::SeqCst),
-        1,
-        "patched, not read"
-    );
+    assert_eq!(memory.order_reads(), 1, "patched, not read");
     // A new anchor's first session: read again.
-    memory
-        .rooms
-        .lock()
-        .unwrap()
-        .insert("d".into(), room_row("d", 0));
-    store
-        .start_session(&NewSession {
-            userid: "d".into(),
-            ..session
-        })
-        .await
-        .unwrap();
+    memory.add_room("d");
+    store.start_session(&session("d")).await.unwrap();
     assert_eq!(store.count_rooms(RoomScope::Listed).await.unwrap(), 4);
-    assert_eq!(memory.order_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(memory.order_reads(), 2);
 }
