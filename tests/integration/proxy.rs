@@ -101,9 +101,13 @@ async fn connection(mut client: TcpStream, target: SocketAddr, mut watch: watch:
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
+    // The mode first: bytes that arrive after the test changed it (a
+    // statement sent into the black hole) must not pass, whichever woke
+    // this task.
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+        biased;
         _ = watch.wait_for(|m| *m != Mode::Up) => {}
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
     }
     // Down: close both sides now. Stalled: hold them silent until it ends.
     let current = *watch.borrow();
