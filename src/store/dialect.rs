@@ -82,6 +82,10 @@ pub trait Dialect: Sized + Send + 'static {
     /// Refreshes the planner's statistics of the store's tables, where
     /// the planner needs them.
     const ANALYZE: Option<&'static str>;
+    /// A new member's id is its group's largest plus one, given by the
+    /// insert (SQLite, whose members are keyed by group and id), rather
+    /// than drawn by the database from one sequence.
+    const MEMBER_IDS_BY_GROUP: bool = false;
 
     /// A connection statements run on.
     type Conn: Send;

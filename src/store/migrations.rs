@@ -43,6 +43,11 @@ pub const SQLITE: Embedded = Embedded(&[
         "like slots, recording notices lock the room",
         include_str!("migrations/sqlite/0005_cluster.sql"),
     ),
+    (
+        6,
+        "members keyed by group",
+        include_str!("migrations/sqlite/0006_members_by_group.sql"),
+    ),
 ]);
 
 pub const POSTGRES: Embedded = Embedded(&[

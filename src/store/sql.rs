@@ -822,22 +822,30 @@ impl<DB: Dialect> SqlStore<DB> {
         group: &Group,
         m: &NewMember,
     ) -> Result<(), sqlx::Error> {
-        Self::exec(
-            tx,
-            "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, \
-             level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            args![
-                group.anchor(),
-                group.key(),
-                group_kind(group),
-                &m.userid,
-                &m.nickname,
-                &m.headpic,
-                m.level.unwrap_or(0),
-                m.joined_at,
-            ],
-        )
-        .await
+        const INSERT: &str = "INSERT INTO members (anchor, group_key, kind, userid, nickname, \
+             headpic, level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+        const INSERT_WITH_ID: &str = "INSERT INTO members (anchor, group_key, kind, userid, \
+             nickname, headpic, level, joined_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, \
+             (SELECT COALESCE(MAX(id), 0) + 1 FROM members \
+              WHERE anchor = ? AND kind = ? AND group_key = ?))";
+        let (anchor, kind, key) = (group.anchor(), group_kind(group), group.key());
+        let values = args![
+            anchor,
+            key,
+            kind,
+            &m.userid,
+            &m.nickname,
+            &m.headpic,
+            m.level.unwrap_or(0),
+            m.joined_at,
+            anchor,
+            kind,
+            key,
+        ];
+        match DB::MEMBER_IDS_BY_GROUP {
+            true => Self::exec(tx, INSERT_WITH_ID, values).await,
+            false => Self::exec(tx, INSERT, &values[..8]).await,
+        }
         .map(drop)
     }
 
@@ -990,10 +998,15 @@ impl<DB: Dialect> SqlStore<DB> {
             return Ok(Vec::new());
         }
         let statement = format!(
-            "SELECT id, userid, nickname, headpic FROM members WHERE id IN ({})",
+            "SELECT id, userid, nickname, headpic FROM members \
+             WHERE anchor = ? AND kind = ? AND group_key = ? AND id IN ({})",
             vec!["?"; wanted.len()].join(", ")
         );
-        let keys: Vec<Arg> = wanted.iter().map(|&id| Arg::Int(id)).collect();
+        let group_keys = [Arg::Text(anchor), Arg::Int(kind), Arg::Text(key)];
+        let keys: Vec<Arg> = group_keys
+            .into_iter()
+            .chain(wanted.iter().map(|&id| Arg::Int(id)))
+            .collect();
         let rows = self.read(&statement, &keys).await?;
         let mut by_id: std::collections::HashMap<i64, MemberInfo> = rows
             .iter()

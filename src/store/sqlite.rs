@@ -82,6 +82,8 @@ impl Dialect for Sqlite {
     // (`sqlite_stat1`) it chose worse plans for the list pages (measured:
     // the `list` benchmark at half the rate).
     const ANALYZE: Option<&'static str> = None;
+    // The single writer makes "largest plus one" race-free.
+    const MEMBER_IDS_BY_GROUP: bool = true;
 
     type Conn = Connection;
     type Row = SqliteRow;
@@ -834,5 +836,116 @@ impl DatabaseError for SqliteError {
             Some(275) => ErrorKind::CheckViolation,
             _ => ErrorKind::Other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Executor;
+
+    use super::*;
+    use crate::config::MemberOrder;
+    use crate::protocol::{Group, Page};
+    use crate::store::NewMember;
+
+    /// A database made before members were keyed by group (migrations 1-5,
+    /// one id sequence for all groups) keeps every member and its order,
+    /// and new members go after the old ones.
+    #[tokio::test]
+    async fn members_keyed_by_group_keep_their_order_across_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        let before = migrations::Embedded(&migrations::SQLITE.0[..5]);
+        migrations::migrator(before, str::to_owned)
+            .await
+            .unwrap()
+            .run_direct(&mut conn)
+            .await
+            .unwrap();
+        for anchor in ["a", "b"] {
+            conn.execute(&*format!(
+                "INSERT INTO rooms (userid, stream_id, groupid, title, nickname, headpic, \
+                 frontcover, location, play_url, hls_play_url, online, viewer_count, \
+                 started_at, status_at) VALUES ('{anchor}', 's-{anchor}', 'g', '', '', '', \
+                 '', '', '', '', 1, 3, 1, 1)"
+            ))
+            .await
+            .unwrap();
+        }
+        // Interleaved, as the one sequence numbered them.
+        for (anchor, userid) in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")]
+            .into_iter()
+            .chain([("a", "a3"), ("b", "b3")])
+        {
+            conn.execute(&*format!(
+                "INSERT INTO members (anchor, kind, group_key, userid, nickname, headpic, \
+                 level, joined_at) VALUES ('{anchor}', 0, 'g', '{userid}', 'n', 'h', 0, 1)"
+            ))
+            .await
+            .unwrap();
+        }
+        conn.execute("DELETE FROM members WHERE userid = 'a3'")
+            .await
+            .unwrap();
+        conn.execute("UPDATE rooms SET viewer_count = 2 WHERE userid = 'a'")
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+
+        let settings = DatabaseSettings {
+            url: format!("sqlite:{}", path.display()),
+            list_snapshot_ms: 0,
+            ..DatabaseSettings::default()
+        };
+        let store = crate::store::connect(&settings).await.unwrap();
+        let room = |anchor: &str| Group::Room {
+            anchor: anchor.into(),
+            groupid: "g".into(),
+        };
+        let page = Page {
+            number: 1,
+            size: 10,
+        };
+        let userids = |members: Vec<crate::protocol::MemberInfo>| {
+            members.into_iter().map(|m| m.userid).collect::<Vec<_>>()
+        };
+        let (total, members) = store
+            .members(&room("a"), MemberOrder::Join, page)
+            .await
+            .unwrap();
+        assert_eq!(
+            (total, userids(members)),
+            (2, vec!["a1".into(), "a2".into()])
+        );
+        let newcomer = NewMember {
+            userid: "a4".into(),
+            nickname: "n".into(),
+            headpic: "h".into(),
+            level: None,
+            joined_at: 2,
+        };
+        assert!(store.enter(&room("a"), &newcomer).await.unwrap());
+        for (order, expected) in [
+            (MemberOrder::Join, ["a1", "a2", "a4"]),
+            (MemberOrder::Latest, ["a4", "a2", "a1"]),
+        ] {
+            let (total, members) = store.members(&room("a"), order, page).await.unwrap();
+            assert_eq!(
+                (total, userids(members)),
+                (3, expected.map(String::from).to_vec())
+            );
+        }
+        let (_, members) = store
+            .members(&room("b"), MemberOrder::Join, page)
+            .await
+            .unwrap();
+        assert_eq!(userids(members), ["b1", "b2", "b3"]);
+        store.close().await;
     }
 }
