@@ -229,10 +229,17 @@ mod tests {
     }
 
     /// Yields until `done` holds (the spawned tasks get to run meanwhile).
+    /// A regression that never gets there fails after a minute instead of
+    /// hanging the run (a guard, not a timing: it holds within microseconds).
     async fn until(mut done: impl FnMut() -> bool) {
-        while !done() {
-            tokio::task::yield_now().await;
-        }
+        let wait = async {
+            while !done() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .expect("the coalescer got there");
     }
 
     /// Two lanes busy with a like each, then eight more likes: they wait
