@@ -119,14 +119,17 @@ pub trait Dialect: Sized + Send + 'static {
     /// Whether the sessions are guarded against transactions that the
     /// database rolls back without an error (on a Galera node; see
     /// `mysql.rs`): a statement left outside its transaction cannot write,
-    /// and a transaction is checked with [`Dialect::still_open`] before it
-    /// commits.
+    /// and a transaction commits with [`Dialect::commit_if_open`].
     fn guarded(_pools: &Self::Pools) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
         async { Ok(false) }
     }
 
-    /// Fails, as a conflict, if the transaction on `conn` is no longer open.
-    fn still_open(_conn: &mut Self::Conn) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+    /// Commits the transaction on `conn` if it is still open, in one
+    /// command, and fails as a conflict otherwise; [`Dialect::commit`] then
+    /// finds nothing left to commit.
+    fn commit_if_open(
+        _conn: &mut Self::Conn,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async { Ok(()) }
     }
 
@@ -191,7 +194,7 @@ pub trait SqlxDialect: Database {
         async { Ok(false) }
     }
 
-    fn still_open(
+    fn commit_if_open(
         _conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async { Ok(()) }
@@ -288,8 +291,8 @@ where
         <DB as SqlxDialect>::guarded(pool).await
     }
 
-    async fn still_open(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
-        <DB as SqlxDialect>::still_open(conn).await
+    async fn commit_if_open(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
+        <DB as SqlxDialect>::commit_if_open(conn).await
     }
 
     async fn lend(pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {

@@ -46,7 +46,7 @@ impl SqlxDialect for MySql {
         // certification (ER_TRANSACTION_ROLLBACK_DURING_COMMIT) and TiDB's
         // optimistic write conflict. And a transaction a Galera node rolled
         // back without an error (see `GALERA_SESSION`): a write then outside
-        // it (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION), `still_open`'s
+        // it (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION), `commit_if_open`'s
         // savepoint gone (ER_SP_DOES_NOT_EXIST; no stored programs here).
         error
             .try_downcast_ref::<MySqlDatabaseError>()
@@ -66,8 +66,8 @@ impl SqlxDialect for MySql {
         is_galera(&mut *pool.acquire().await?).await
     }
 
-    async fn still_open(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
-        conn.execute(TRANSACTION_OPEN).await.map(drop)
+    async fn commit_if_open(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+        conn.execute(COMMIT_IF_OPEN).await.map(drop)
     }
 
     fn rows_affected(result: &sqlx::mysql::MySqlQueryResult) -> u64 {
@@ -117,10 +117,12 @@ impl SqlxDialect for MySql {
     }
 }
 
-/// Fails unless a transaction is open: outside one a savepoint is not kept,
-/// so releasing it fails (1305, a conflict); a deadlock pending from a
-/// brute-force abort fails the first statement (1213).
-const TRANSACTION_OPEN: &str = "SAVEPOINT minilvb_open; RELEASE SAVEPOINT minilvb_open";
+/// Commits only if a transaction is open: outside one a savepoint is not
+/// kept, so releasing it fails (1305, a conflict) and the `COMMIT` is not
+/// run; a deadlock pending from a brute-force abort fails the first
+/// statement (1213). One command, so that no abort slips in between the
+/// check and the commit.
+const COMMIT_IF_OPEN: &str = "SAVEPOINT minilvb_open; RELEASE SAVEPOINT minilvb_open; COMMIT";
 
 /// Session settings on a Galera node.
 ///
@@ -136,8 +138,8 @@ const TRANSACTION_OPEN: &str = "SAVEPOINT minilvb_open; RELEASE SAVEPOINT minilv
 /// (seen as a quit's compensating +1 committed without its -1, and as a
 /// recording notice that neither merged nor conflicted). With
 /// this default such a statement cannot write (1792, a conflict: re-run),
-/// and `still_open` catches the transaction lost after its last write
-/// before its `COMMIT` could answer OK for nothing. The one write meant to
+/// and `commit_if_open` catches a transaction lost after its last write,
+/// where a plain `COMMIT` would answer OK for nothing. The one write meant to
 /// commit by itself (likes) says so (`WRITE_ALONE_GUARDED`).
 const GALERA_SESSION: &str = "SET SESSION wsrep_sync_wait = 7; SET SESSION TRANSACTION READ ONLY";
 
@@ -369,19 +371,20 @@ mod tests {
             .await
             .expect_err("a write outside the transaction");
         assert!(is_conflict(&error), "{error}");
-        let error = <MySql as Dialect>::still_open(&mut tx)
+        let error = <MySql as Dialect>::commit_if_open(&mut tx)
             .await
             .expect_err("the transaction is gone");
         assert!(is_conflict(&error), "{error}");
         drop(tx);
         assert_eq!(ids(&mut conn, &table).await, 0, "nothing written");
 
-        // A live transaction passes the check and commits.
+        // A live transaction commits (a ROLLBACK after it finds nothing to undo).
         let mut tx = conn.begin_with(begin).await.unwrap();
         <MySql as Dialect>::exec(&mut tx, insert, &[Arg::Int(3)])
             .await
             .unwrap();
-        <MySql as Dialect>::still_open(&mut tx).await.unwrap();
+        <MySql as Dialect>::commit_if_open(&mut tx).await.unwrap();
+        tx.execute("ROLLBACK").await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(ids(&mut conn, &table).await, 1);
 

@@ -158,8 +158,8 @@ macro_rules! args {
 
 /// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
 /// transaction on the writer, with `tx: &mut DB::Conn`, and commits
-/// when it yields `Ok` (an early `return` included), first checking that it
-/// is still open where the database may have dropped it unannounced (see
+/// when it yields `Ok` (an early `return` included), only if it is still
+/// open where the database may have dropped it unannounced (see
 /// [`Dialect::guarded`]); the whole transaction is re-run after a conflict
 /// or a connection lost before the commit (see `SqlStore::run`).
 macro_rules! transaction {
@@ -171,10 +171,10 @@ macro_rules! transaction {
                 let $tx: &mut DB::Conn = &mut transaction;
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
-                if $store.guarded {
-                    DB::still_open(&mut transaction).await?;
-                }
                 phase.commit();
+                if $store.guarded {
+                    DB::commit_if_open(&mut transaction).await?;
+                }
                 DB::commit(transaction).await?;
                 Ok(value)
             })
