@@ -12,6 +12,8 @@
 # for IST on BASE+20+N and for SST on BASE+30+N. DIR's parent must be
 # traversable by `nobody` (rsync's daemon runs as nobody for a state transfer).
 # The nodes run as root, with root and no password: for tests only.
+# GALERA_EXTRA_CNF: more [mysqld] lines for every node (for debugging, e.g.
+# "wsrep_debug=1" or "general_log=1", one per line).
 set -euo pipefail
 
 usage="usage: galera-cluster.sh DIR start|kill N|restart N|stop"
@@ -79,6 +81,7 @@ wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$(gcomm_port "$n");is
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:$(sst_port "$n")
 wsrep_slave_threads=2
+${GALERA_EXTRA_CNF:-}
 CNF
 }
 

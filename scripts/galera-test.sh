@@ -10,7 +10,9 @@
 #   scripts/galera-test.sh [TEST FILTER]     (default galera::, every Galera test)
 #
 # GALERA_BASE_PORT moves the cluster's ports (default 23305: SQL on
-# 23306..23308; see galera-cluster.sh).
+# 23306..23308; see galera-cluster.sh). GALERA_KEEP_LOGS=DIR keeps the
+# nodes' logs (error logs, and general logs if GALERA_EXTRA_CNF asked for
+# them) in DIR when the tests fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
@@ -32,6 +34,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/minilvb-galera.XXXXXX")
 chmod 755 "$work"
 cluster=$work/cluster
 cleanup() {
+    local status=$?
+    if [[ $status -ne 0 && -n ${GALERA_KEEP_LOGS:-} && -d $cluster ]]; then
+        mkdir -p "$GALERA_KEEP_LOGS"
+        for node in "$cluster"/node[123]; do
+            [[ -d $node ]] || continue
+            mkdir -p "$GALERA_KEEP_LOGS/${node##*/}"
+            cp "$node"/*.log "$node"/data/*.log "$node"/data/*-bin.[0-9]* "$GALERA_KEEP_LOGS/${node##*/}/" 2>/dev/null || true
+        done
+        echo "galera-test: the nodes' logs are in $GALERA_KEEP_LOGS"
+    fi
     scripts/galera-cluster.sh "$cluster" stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }

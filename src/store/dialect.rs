@@ -110,10 +110,32 @@ pub trait Dialect: Sized + Send + 'static {
         false
     }
 
+    /// Prefixed to a statement that commits by itself (see
+    /// `SqlStore::write_alone`) where sessions are guarded (see
+    /// [`Dialect::guarded`]), so that it may write.
+    const WRITE_ALONE_GUARDED: &'static str = "";
+
     /// Opens the connections and brings the schema up to date.
     fn open(
         settings: &DatabaseSettings,
     ) -> impl Future<Output = anyhow::Result<Self::Pools>> + Send;
+
+    /// Whether the sessions are guarded against transactions that the
+    /// database rolls back without an error (on a Galera node; see
+    /// `mysql.rs`): a statement left outside its transaction cannot write,
+    /// and a transaction commits with [`Dialect::commit_if_open`].
+    fn guarded(_pools: &Self::Pools) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async { Ok(false) }
+    }
+
+    /// Commits the transaction on `conn` if it is still open, in one
+    /// command, and fails as a conflict otherwise; [`Dialect::commit`] then
+    /// finds nothing left to commit.
+    fn commit_if_open(
+        _conn: &mut Self::Conn,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async { Ok(()) }
+    }
 
     /// A connection for a read.
     fn lend(pools: &Self::Pools) -> impl Future<Output = Result<Self::Lent, sqlx::Error>> + Send;
@@ -155,6 +177,9 @@ pub trait SqlxDialect: Database {
     const FOR_UPDATE: &'static str;
     const INTEGER: &'static str = "BIGINT";
     const ANALYZE: &'static str;
+    /// The statement that begins a write transaction, if not `BEGIN`.
+    const BEGIN: Option<&'static str> = None;
+    const WRITE_ALONE_GUARDED: &'static str = "";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool;
 
@@ -168,6 +193,16 @@ pub trait SqlxDialect: Database {
     /// Opens the pool and brings the schema up to date.
     fn open(settings: &DatabaseSettings)
     -> impl Future<Output = anyhow::Result<Pool<Self>>> + Send;
+
+    fn guarded(_pool: &Pool<Self>) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
+        async { Ok(false) }
+    }
+
+    fn commit_if_open(
+        _conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async { Ok(()) }
+    }
 }
 
 // Text is read unchecked: MySQL flags binary-collated text
@@ -236,6 +271,7 @@ where
     const INTEGER: &'static str = <DB as SqlxDialect>::INTEGER;
     const SINGLE_WRITER: bool = false;
     const ANALYZE: Option<&'static str> = Some(<DB as SqlxDialect>::ANALYZE);
+    const WRITE_ALONE_GUARDED: &'static str = <DB as SqlxDialect>::WRITE_ALONE_GUARDED;
 
     type Conn = DB::Connection;
     type Row = DB::Row;
@@ -255,12 +291,23 @@ where
         <DB as SqlxDialect>::open(settings).await
     }
 
+    async fn guarded(pool: &Pool<DB>) -> Result<bool, sqlx::Error> {
+        <DB as SqlxDialect>::guarded(pool).await
+    }
+
+    async fn commit_if_open(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
+        <DB as SqlxDialect>::commit_if_open(conn).await
+    }
+
     async fn lend(pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
         pool.acquire().await
     }
 
     async fn begin(pool: &Pool<DB>) -> Result<Self::Tx, sqlx::Error> {
-        pool.begin().await
+        match <DB as SqlxDialect>::BEGIN {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
     }
 
     async fn commit(tx: Self::Tx) -> Result<(), sqlx::Error> {

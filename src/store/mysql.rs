@@ -33,16 +33,24 @@ impl SqlxDialect for MySql {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const INTEGER: &'static str = "SIGNED";
     const ANALYZE: &'static str = "ANALYZE TABLE rooms, recordings, members, like_slots, bans";
+    /// Read-write even where the session's default is read-only (Galera, see
+    /// `GALERA_SESSION`).
+    const BEGIN: Option<&'static str> = Some("START TRANSACTION READ WRITE");
+    /// MariaDB's; Galera is MariaDB here (MySQL has no `SET STATEMENT`).
+    const WRITE_ALONE_GUARDED: &'static str = "SET STATEMENT tx_read_only = 0 FOR ";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool {
         // ER_LOCK_DEADLOCK (also Galera's certification failure and
         // brute-force abort), ER_LOCK_WAIT_TIMEOUT. Not tested here, each a
         // transaction rolled back: MySQL Group Replication's lost
         // certification (ER_TRANSACTION_ROLLBACK_DURING_COMMIT) and TiDB's
-        // optimistic write conflict.
+        // optimistic write conflict. And a transaction a Galera node rolled
+        // back without an error (see `GALERA_SESSION`): a write then outside
+        // it (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION), `commit_if_open`'s
+        // savepoint gone (ER_SP_DOES_NOT_EXIST; no stored programs here).
         error
             .try_downcast_ref::<MySqlDatabaseError>()
-            .is_some_and(|e| matches!(e.number(), 1213 | 1205 | 3101 | 9007))
+            .is_some_and(|e| matches!(e.number(), 1213 | 1205 | 3101 | 9007 | 1792 | 1305))
     }
 
     fn is_unavailable(error: &dyn DatabaseError) -> bool {
@@ -52,6 +60,14 @@ impl SqlxDialect for MySql {
         error
             .try_downcast_ref::<MySqlDatabaseError>()
             .is_some_and(|e| matches!(e.number(), 1047 | 1053 | 1927))
+    }
+
+    async fn guarded(pool: &Pool<MySql>) -> Result<bool, sqlx::Error> {
+        is_galera(&mut *pool.acquire().await?).await
+    }
+
+    async fn commit_if_open(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+        conn.execute(COMMIT_IF_OPEN).await.map(drop)
     }
 
     fn rows_affected(result: &sqlx::mysql::MySqlQueryResult) -> u64 {
@@ -101,10 +117,31 @@ impl SqlxDialect for MySql {
     }
 }
 
-/// Session settings on a Galera node: `wsrep_sync_wait` 7 makes reads,
-/// `BEGIN`, updates, deletes and inserts wait for causality (one wait per
-/// transaction: statements inside one do not wait again).
-const GALERA_SESSION: &str = "SET SESSION wsrep_sync_wait = 7";
+/// Commits only if a transaction is open: outside one a savepoint is not
+/// kept, so releasing it fails (1305, a conflict) and the `COMMIT` is not
+/// run; a deadlock pending from a brute-force abort fails the first
+/// statement (1213). One command, so that no abort slips in between the
+/// check and the commit.
+const COMMIT_IF_OPEN: &str = "SAVEPOINT minilvb_open; RELEASE SAVEPOINT minilvb_open; COMMIT";
+
+/// Session settings on a Galera node.
+///
+/// `wsrep_sync_wait` 7 makes reads, `BEGIN`, updates, deletes and inserts
+/// wait for causality (one wait per transaction: statements inside one do
+/// not wait again).
+///
+/// Read-only by default, transactions read-write (`BEGIN`): MariaDB 10.11
+/// sometimes rolls back a transaction that a replicated one brute-force
+/// aborts without reporting it, neither to the statement then running (a
+/// PREPARE) nor to the next one, and the session is then in autocommit:
+/// the transaction's remaining statements ran, and committed, one by one
+/// (seen as a quit's compensating +1 committed without its -1, and as a
+/// recording notice that neither merged nor conflicted). With
+/// this default such a statement cannot write (1792, a conflict: re-run),
+/// and `commit_if_open` catches a transaction lost after its last write,
+/// where a plain `COMMIT` would answer OK for nothing. The one write meant to
+/// commit by itself (likes) says so (`WRITE_ALONE_GUARDED`).
+const GALERA_SESSION: &str = "SET SESSION wsrep_sync_wait = 7; SET SESSION TRANSACTION READ ONLY";
 
 /// Whether the server is a node of a Galera cluster.
 async fn is_galera(conn: &mut MySqlConnection) -> Result<bool, sqlx::Error> {
@@ -144,6 +181,10 @@ async fn migrate(pool: &Pool<MySql>, collation: &str) -> anyhow::Result<()> {
     if up_to_date(&mut conn, &migrator).await {
         return Ok(());
     }
+    // Writes outside a transaction, where a Galera session's default is
+    // read-only: this connection is closed afterwards, not pooled so.
+    conn.close_on_drop();
+    conn.execute("SET SESSION TRANSACTION READ WRITE").await?;
     conn.execute(LOCK_TABLE).await?;
     let owner = format!("{}:{:016x}", std::process::id(), rand::random::<u64>());
     acquire_lock(&mut conn, &owner).await?;
@@ -257,5 +298,104 @@ async fn heartbeat(options: std::sync::Arc<MySqlConnectOptions>, owner: String) 
         if let Err(error) = refreshed {
             tracing::debug!(%error, "migration lock heartbeat failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dialect::{Arg, Dialect};
+
+    /// A connection to the test server (`MINILVB_TEST_MYSQL_URL`, as the
+    /// integration tests), or `None` (said on stderr) when it does not answer.
+    async fn test_server() -> Option<MySqlConnection> {
+        let url = std::env::var("MINILVB_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+        match MySqlConnection::connect_with(&options(&url).ok()?).await {
+            Ok(conn) => Some(conn),
+            Err(error) if std::env::var("MINILVB_TEST_REQUIRE_BACKENDS").as_deref() != Ok("1") => {
+                eprintln!("minilvb tests: SKIPPING a MySQL store test: {error}");
+                None
+            }
+            Err(error) => panic!("the MySQL test server does not answer: {error}"),
+        }
+    }
+
+    fn is_conflict(error: &sqlx::Error) -> bool {
+        matches!(error, sqlx::Error::Database(e) if <MySql as SqlxDialect>::is_conflict(e.as_ref()))
+    }
+
+    async fn ids(conn: &mut MySqlConnection, table: &str) -> usize {
+        <MySql as Dialect>::fetch(conn, &format!("SELECT id FROM {table}"), &[])
+            .await
+            .unwrap()
+            .len()
+    }
+
+    /// A Galera node's session, and a transaction the node rolls back
+    /// without an error (here a ROLLBACK behind sqlx's back): the statements
+    /// that follow cannot write on their own, and the check before the
+    /// commit fails; both as conflicts, so the transaction is re-run.
+    #[tokio::test]
+    async fn a_transaction_dropped_unannounced_writes_nothing_on_its_own() {
+        let Some(mut conn) = test_server().await else {
+            return;
+        };
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        if !version.contains("MariaDB") {
+            eprintln!("minilvb tests: SKIPPING a Galera session test: {version} is not MariaDB");
+            return;
+        }
+        // A table of its own (temporary tables take writes in read-only
+        // transactions), dropped at the end.
+        let table = format!("minilvb_guard_{:08x}", rand::random::<u32>());
+        conn.execute(
+            format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY) ENGINE=InnoDB").as_str(),
+        )
+        .await
+        .unwrap();
+        conn.execute(GALERA_SESSION).await.unwrap();
+        let insert = format!("INSERT INTO {table} (id) VALUES (?)");
+        let insert = insert.as_str();
+        let begin = <MySql as SqlxDialect>::BEGIN.unwrap();
+
+        let mut tx = conn.begin_with(begin).await.unwrap();
+        <MySql as Dialect>::exec(&mut tx, insert, &[Arg::Int(1)])
+            .await
+            .unwrap();
+        tx.execute("ROLLBACK").await.unwrap();
+        let error = <MySql as Dialect>::exec(&mut tx, insert, &[Arg::Int(2)])
+            .await
+            .expect_err("a write outside the transaction");
+        assert!(is_conflict(&error), "{error}");
+        let error = <MySql as Dialect>::commit_if_open(&mut tx)
+            .await
+            .expect_err("the transaction is gone");
+        assert!(is_conflict(&error), "{error}");
+        drop(tx);
+        assert_eq!(ids(&mut conn, &table).await, 0, "nothing written");
+
+        // A live transaction commits (a ROLLBACK after it finds nothing to undo).
+        let mut tx = conn.begin_with(begin).await.unwrap();
+        <MySql as Dialect>::exec(&mut tx, insert, &[Arg::Int(3)])
+            .await
+            .unwrap();
+        <MySql as Dialect>::commit_if_open(&mut tx).await.unwrap();
+        tx.execute("ROLLBACK").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(ids(&mut conn, &table).await, 1);
+
+        // A write meant to commit by itself says so.
+        let alone = format!("{}{insert}", <MySql as Dialect>::WRITE_ALONE_GUARDED);
+        <MySql as Dialect>::exec(&mut conn, &alone, &[Arg::Int(4)])
+            .await
+            .unwrap();
+        assert_eq!(ids(&mut conn, &table).await, 2);
+        conn.execute(format!("SET SESSION TRANSACTION READ WRITE; DROP TABLE {table}").as_str())
+            .await
+            .unwrap();
     }
 }

@@ -112,6 +112,8 @@ pub struct SqlStore<DB: Dialect> {
     outage: tokio::sync::Notify,
     /// Deep pages of large groups.
     member_orders: MemberOrders,
+    /// See [`Dialect::guarded`].
+    guarded: bool,
 }
 
 /// How far one attempt of an operation got: whether its `COMMIT` may have
@@ -156,9 +158,10 @@ macro_rules! args {
 
 /// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
 /// transaction on the writer, with `tx: &mut DB::Conn`, and commits
-/// when it yields `Ok` (an early `return` included); the whole transaction
-/// is re-run after a conflict or a connection lost before the commit (see
-/// `SqlStore::run`).
+/// when it yields `Ok` (an early `return` included), only if it is still
+/// open where the database may have dropped it unannounced (see
+/// [`Dialect::guarded`]); the whole transaction is re-run after a conflict
+/// or a connection lost before the commit (see `SqlStore::run`).
 macro_rules! transaction {
     ($store:ident, $what:literal, |$tx:ident| $body:block) => {{
         let phase = Phase::default();
@@ -169,6 +172,9 @@ macro_rules! transaction {
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
                 phase.commit();
+                if $store.guarded {
+                    DB::commit_if_open(&mut transaction).await?;
+                }
                 DB::commit(transaction).await?;
                 Ok(value)
             })
@@ -472,6 +478,7 @@ impl<DB: Dialect> SqlStore<DB> {
 impl<DB: Dialect> SqlStore<DB> {
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let pools = DB::open(settings).await?;
+        let guarded = DB::guarded(&pools).await?;
         Ok(Self {
             pools,
             operation_timeout: Duration::from_secs(settings.operation_timeout_secs),
@@ -483,6 +490,7 @@ impl<DB: Dialect> SqlStore<DB> {
             like_lanes: LikeLanes::default(),
             outage: tokio::sync::Notify::new(),
             member_orders: MemberOrders::new(Duration::from_millis(settings.list_snapshot_ms)),
+            guarded,
         })
     }
 
@@ -695,6 +703,11 @@ impl<DB: Dialect> SqlStore<DB> {
         if DB::SINGLE_WRITER {
             return self.write(statement, args).await;
         }
+        let statement = match self.guarded {
+            true => Cow::Owned(format!("{}{statement}", DB::WRITE_ALONE_GUARDED)),
+            false => Cow::Borrowed(statement),
+        };
+        let statement = statement.as_ref();
         let phase = Phase::default();
         self.run(what, &phase, || async {
             let mut conn = self.acquire(DB::lend(&self.pools)).await?;

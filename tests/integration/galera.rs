@@ -1049,21 +1049,31 @@ async fn recording_notices_merge_across_nodes() {
         );
         outcomes.push((broadcast, x, y));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Each node lists them once its list snapshot has expired (1 s): wait
+    // for that, generously (a loaded machine), rather than a fixed time. An
+    // unmerged pair never merges later, so the wait hides no failure.
     for base in &lb.bases {
-        let recordings = all_recordings(&client, base).await;
-        let unmerged: Vec<_> = recordings
-            .iter()
-            .filter(|r| {
-                !r["playurl"].as_str().unwrap().ends_with(".flv")
-                    || !r["hls_play_url"].as_str().unwrap().ends_with(".m3u8")
-            })
-            .collect();
-        assert!(
-            recordings.len() == BROADCASTS && unmerged.is_empty(),
-            "via {base}: {} recordings, unmerged {unmerged:?}; outcomes {outcomes:?}",
-            recordings.len()
-        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let recordings = all_recordings(&client, base).await;
+            let unmerged: Vec<_> = recordings
+                .iter()
+                .filter(|r| {
+                    !r["playurl"].as_str().unwrap().ends_with(".flv")
+                        || !r["hls_play_url"].as_str().unwrap().ends_with(".m3u8")
+                })
+                .cloned()
+                .collect();
+            if recordings.len() == BROADCASTS && unmerged.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "via {base}: {} recordings, unmerged {unmerged:?}; outcomes {outcomes:?}",
+                recordings.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     for served in nodes {
         served.node.stop().await;
