@@ -843,6 +843,28 @@ impl DatabaseError for SqliteError {
 mod tests {
     use sqlx::Executor;
 
+    /// The build settings of `.cargo/config.toml` (`LIBSQLITE3_FLAGS`) are
+    /// in the SQLite this binary runs: no shared page cache behind a global
+    /// mutex, no global mutex around each allocation for its statistics.
+    #[test]
+    fn sqlite_is_built_without_its_global_mutexes() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut statement = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+
     use super::*;
     use crate::config::MemberOrder;
     use crate::protocol::{Group, Page};
