@@ -830,17 +830,20 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(())
     }
 
+    /// Adds a member; false if the group has it already (SQLite; elsewhere
+    /// that is a unique-key violation, and the transaction is re-run).
     async fn insert_member(
         tx: &mut DB::Conn,
         group: &Group,
         m: &NewMember,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         const INSERT: &str = "INSERT INTO members (anchor, group_key, kind, userid, nickname, \
              headpic, level, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
         const INSERT_WITH_ID: &str = "INSERT INTO members (anchor, group_key, kind, userid, \
              nickname, headpic, level, joined_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, \
              (SELECT COALESCE(MAX(id), 0) + 1 FROM members \
-              WHERE anchor = ? AND kind = ? AND group_key = ?))";
+              WHERE anchor = ? AND kind = ? AND group_key = ?)) \
+             ON CONFLICT (anchor, kind, group_key, userid) DO NOTHING";
         let (anchor, kind, key) = (group.anchor(), group_kind(group), group.key());
         let values = args![
             anchor,
@@ -855,11 +858,40 @@ impl<DB: Dialect> SqlStore<DB> {
             kind,
             key,
         ];
-        match DB::MEMBER_IDS_BY_GROUP {
-            true => Self::exec(tx, INSERT_WITH_ID, values).await,
-            false => Self::exec(tx, INSERT, &values[..8]).await,
-        }
-        .map(drop)
+        let inserted = match DB::MEMBER_IDS_BY_GROUP {
+            true => Self::exec(tx, INSERT_WITH_ID, values).await?,
+            false => Self::exec(tx, INSERT, &values[..8]).await?,
+        };
+        Ok(inserted > 0)
+    }
+
+    /// Refreshes a member's details (those EnterGroup gave); true if it is
+    /// one.
+    async fn refresh_member(
+        tx: &mut DB::Conn,
+        group: &Group,
+        m: &NewMember,
+    ) -> Result<bool, sqlx::Error> {
+        let refreshed = Self::exec(
+            tx,
+            "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
+             headpic = CASE WHEN ? = '' THEN headpic ELSE ? END, \
+             level = COALESCE(?, level) \
+             WHERE anchor = ? AND kind = ? AND group_key = ? AND userid = ?",
+            args![
+                &m.nickname,
+                &m.nickname,
+                &m.headpic,
+                &m.headpic,
+                m.level,
+                group.anchor(),
+                group_kind(group),
+                group.key(),
+                &m.userid,
+            ],
+        )
+        .await?;
+        Ok(refreshed > 0)
     }
 
     /// Adds `delta` to one like slot of a target, creating it if need be.
@@ -1160,30 +1192,25 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         // Galera cluster a transaction holding a row that other nodes write
         // too is aborted by each of their writes, so it holds it briefly.
         transaction!(self, "enter", |tx| {
+            if DB::SINGLE_WRITER {
+                // No row locks to order, so no look first: the count (which
+                // finds whether the group exists), then the member if new;
+                // one already there is refreshed and the count put back.
+                // Two statements for a new member instead of three, on the
+                // writer every write waits for.
+                if Self::change_viewers(tx, group, 1).await? == 0 {
+                    return Ok(false);
+                }
+                if !Self::insert_member(tx, group, m).await? {
+                    Self::change_viewers(tx, group, -1).await?;
+                    Self::refresh_member(tx, group, m).await?;
+                }
+                return Ok(true);
+            }
             // A member already there is refreshed; the count does not move.
             // (A member implies its group: a new session or a deleted
             // recording takes its members with it.)
-            let refreshed = Self::exec(
-                tx,
-                "UPDATE members SET nickname = CASE WHEN ? = '' THEN nickname ELSE ? END, \
-                 headpic = CASE WHEN ? = '' THEN headpic ELSE ? END, \
-                 level = COALESCE(?, level) \
-                 WHERE anchor = ? AND kind = ? AND group_key = ? AND userid = ?",
-                args![
-                    &m.nickname,
-                    &m.nickname,
-                    &m.headpic,
-                    &m.headpic,
-                    m.level,
-                    group.anchor(),
-                    group_kind(group),
-                    group.key(),
-                    &m.userid,
-                ],
-            )
-            .await?
-                > 0;
-            if refreshed {
+            if Self::refresh_member(tx, group, m).await? {
                 return Ok(true);
             }
             // The count first (which locks the group's row, and finds
@@ -1201,8 +1228,18 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
         let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
              AND userid = ?";
+        let delete = "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+             AND userid = ?";
         let keys = args![group.anchor(), group_kind(group), group.key(), userid];
         transaction!(self, "quit", |tx| {
+            if DB::SINGLE_WRITER {
+                // No row locks to order: the member, then the count if it
+                // was one (two statements instead of three).
+                if Self::exec(tx, delete, keys).await? > 0 {
+                    Self::change_viewers(tx, group, -1).await?;
+                }
+                return Ok(());
+            }
             if !Self::found(tx, member, keys).await? {
                 return Ok(());
             }
@@ -1210,13 +1247,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             if Self::change_viewers(tx, group, -1).await? == 0 {
                 return Ok(());
             }
-            let removed = Self::exec(
-                tx,
-                "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
-                 AND userid = ?",
-                keys,
-            )
-            .await?;
+            let removed = Self::exec(tx, delete, keys).await?;
             if removed == 0 {
                 // Gone meanwhile (another transaction committed its quit):
                 // the count was not this one's to move.
