@@ -77,16 +77,14 @@ pub trait Dialect: Sized + Send + 'static {
     /// (sums are NUMERIC on PostgreSQL, DECIMAL on MySQL).
     const INTEGER: &'static str;
     /// Writes go through one connection and reads through others (SQLite);
-    /// otherwise one pool serves both.
+    /// otherwise one pool serves both. A single writer also numbers new
+    /// members itself (its group's largest id plus one, race-free there:
+    /// SQLite keys members by group and id) where the others draw ids from
+    /// a sequence.
     const SINGLE_WRITER: bool;
     /// Refreshes the planner's statistics of the store's tables, where
     /// the planner needs them.
     const ANALYZE: Option<&'static str>;
-    /// A new member's id is its group's largest plus one, given by the
-    /// insert (SQLite, whose members are keyed by group and id), rather
-    /// than drawn by the database from one sequence.
-    const MEMBER_IDS_BY_GROUP: bool = false;
-
     /// A connection statements run on.
     type Conn: Send;
     /// A row of a result.

@@ -858,7 +858,7 @@ impl<DB: Dialect> SqlStore<DB> {
             kind,
             key,
         ];
-        let inserted = match DB::MEMBER_IDS_BY_GROUP {
+        let inserted = match DB::SINGLE_WRITER {
             true => Self::exec(tx, INSERT_WITH_ID, values).await?,
             false => Self::exec(tx, INSERT, &values[..8]).await?,
         };

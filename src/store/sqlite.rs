@@ -82,8 +82,6 @@ impl Dialect for Sqlite {
     // (`sqlite_stat1`) it chose worse plans for the list pages (measured:
     // the `list` benchmark at half the rate).
     const ANALYZE: Option<&'static str> = None;
-    // The single writer makes "largest plus one" race-free.
-    const MEMBER_IDS_BY_GROUP: bool = true;
 
     type Conn = Connection;
     type Row = SqliteRow;
