@@ -121,15 +121,16 @@ pub trait Dialect: Sized + Send + 'static {
     /// Whether the sessions are guarded against transactions that the
     /// database rolls back without an error (on a Galera node; see
     /// `mysql.rs`): a statement left outside its transaction cannot write,
-    /// and a transaction commits with [`Dialect::commit_if_open`].
+    /// a transaction begins with a mark ([`Dialect::begin`] with `guarded`)
+    /// and commits with [`Dialect::commit_guarded`].
     fn guarded(_pools: &Self::Pools) -> impl Future<Output = Result<bool, sqlx::Error>> + Send {
         async { Ok(false) }
     }
 
-    /// Commits the transaction on `conn` if it is still open, in one
-    /// command, and fails as a conflict otherwise; [`Dialect::commit`] then
-    /// finds nothing left to commit.
-    fn commit_if_open(
+    /// Commits the transaction on `conn` and checks that its mark is there,
+    /// in one command; fails as a conflict if not (nothing was committed).
+    /// [`Dialect::commit`] then finds nothing left to commit.
+    fn commit_guarded(
         _conn: &mut Self::Conn,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async { Ok(()) }
@@ -138,8 +139,11 @@ pub trait Dialect: Sized + Send + 'static {
     /// A connection for a read.
     fn lend(pools: &Self::Pools) -> impl Future<Output = Result<Self::Lent, sqlx::Error>> + Send;
 
-    /// Begins a write transaction.
-    fn begin(pools: &Self::Pools) -> impl Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
+    /// Begins a write transaction; marked, where sessions are `guarded`.
+    fn begin(
+        pools: &Self::Pools,
+        guarded: bool,
+    ) -> impl Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
 
     /// Commits it; when this returns `Ok`, the writes are durable.
     fn commit(tx: Self::Tx) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
@@ -177,6 +181,9 @@ pub trait SqlxDialect: Database {
     const ANALYZE: &'static str;
     /// The statement that begins a write transaction, if not `BEGIN`.
     const BEGIN: Option<&'static str> = None;
+    /// The command that begins a write transaction where sessions are
+    /// guarded (see [`Dialect::guarded`]).
+    const BEGIN_GUARDED: &'static str = "";
     const WRITE_ALONE_GUARDED: &'static str = "";
 
     fn is_conflict(error: &dyn DatabaseError) -> bool;
@@ -196,7 +203,7 @@ pub trait SqlxDialect: Database {
         async { Ok(false) }
     }
 
-    fn commit_if_open(
+    fn commit_guarded(
         _conn: &mut Self::Connection,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
         async { Ok(()) }
@@ -293,16 +300,17 @@ where
         <DB as SqlxDialect>::guarded(pool).await
     }
 
-    async fn commit_if_open(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
-        <DB as SqlxDialect>::commit_if_open(conn).await
+    async fn commit_guarded(conn: &mut DB::Connection) -> Result<(), sqlx::Error> {
+        <DB as SqlxDialect>::commit_guarded(conn).await
     }
 
     async fn lend(pool: &Pool<DB>) -> Result<PoolConnection<DB>, sqlx::Error> {
         pool.acquire().await
     }
 
-    async fn begin(pool: &Pool<DB>) -> Result<Self::Tx, sqlx::Error> {
+    async fn begin(pool: &Pool<DB>, guarded: bool) -> Result<Self::Tx, sqlx::Error> {
         match <DB as SqlxDialect>::BEGIN {
+            _ if guarded => pool.begin_with(<DB as SqlxDialect>::BEGIN_GUARDED).await,
             Some(statement) => pool.begin_with(statement).await,
             None => pool.begin().await,
         }

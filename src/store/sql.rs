@@ -158,22 +158,25 @@ macro_rules! args {
 
 /// `transaction!(self, "what", |tx| { ... Ok(value) })`: runs the block in a
 /// transaction on the writer, with `tx: &mut DB::Conn`, and commits
-/// when it yields `Ok` (an early `return` included), only if it is still
-/// open where the database may have dropped it unannounced (see
-/// [`Dialect::guarded`]); the whole transaction is re-run after a conflict
-/// or a connection lost before the commit (see `SqlStore::run`).
+/// when it yields `Ok` (an early `return` included); where the database
+/// may drop it unannounced (see [`Dialect::guarded`]), checking that the
+/// commit happened. The whole transaction is re-run after a conflict (a
+/// commit found not to have happened included) or a connection lost before
+/// the commit (see `SqlStore::run`).
 macro_rules! transaction {
     ($store:ident, $what:literal, |$tx:ident| $body:block) => {{
         let phase = Phase::default();
         $store
             .run($what, &phase, || async {
-                let mut transaction = $store.acquire(DB::begin(&$store.pools)).await?;
+                let mut transaction = $store
+                    .acquire(DB::begin(&$store.pools, $store.guarded))
+                    .await?;
                 let $tx: &mut DB::Conn = &mut transaction;
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
                 phase.commit();
                 if $store.guarded {
-                    DB::commit_if_open(&mut transaction).await?;
+                    DB::commit_guarded(&mut transaction).await?;
                 }
                 DB::commit(transaction).await?;
                 Ok(value)

@@ -158,7 +158,7 @@ impl Dialect for Sqlite {
         }
     }
 
-    async fn begin(pools: &SqlitePools) -> Result<Tx, sqlx::Error> {
+    async fn begin(pools: &SqlitePools, _guarded: bool) -> Result<Tx, sqlx::Error> {
         pools.check_open()?;
         pools.writer.begin().await
     }

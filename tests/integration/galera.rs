@@ -1101,3 +1101,78 @@ async fn recording_rows(url: &str, anchor: &str) -> String {
     .unwrap_or_default();
     format!("recordings {recordings:?}; files {files:?}")
 }
+
+/// Viewers entering one room through all three nodes at once: every enter
+/// writes the room's row, so transactions on different nodes abort each
+/// other all the time. Every acknowledged enter is there afterwards, and
+/// the room counts exactly its members. (MariaDB sometimes answers OK to
+/// the COMMIT of such an aborted transaction with nothing committed; the
+/// commit mark catches it, see `mysql.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_enters_on_one_hot_room_all_stay() {
+    let Some(cluster) = cluster("acknowledged_enters_on_one_hot_room_all_stay") else {
+        return;
+    };
+    let (urls, nodes, lb) = three_nodes(&cluster).await;
+    let lb = Arc::new(lb);
+    ok(&lb.client, &lb.bases[0], &session(0)).await;
+    const VIEWERS_PER_NODE: usize = 8;
+    const ENTERS_PER_VIEWER: usize = 120;
+    let viewers = (0..3 * VIEWERS_PER_NODE).map(|v| {
+        let lb = lb.clone();
+        async move {
+            let node = v % 3;
+            let mut acked = Vec::new();
+            for k in 0..ENTERS_PER_VIEWER {
+                let id = format!("hot-{v}-{k}");
+                let enter = json!({"Action":"EnterGroup","userid":id,"liveuserid":anchor(0),
+                    "groupid":group(0),"nickname":id,"headpic":"","flag":0});
+                match lb.send(node, &enter).await {
+                    Reply::Ok => acked.push(id),
+                    Reply::Failed => {}
+                    Reply::Wrong(what) => panic!("{what}"),
+                }
+            }
+            acked
+        }
+    });
+    let mut acked = BTreeSet::new();
+    for viewer in futures_join_all(viewers).await {
+        acked.extend(viewer);
+    }
+    let mut db = MySqlConnection::connect(&urls[0]).await.expect("connect");
+    let stored: BTreeSet<String> =
+        sqlx::query_scalar("SELECT CAST(userid AS CHAR) FROM members WHERE anchor = ?")
+            .bind(anchor(0))
+            .fetch_all(&mut db)
+            .await
+            .expect("members")
+            .into_iter()
+            .collect();
+    let count: i64 = sqlx::query_scalar("SELECT viewer_count FROM rooms WHERE userid = ?")
+        .bind(anchor(0))
+        .fetch_one(&mut db)
+        .await
+        .expect("the room");
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    let conflicts = total(&lb.client, &nodes, "minilvb_db_retries_total", "conflict").await;
+    eprintln!(
+        "galera hot room: {} enters acknowledged of {}, {conflicts} transactions re-run after a conflict",
+        acked.len(),
+        3 * VIEWERS_PER_NODE * ENTERS_PER_VIEWER
+    );
+    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+    assert_eq!(
+        count,
+        stored.len() as i64,
+        "the room's count against its members"
+    );
+    assert!(
+        acked.len() * 10 >= 9 * 3 * VIEWERS_PER_NODE * ENTERS_PER_VIEWER,
+        "most enters acknowledged: {}",
+        acked.len()
+    );
+    for served in nodes {
+        served.node.stop().await;
+    }
+}
