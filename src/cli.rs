@@ -220,14 +220,14 @@ pub fn main() -> ExitCode {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let store = store::connect(&settings.database).await?;
+    let store = store::connect(&settings.database, None).await?;
     store.close().await;
     tracing::info!(database = %crate::redact_url(&settings.database.url), "migrations applied");
     Ok(())
 }
 
 async fn import_legacy(settings: Settings, from: &str) -> anyhow::Result<()> {
-    let store = store::connect(&settings.database).await?;
+    let store = store::connect(&settings.database, None).await?;
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let result = crate::import::import_legacy(from, store.as_ref(), &settings, now).await;
     store.close().await;
@@ -315,7 +315,7 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
     use crate::clock::{Clock, SystemClock};
     use crate::operator;
 
-    let store = store::connect(&settings.database).await?;
+    let store = store::connect(&settings.database, None).await?;
     let store = store.as_ref();
     let now = SystemClock.now();
     let order = settings.members.order;

@@ -64,12 +64,14 @@ impl Application {
         let addr = settings.listen_addr()?;
         let metrics_addr = settings.metrics_addr()?;
         telemetry::metrics::install();
-        let store = store::connect(&settings.database).await.with_context(|| {
-            format!(
-                "cannot open the database ({})",
-                redact_url(&settings.database.url)
-            )
-        })?;
+        let store = store::connect(&settings.database, Some(settings.members.order))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database ({})",
+                    redact_url(&settings.database.url)
+                )
+            })?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("server.listen: cannot listen on {addr}"))?;

@@ -469,12 +469,13 @@ impl<'a> Runner<'a> {
                     .iter()
                     .any(|k| *k != ScenarioKind::Baseline);
                 let store = match &config.database_url {
-                    Some(url) => {
-                        Some(server_rt.block_on(crate::store::connect(&DatabaseSettings {
+                    Some(url) => Some(server_rt.block_on(crate::store::connect(
+                        &DatabaseSettings {
                             url: url.clone(),
                             ..Default::default()
-                        }))?)
-                    }
+                        },
+                        None,
+                    ))?),
                     None if seeding => anyhow::bail!(
                         "--target needs --database-url (the target's database) to seed the scenarios"
                     ),

@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::PoolStats;
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, MemberOrder};
 
 /// A bound value.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +117,15 @@ pub trait Dialect: Sized + Send + 'static {
     fn open(
         settings: &DatabaseSettings,
     ) -> impl Future<Output = anyhow::Result<Self::Pools>> + Send;
+
+    /// Keeps the indexes that `order` needs and drops those it does not,
+    /// where that is the dialect's choice (SQLite: one node decides).
+    fn index_members_for(
+        _pools: &Self::Pools,
+        _order: MemberOrder,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async { Ok(()) }
+    }
 
     /// Whether the sessions are guarded against transactions that the
     /// database rolls back without an error (on a Galera node; see

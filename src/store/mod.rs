@@ -457,12 +457,22 @@ pub fn like_lanes(url: &str) -> usize {
 }
 
 /// Opens the store the URL selects and brings its schema up to date.
-pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Arc<dyn Store>> {
+/// `members`: the member order the server serves, for the indexes that
+/// depend on it (see `members.order`); `None` (tools, tests) leaves them
+/// as they are.
+pub async fn connect(
+    settings: &DatabaseSettings,
+    members: Option<MemberOrder>,
+) -> anyhow::Result<Arc<dyn Store>> {
     let backend = Backend::from_url(&settings.url)?;
     let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => Arc::new(sql::SqlStore::<sqlite::Sqlite>::connect(settings).await?),
-        Backend::Postgres => Arc::new(sql::SqlStore::<sqlx::Postgres>::connect(settings).await?),
-        Backend::MySql => Arc::new(sql::SqlStore::<sqlx::MySql>::connect(settings).await?),
+        Backend::Sqlite => {
+            Arc::new(sql::SqlStore::<sqlite::Sqlite>::connect(settings, members).await?)
+        }
+        Backend::Postgres => {
+            Arc::new(sql::SqlStore::<sqlx::Postgres>::connect(settings, members).await?)
+        }
+        Backend::MySql => Arc::new(sql::SqlStore::<sqlx::MySql>::connect(settings, members).await?),
     };
     Ok(match settings.list_snapshot_ms {
         0 => store,

@@ -479,8 +479,14 @@ impl<DB: Dialect> SqlStore<DB> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+    pub async fn connect(
+        settings: &DatabaseSettings,
+        members: Option<MemberOrder>,
+    ) -> anyhow::Result<Self> {
         let pools = DB::open(settings).await?;
+        if let Some(order) = members {
+            DB::index_members_for(&pools, order).await?;
+        }
         let guarded = DB::guarded(&pools).await?;
         Ok(Self {
             pools,

@@ -109,7 +109,9 @@ impl Harness {
             settings.database.url = "sqlite::memory:".into();
             settings.rate_limit.enabled = false;
             settings.derive_domains();
-            let store = minilvb::store::connect(&settings.database).await.unwrap();
+            let store = minilvb::store::connect(&settings.database, None)
+                .await
+                .unwrap();
             let ctx = Context::new(store, Arc::new(ManualClock::new(T0)), Arc::new(settings));
             router(AppState::new(ctx).unwrap())
         });

@@ -487,7 +487,7 @@ backend_test! {
             url: app.settings.database.url.clone(),
             list_snapshot_ms: 0,
             ..DatabaseSettings::default()
-        })
+        }, None)
         .await
         .expect("a second store");
         let room = Counted::Room { userid: "a1".into() };

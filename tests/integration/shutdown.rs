@@ -179,10 +179,13 @@ async fn enter_until_gone(
 
 /// Every member of the room, read from the database with a fresh store.
 async fn members_in_database(db_url: &str) -> BTreeSet<String> {
-    let store = minilvb::store::connect(&DatabaseSettings {
-        url: db_url.to_owned(),
-        ..DatabaseSettings::default()
-    })
+    let store = minilvb::store::connect(
+        &DatabaseSettings {
+            url: db_url.to_owned(),
+            ..DatabaseSettings::default()
+        },
+        None,
+    )
     .await
     .expect("the database reopens");
     let room = Group::Room {
