@@ -258,13 +258,40 @@ pub struct ScenarioReport {
     pub checks: Vec<Check>,
     /// The process's memory while the scenario ran (server and client).
     pub memory: Option<Memory>,
-    /// The `baseline` scenario's peak in the same run.
-    pub baseline_rps: Option<f64>,
+    /// The `baseline` scenario's peak in the same run, measured just
+    /// before and just after this scenario (see [`Bracket`]).
+    pub baseline: Option<Bracket>,
+}
+
+/// The baseline measured on either side of a scenario. This machine's
+/// speed can change between phases (the same baseline measured 117k and
+/// 210k req/s minutes apart here, with no other load and no steal time):
+/// a fraction is only meaningful against a baseline measured at the same
+/// speed, so each scenario is compared with the mean of the two, and the
+/// report says when they differ by more than [`Bracket::STEADY`].
+#[derive(Debug, Clone, Copy)]
+pub struct Bracket {
+    pub before: f64,
+    pub after: f64,
+}
+
+impl Bracket {
+    /// The largest difference between the two baselines, as a fraction of
+    /// the smaller, that still counts as the same speed.
+    pub const STEADY: f64 = 0.10;
+
+    pub fn rps(&self) -> f64 {
+        (self.before + self.after) / 2.0
+    }
+
+    pub fn steady(&self) -> bool {
+        (self.before - self.after).abs() <= Self::STEADY * self.before.min(self.after)
+    }
 }
 
 impl ScenarioReport {
     pub fn fraction(&self) -> Option<f64> {
-        self.baseline_rps.map(|b| self.peak.rps() / b)
+        self.baseline.map(|b| self.peak.rps() / b.rps())
     }
 }
 
@@ -381,6 +408,7 @@ pub fn run(config: &Config) -> anyhow::Result<RunReport> {
         sweep: Vec::new(),
         sweep_checks: Vec::new(),
     };
+    // The latest baseline measured: before the next scenario.
     let mut baseline_rps = None;
     for kind in kinds {
         let sizes = &config.sizes;
@@ -395,10 +423,22 @@ pub fn run(config: &Config) -> anyhow::Result<RunReport> {
                 continue;
             }
         };
-        if kind == ScenarioKind::Baseline {
-            baseline_rps = Some(scenario.peak.rps());
-        }
-        scenario.baseline_rps = baseline_rps;
+        scenario.baseline = match (kind, baseline_rps) {
+            (ScenarioKind::Baseline, _) => {
+                let rps = scenario.peak.rps();
+                baseline_rps = Some(rps);
+                Some(Bracket {
+                    before: rps,
+                    after: rps,
+                })
+            }
+            (_, Some(before)) => {
+                let after = runner.baseline_again()?;
+                baseline_rps = Some(after);
+                Some(Bracket { before, after })
+            }
+            (_, None) => None,
+        };
         if config.progress {
             eprintln!("{}", report::scenario_text(&scenario));
         }
@@ -689,8 +729,25 @@ impl<'a> Runner<'a> {
             half,
             checks,
             memory,
-            baseline_rps: None,
+            baseline: None,
         })
+    }
+
+    /// The baseline's peak once more, after a scenario (see [`Bracket`]).
+    fn baseline_again(&self) -> anyhow::Result<f64> {
+        let server = self.start_server(true)?;
+        self.progress(|| format!("baseline again ({})", load_average()));
+        let mut baseline = scenarios::Baseline::new();
+        self.seed(&mut baseline, &server)?;
+        let phase = self.phase(
+            &mut baseline,
+            &server,
+            self.config.connections,
+            None,
+            self.config.duration,
+        );
+        self.stop_server(server)?;
+        Ok(phase.rps())
     }
 
     fn scale(&self) -> anyhow::Result<ScaleReport> {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::stats::{Memory, OpStats};
-use super::{Check, PhaseReport, RunReport, ScaleReport, ScenarioReport, SweepPoint};
+use super::{Check, PhaseReport, RunReport, ScaleReport, ScenarioKind, ScenarioReport, SweepPoint};
 
 /// A latency in milliseconds, with the digits that matter.
 pub fn ms(d: Duration) -> String {
@@ -68,10 +68,19 @@ fn checks_text(out: &mut String, checks: &[Check]) {
 
 pub fn scenario_text(s: &ScenarioReport) -> String {
     let mut out = String::new();
-    let fraction = s
-        .fraction()
-        .map(|f| format!(", {f:.2} of baseline"))
-        .unwrap_or_default();
+    let fraction = match (s.fraction(), s.baseline) {
+        (Some(f), Some(b)) if s.kind != ScenarioKind::Baseline => format!(
+            ", {f:.2} of baseline ({:.0} before, {:.0} after{})",
+            b.before,
+            b.after,
+            if b.steady() {
+                ""
+            } else {
+                ": the machine's speed changed, compare with care"
+            }
+        ),
+        _ => String::new(),
+    };
     let _ = writeln!(
         out,
         "== {} ({} connections): {:.0} req/s{fraction}; seeded in {:.1} s; peak RSS {} MiB; other processes took {} % of the CPUs",
@@ -230,10 +239,11 @@ fn summary_text(report: &RunReport) -> String {
     let _ = writeln!(out, "== summary: {}", conditions(report));
     let _ = writeln!(
         out,
-        "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
+        "  {:<9} {:>9} {:>15} {:>15} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
         "scenario",
         "req/s",
-        "baseline",
+        "of baseline",
+        "base bef/aft",
         "p50",
         "p90",
         "p99",
@@ -248,8 +258,8 @@ fn summary_text(report: &RunReport) -> String {
         let c = summary_cells(s);
         let _ = writeln!(
             out,
-            "  {:<9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
+            "  {:<9} {:>9} {:>15} {:>15} {:>7} {:>7} {:>7} {:>7} {:>7} {:>13} {:>8} {:>7} {:>7}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]
         );
     }
     let _ = writeln!(
@@ -274,15 +284,23 @@ fn others(phases: &[Option<&PhaseReport>]) -> String {
         .map_or("?".into(), |share| format!("{:.0}", share * 100.0))
 }
 
-/// One scenario's summary: name, req/s, fraction of baseline, p50, p90,
-/// p99, max, errors, p99 at half peak, peak RSS, checks, others' CPU.
-fn summary_cells(s: &ScenarioReport) -> [String; 12] {
+/// One scenario's summary: name, req/s, fraction of baseline, the baseline
+/// before and after it, p50, p90, p99, max, errors, p99 at half peak, peak
+/// RSS, checks, others' CPU.
+fn summary_cells(s: &ScenarioReport) -> [String; 13] {
     let total = s.peak.stats.total();
     let h = &total.latency;
     [
         s.kind.name().to_owned(),
         format!("{:.0}", s.peak.rps()),
-        s.fraction().map_or("-".into(), |f| format!("{f:.2}")),
+        match (s.fraction(), s.baseline) {
+            (Some(f), Some(b)) if !b.steady() => format!("{f:.2} (unsteady)"),
+            (Some(f), _) => format!("{f:.2}"),
+            _ => "-".into(),
+        },
+        s.baseline
+            .filter(|_| s.kind != ScenarioKind::Baseline)
+            .map_or("-".into(), |b| format!("{:.0} / {:.0}", b.before, b.after)),
         ms(h.quantile(0.5)),
         ms(h.quantile(0.9)),
         ms(h.quantile(0.99)),
@@ -322,7 +340,7 @@ pub fn markdown(report: &RunReport) -> String {
     let _ = writeln!(out, "{}.\n", conditions(report));
     let _ = writeln!(
         out,
-        "| scenario | req/s | of baseline | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak (from the send) | peak RSS MiB | checks | other processes' CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+        "| scenario | req/s | of baseline | baseline before / after | p50 ms | p90 ms | p99 ms | max ms | errors | p99 ms at half peak (from the send) | peak RSS MiB | checks | other processes' CPU % |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     );
     for s in &report.scenarios {
         let _ = writeln!(out, "| {} |", summary_cells(s).join(" | "));
