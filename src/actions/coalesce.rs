@@ -13,6 +13,12 @@
 //! contend for a row (see `store::sql`, `add_likes`). SQLite has one lane:
 //! its single writer already commits concurrent updates together.
 //!
+//! On SQLite the likes of every target are also applied together: one
+//! batch in flight at a time, all the targets' sums in one transaction
+//! (`Store::add_likes_many`), and what arrives meanwhile goes in the next.
+//! Likes spread over many rooms then cost the writer one transaction, not
+//! one each (and the server one task, not one per room).
+//!
 //! Summing +1s and -1s and flooring once at zero gives the result of one
 //! valid order of those concurrent requests (increments first), so counts
 //! stay exactly the acknowledged increments minus decrements, floored. Lanes
@@ -37,11 +43,21 @@ pub trait ApplyLikes: Send + Sync + 'static {
         target: &Counted,
         delta: i64,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Several targets' sums at once (see [`Store::add_likes_many`]).
+    fn add_likes_many(
+        &self,
+        batch: &[(Counted, i64)],
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
 }
 
 impl<S: Store + ?Sized> ApplyLikes for S {
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
         Store::add_likes(self, target, delta).await
+    }
+
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        Store::add_likes_many(self, batch).await
     }
 }
 
@@ -55,15 +71,37 @@ struct Pending {
 
 /// One per server; shared by all requests.
 pub struct LikeCoalescer {
-    /// Updates of one target in flight at once, at least 1.
+    /// Updates of one target in flight at once, at least 1; unused when
+    /// `batched`.
     lanes: usize,
-    targets: Mutex<HashMap<Counted, Pending>>,
+    /// Every target's likes in one batch, one batch in flight.
+    batched: bool,
+    targets: Mutex<Targets>,
+}
+
+#[derive(Default)]
+struct Targets {
+    pending: HashMap<Counted, Pending>,
+    /// A batch is being applied (when `batched`).
+    flushing: bool,
 }
 
 impl LikeCoalescer {
+    /// Up to `lanes` updates of each target in flight.
     pub fn new(lanes: usize) -> Self {
         Self {
             lanes: lanes.max(1),
+            batched: false,
+            targets: Mutex::default(),
+        }
+    }
+
+    /// Every target's likes applied together, one batch at a time: for a
+    /// single writer, which applies one update at a time anyway.
+    pub fn batched() -> Self {
+        Self {
+            lanes: 1,
+            batched: true,
             targets: Mutex::default(),
         }
     }
@@ -79,17 +117,27 @@ impl LikeCoalescer {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut targets = self.lock();
-            let pending = targets.entry(target.clone()).or_default();
+            let pending = targets.pending.entry(target.clone()).or_default();
             pending.delta += delta;
             pending.waiters.push(tx);
-            let free_lane = pending.in_flight < self.lanes;
-            pending.in_flight += usize::from(free_lane);
-            free_lane
+            if self.batched {
+                !std::mem::replace(&mut targets.flushing, true)
+            } else {
+                let free_lane = pending.in_flight < self.lanes;
+                pending.in_flight += usize::from(free_lane);
+                free_lane
+            }
         };
-        if start {
-            // Its own task, so that a client hanging up cannot strand the
-            // others waiting on the same update.
-            tokio::spawn(Arc::clone(self).flush(Arc::clone(store), target.clone()));
+        // Its own task, so that a client hanging up cannot strand the
+        // others waiting on the same update.
+        match (start, self.batched) {
+            (false, _) => {}
+            (true, true) => {
+                tokio::spawn(Arc::clone(self).flush_all(Arc::clone(store)));
+            }
+            (true, false) => {
+                tokio::spawn(Arc::clone(self).flush(Arc::clone(store), target.clone()));
+            }
         }
         rx.await.unwrap_or_else(|_| {
             // The flushing task panicked; nothing was acknowledged.
@@ -97,7 +145,7 @@ impl LikeCoalescer {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counted, Pending>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Targets> {
         self.targets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -117,7 +165,7 @@ impl LikeCoalescer {
             tokio::task::yield_now().await;
             let (delta, waiters) = {
                 let mut targets = self.lock();
-                let Some(pending) = targets.get_mut(&target) else {
+                let Some(pending) = targets.pending.get_mut(&target) else {
                     return;
                 };
                 if pending.waiters.is_empty() {
@@ -126,7 +174,7 @@ impl LikeCoalescer {
                     lane.released = true;
                     pending.in_flight -= 1;
                     if pending.in_flight == 0 {
-                        targets.remove(&target);
+                        targets.pending.remove(&target);
                     }
                     return;
                 }
@@ -140,6 +188,69 @@ impl LikeCoalescer {
                 let _ = waiter.send(reply.clone());
             }
         }
+    }
+
+    /// The batches (`batched`): applies every target's sum together, again
+    /// and again, until nothing is left.
+    async fn flush_all<S: ApplyLikes + ?Sized>(self: Arc<Self>, store: Arc<S>) {
+        let mut batching = Batching {
+            coalescer: &self,
+            released: false,
+        };
+        loop {
+            tokio::task::yield_now().await;
+            let (batch, waiters): (Vec<(Counted, i64)>, Vec<Vec<_>>) = {
+                let mut targets = self.lock();
+                if targets.pending.is_empty() {
+                    // Under the lock that a new like takes (see `flush`).
+                    targets.flushing = false;
+                    batching.released = true;
+                    return;
+                }
+                targets
+                    .pending
+                    .drain()
+                    .map(|(target, p)| ((target, p.delta), p.waiters))
+                    .unzip()
+            };
+            match store.add_likes_many(&batch).await {
+                Ok(found) => {
+                    for (waiters, found) in waiters.into_iter().zip(found) {
+                        for waiter in waiters {
+                            let _ = waiter.send(Ok(found));
+                        }
+                    }
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for waiter in waiters.into_iter().flatten() {
+                        let _ = waiter.send(Err(Arc::clone(&error)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The batches in flight. Should one panic, the likes waiting for the next
+/// are answered with an error (nothing of theirs was applied) and the next
+/// like starts the batches again.
+struct Batching<'a> {
+    coalescer: &'a LikeCoalescer,
+    released: bool,
+}
+
+impl Drop for Batching<'_> {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let mut targets = self.coalescer.lock();
+        targets.flushing = false;
+        // Dropping their senders answers them WorkerCrashed.
+        let stranded = std::mem::take(&mut targets.pending);
+        drop(targets);
+        drop(stranded);
     }
 }
 
@@ -158,13 +269,13 @@ impl Drop for Lane<'_> {
             return;
         }
         let mut targets = self.coalescer.lock();
-        let Some(pending) = targets.get_mut(self.target) else {
+        let Some(pending) = targets.pending.get_mut(self.target) else {
             return;
         };
         pending.in_flight -= 1;
         if pending.in_flight == 0 {
             // Dropping their senders answers them WorkerCrashed.
-            let stranded = targets.remove(self.target);
+            let stranded = targets.pending.remove(self.target);
             drop(targets);
             drop(stranded);
         }
@@ -188,6 +299,8 @@ mod tests {
         applied: Mutex<Vec<i64>>,
         /// The update carrying this many likes fails.
         fail_delta: Option<i64>,
+        /// Batches committed (`add_likes_many`), in commit order.
+        batches: Mutex<Vec<Vec<(Counted, i64)>>>,
     }
 
     impl Gated {
@@ -198,6 +311,7 @@ mod tests {
                 most_in_flight: AtomicUsize::new(0),
                 applied: Mutex::default(),
                 fail_delta,
+                batches: Mutex::default(),
             })
         }
     }
@@ -214,17 +328,43 @@ mod tests {
             self.applied.lock().unwrap().push(delta);
             Ok(true)
         }
+
+        async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            self.gate.acquire().await.unwrap().forget();
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let sum: i64 = batch.iter().map(|(_, delta)| delta).sum();
+            if self.fail_delta == Some(sum) {
+                return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            }
+            self.batches
+                .lock()
+                .unwrap()
+                .push(batch.iter().map(|(t, d)| (t.clone(), *d)).collect());
+            // A target named "gone" does not exist.
+            Ok(batch.iter().map(|(t, _)| *t != target("gone")).collect())
+        }
     }
 
     fn room() -> Counted {
+        target("a1")
+    }
+
+    fn target(userid: &str) -> Counted {
         Counted::Room {
-            userid: "a1".into(),
+            userid: userid.into(),
         }
     }
 
     impl LikeCoalescer {
         fn waiting(&self) -> usize {
-            self.lock().get(&room()).map_or(0, |p| p.waiters.len())
+            self.lock().pending.values().map(|p| p.waiters.len()).sum()
+        }
+
+        fn idle(&self) -> bool {
+            let targets = self.lock();
+            targets.pending.is_empty() && !targets.flushing
         }
     }
 
@@ -274,7 +414,7 @@ mod tests {
         applied.sort_unstable();
         assert_eq!(applied, [1, 1, 8]);
         assert_eq!(store.most_in_flight.load(Ordering::SeqCst), 2);
-        until(|| likes.lock().is_empty()).await;
+        until(|| likes.idle()).await;
     }
 
     #[tokio::test]
@@ -298,7 +438,7 @@ mod tests {
             applied, acknowledged,
             "what was acknowledged is what was applied"
         );
-        until(|| likes.lock().is_empty()).await;
+        until(|| likes.idle()).await;
         // The target takes likes again.
         store.gate.add_permits(1);
         assert!(likes.add(&store, &room(), 1).await.unwrap());
@@ -317,18 +457,105 @@ mod tests {
             }
             Ok(true)
         }
+
+        async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the update's bug");
+            }
+            Ok(vec![true; batch.len()])
+        }
     }
 
     #[tokio::test]
     async fn a_panicking_update_gives_its_lane_back() {
+        for likes in [LikeCoalescer::new(1), LikeCoalescer::batched()] {
+            a_panicking_update_gives_its_lane_back_in(likes).await;
+        }
+    }
+
+    async fn a_panicking_update_gives_its_lane_back_in(likes: LikeCoalescer) {
         let store = Arc::new(PanicsOnce::default());
-        let likes = Arc::new(LikeCoalescer::new(1));
+        let likes = Arc::new(likes);
         let reply = likes.add(&store, &room(), 1).await;
         assert!(reply.is_err(), "nothing acknowledged");
-        until(|| likes.lock().is_empty()).await;
+        until(|| likes.idle()).await;
         assert!(
             likes.add(&store, &room(), 1).await.unwrap(),
             "the lane is free"
+        );
+    }
+
+    /// Batched: likes on several targets that arrive while a batch is
+    /// applied go together into the next one, each target's summed; every
+    /// like is answered with its target's existence once its batch commits.
+    #[tokio::test]
+    async fn batches_take_every_target_that_came_meanwhile() {
+        let store = Gated::failing(None);
+        let likes = Arc::new(LikeCoalescer::batched());
+        let like = |userid: &'static str| {
+            let (likes, store) = (Arc::clone(&likes), Arc::clone(&store));
+            tokio::spawn(async move { likes.add(&store, &target(userid), 1).await })
+        };
+        let first = like("a1");
+        until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
+        let mut replies: Vec<_> = ["a1", "a2", "a2", "gone", "a3", "a2"]
+            .into_iter()
+            .map(|userid| (userid, like(userid)))
+            .collect();
+        until(|| likes.waiting() == 6).await;
+        assert_eq!(
+            store.in_flight.load(Ordering::SeqCst),
+            1,
+            "one batch in flight"
+        );
+        store.gate.add_permits(2);
+        assert!(first.await.unwrap().unwrap());
+        for (userid, reply) in replies.drain(..) {
+            assert_eq!(reply.await.unwrap().unwrap(), userid != "gone", "{userid}");
+        }
+        let mut batches = store.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 2);
+        batches[1].sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+        assert_eq!(batches[0], [(target("a1"), 1)]);
+        assert_eq!(
+            batches[1],
+            [
+                (target("a1"), 1),
+                (target("a2"), 3),
+                (target("a3"), 1),
+                (target("gone"), 1)
+            ]
+        );
+        until(|| likes.idle()).await;
+    }
+
+    /// Batched: a batch that fails answers each of its likes with the
+    /// error, and only them; the next batch applies.
+    #[tokio::test]
+    async fn a_failed_batch_fails_its_likes_and_only_them() {
+        let store = Gated::failing(Some(3));
+        let likes = Arc::new(LikeCoalescer::batched());
+        let like = |userid: &'static str| {
+            let (likes, store) = (Arc::clone(&likes), Arc::clone(&store));
+            tokio::spawn(async move { likes.add(&store, &target(userid), 1).await })
+        };
+        let first = like("a1");
+        until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
+        let failing: Vec<_> = ["a1", "a2", "a2"].into_iter().map(like).collect();
+        until(|| likes.waiting() == 3).await;
+        store.gate.add_permits(2);
+        assert!(first.await.unwrap().unwrap());
+        for reply in failing {
+            let error = reply.await.unwrap().expect_err("the batch failed");
+            assert!(matches!(*error, StoreError::Database(_)), "{error}");
+        }
+        until(|| likes.idle()).await;
+        store.gate.add_permits(1);
+        assert!(likes.add(&store, &room(), 1).await.unwrap());
+        assert_eq!(
+            store.batches.lock().unwrap().len(),
+            2,
+            "the failed one not applied"
         );
     }
 }

@@ -28,9 +28,12 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
-        let lanes = crate::store::like_lanes(&settings.database.url);
+        let likes = match crate::store::like_lanes(&settings.database.url) {
+            Some(lanes) => coalesce::LikeCoalescer::new(lanes),
+            None => coalesce::LikeCoalescer::batched(),
+        };
         Self {
-            likes: Arc::new(coalesce::LikeCoalescer::new(lanes)),
+            likes: Arc::new(likes),
             store,
             clock,
             settings,

@@ -100,6 +100,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds `delta` likes (floored at 0); false when the target does not exist.
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool>;
 
+    /// [`Store::add_likes`] for several targets in one transaction: all
+    /// applied, or none (an error); whether each target exists, in order.
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>>;
+
     /// Whether the room or recording exists.
     async fn exists(&self, target: &Counted) -> StoreResult<bool>;
 
@@ -445,14 +449,15 @@ pub struct ImportedRecording {
 }
 
 /// How many updates of one target's likes a node runs at once (see
-/// `actions::coalesce`). A database server commits concurrent updates
-/// together (one log flush); SQLite's single writer already does, with one.
-pub fn like_lanes(url: &str) -> usize {
+/// `actions::coalesce`): a database server commits concurrent updates
+/// together (one log flush). `None` for SQLite's single writer, which
+/// applies one update at a time: every target's likes go in one batch.
+pub fn like_lanes(url: &str) -> Option<usize> {
     match Backend::from_url(url) {
         // Measured on PostgreSQL and MariaDB (docs/BENCHMARKS.md): a second
         // lane helps; more split the likes into smaller updates for no gain.
-        Ok(Backend::Postgres | Backend::MySql) => 2,
-        Ok(Backend::Sqlite) | Err(_) => 1,
+        Ok(Backend::Postgres | Backend::MySql) => Some(2),
+        Ok(Backend::Sqlite) | Err(_) => None,
     }
 }
 

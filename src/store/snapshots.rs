@@ -1262,6 +1262,14 @@ impl Store for ListSnapshots {
         outcome
     }
 
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        let outcome = self.inner.add_likes_many(batch).await;
+        for (target, _) in batch {
+            self.changed(Key::of(target));
+        }
+        outcome
+    }
+
     async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
         let outcome = self.inner.enter(group, member).await;
         self.changed(Key::group(group));

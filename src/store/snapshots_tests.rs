@@ -392,6 +392,13 @@ impl Store for Memory {
         Ok(self.change(target, |row| row.likecount += delta))
     }
 
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        Ok(batch
+            .iter()
+            .map(|(target, delta)| self.change(target, |row| row.likecount += delta))
+            .collect())
+    }
+
     async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
         Ok(self.change(&counted(group), |row| row.viewercount += 1))
     }

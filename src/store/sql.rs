@@ -346,6 +346,19 @@ impl Drop for LikeLane<'_> {
 const ADD_TO_SLOT: &str = "UPDATE like_slots SET likes = likes + ? \
      WHERE anchor = ? AND kind = ? AND target = ? AND slot = ?";
 
+/// `ADD_TO_SLOT` for `target`'s `slot`, only if the target exists: the
+/// statement and its arguments.
+fn add_to_existing_slot(target: &Counted, slot: i64, delta: i64) -> (String, Vec<Arg<'_>>) {
+    let (table, key, keys) = counted_row(target);
+    let (anchor, kind, like_target) = like_key(target);
+    let mut args = args![delta, anchor, kind, like_target, slot].to_vec();
+    args.extend_from_slice(&keys);
+    (
+        format!("{ADD_TO_SLOT} AND EXISTS (SELECT 1 FROM {table} WHERE {key})"),
+        args,
+    )
+}
+
 /// A target's likes: its row's `like_count` plus its slots.
 fn likes_of<DB: Dialect>(table: &str) -> String {
     let (kind, target) = match table {
@@ -935,6 +948,62 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(())
     }
 
+    /// Adds `delta` likes to `target` in `tx`: into `slot` if positive;
+    /// unlikes through slot 0 one after the other (its row lock, or on
+    /// Galera the conflict of two writes of it), floored at the total.
+    /// False when the target does not exist.
+    async fn apply_likes(
+        tx: &mut DB::Conn,
+        target: &Counted,
+        delta: i64,
+        slot: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let (table, key, keys) = counted_row(target);
+        let like_key = like_key(target);
+        if delta > 0 {
+            let (add, add_args) = add_to_existing_slot(target, slot, delta);
+            if Self::exec(tx, &add, &add_args).await? > 0 {
+                return Ok(true);
+            }
+            let exists = format!("SELECT 1 FROM {table} WHERE {key}");
+            if !Self::found(tx, &exists, &keys).await? {
+                return Ok(false);
+            }
+            Self::add_to_slot(tx, like_key, slot, delta).await?;
+            return Ok(true);
+        }
+        let base = format!("SELECT like_count FROM {table} WHERE {key}");
+        let Some(base) = Self::fetch(tx, &base, &keys)
+            .await?
+            .first()
+            .map(|r| int(r, "like_count"))
+        else {
+            return Ok(false);
+        };
+        if delta == 0 {
+            return Ok(true);
+        }
+        Self::add_to_slot(tx, like_key, 0, 0).await?;
+        let slots = format!(
+            "SELECT CAST(COALESCE(SUM(likes), 0) AS {}) FROM like_slots \
+             WHERE anchor = ? AND kind = ? AND target = ?",
+            DB::INTEGER
+        );
+        let (anchor, kind, like_target) = like_key;
+        let rows = Self::fetch(tx, &slots, args![anchor, kind, like_target]).await?;
+        let total = base
+            + rows
+                .first()
+                .map(|r| r.first_int())
+                .transpose()?
+                .unwrap_or(0);
+        let applied = delta.max(-total);
+        if applied < 0 {
+            Self::add_to_slot(tx, like_key, 0, applied).await?;
+        }
+        Ok(true)
+    }
+
     /// Drops a target's like slots (a new session, a replaced or deleted recording).
     async fn clear_likes(
         tx: &mut DB::Conn,
@@ -1129,9 +1198,6 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        let (table, key, keys) = counted_row(target);
-        let (anchor, kind, like_target) = like_key(target);
-        let exists = format!("SELECT 1 FROM {table} WHERE {key}");
         if delta == 0 {
             return self.exists(target).await;
         }
@@ -1140,53 +1206,31 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             // from several nodes neither wait for each other nor conflict;
             // nor do this node's concurrent updates of the target, each in
             // a lane of its own.
+            let (anchor, kind, like_target) = like_key(target);
             let lane = self.like_lanes.take(anchor, kind, like_target);
             let slot = self.like_slot + lane.index() * LIKE_SLOTS;
             // The slot is there but for the target's first likes: one
             // statement then, committing by itself.
-            let add = format!("{ADD_TO_SLOT} AND EXISTS ({exists})");
-            let mut add_args = args![delta, anchor, kind, like_target, slot].to_vec();
-            add_args.extend_from_slice(&keys);
+            let (add, add_args) = add_to_existing_slot(target, slot, delta);
             if self.write_alone("add_likes", &add, &add_args).await? > 0 {
                 return Ok(true);
             }
             return transaction!(self, "add_likes", |tx| {
-                if !Self::found(tx, &exists, &keys).await? {
-                    return Ok(false);
-                }
-                Self::add_to_slot(tx, (anchor, kind, like_target), slot, delta).await?;
-                Ok(true)
+                Self::apply_likes(tx, target, delta, slot).await
             });
         }
-        // Unlikes, through slot 0 one after the other (its row lock, or on
-        // Galera the conflict of two writes of it), floored at the total.
         transaction!(self, "remove_likes", |tx| {
-            let base = format!("SELECT like_count FROM {table} WHERE {key}");
-            let Some(base) = Self::fetch(tx, &base, &keys)
-                .await?
-                .first()
-                .map(|r| int(r, "like_count"))
-            else {
-                return Ok(false);
-            };
-            Self::add_to_slot(tx, (anchor, kind, like_target), 0, 0).await?;
-            let slots = format!(
-                "SELECT CAST(COALESCE(SUM(likes), 0) AS {}) FROM like_slots \
-                 WHERE anchor = ? AND kind = ? AND target = ?",
-                DB::INTEGER
-            );
-            let rows = Self::fetch(tx, &slots, args![anchor, kind, like_target]).await?;
-            let total = base
-                + rows
-                    .first()
-                    .map(|r| r.first_int())
-                    .transpose()?
-                    .unwrap_or(0);
-            let applied = delta.max(-total);
-            if applied < 0 {
-                Self::add_to_slot(tx, (anchor, kind, like_target), 0, applied).await?;
+            Self::apply_likes(tx, target, delta, 0).await
+        })
+    }
+
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        transaction!(self, "add_likes", |tx| {
+            let mut found = Vec::with_capacity(batch.len());
+            for (target, delta) in batch {
+                found.push(Self::apply_likes(tx, target, *delta, self.like_slot).await?);
             }
-            Ok(true)
+            Ok(found)
         })
     }
 

@@ -356,6 +356,49 @@ backend_test! {
 }
 
 backend_test! {
+    async fn likes_on_many_targets_in_one_batch(backend) {
+        use minilvb::protocol::Counted;
+
+        // What SQLite's coalescer sends: every target's sum in one
+        // transaction, a target gone among them, unlikes floored.
+        let app = std::sync::Arc::new(TestApp::spawn(backend).await);
+        app.go_live("a1", "g1").await;
+        app.go_live("a2", "g2").await;
+        app.add_recording("a1", "f1", T0).await;
+        let room = |userid: &str| Counted::Room { userid: userid.into() };
+        let recording = Counted::Recording { userid: "a1".into(), fileid: "f1".into() };
+        let gone = Counted::Room { userid: "nobody".into() };
+        let found = app
+            .store
+            .add_likes_many(&[(room("a1"), 5), (gone.clone(), 2), (recording.clone(), 3), (room("a2"), 1)])
+            .await
+            .unwrap();
+        assert_eq!(found, [true, false, true, true]);
+        let found = app
+            .store
+            .add_likes_many(&[(room("a1"), -7), (room("a2"), 4), (recording.clone(), 0), (gone, 0)])
+            .await
+            .unwrap();
+        assert_eq!(found, [true, true, true, false]);
+        assert_eq!(app.room("a1").await["likecount"], 0, "floored at zero");
+        assert_eq!(app.room("a2").await["likecount"], 5);
+        assert_eq!(app.recording("a1", "f1").await["likecount"], 3);
+        // And through the protocol, likes on several rooms at once.
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let app = app.clone();
+                tokio::spawn(async move { app.like(if i % 2 == 0 { "a1" } else { "a2" }, 0).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_acked(&task.await.unwrap());
+        }
+        assert_eq!(app.room("a1").await["likecount"], 20);
+        assert_eq!(app.room("a2").await["likecount"], 25);
+    }
+}
+
+backend_test! {
     async fn likes_on_a_recording(backend) {
         let app = TestApp::spawn(backend).await;
         app.go_live("a1", "g1").await;
