@@ -13,11 +13,11 @@
 //! contend for a row (see `store::sql`, `add_likes`). SQLite has one lane:
 //! its single writer already commits concurrent updates together.
 //!
-//! On SQLite the likes of every target are also applied together: one
-//! batch in flight at a time, all the targets' sums in one transaction
-//! (`Store::add_likes_many`), and what arrives meanwhile goes in the next.
-//! Likes spread over many rooms then cost the writer one transaction, not
-//! one each (and the server one task, not one per room).
+//! On SQLite the likes of every target are applied together instead: one
+//! batch in flight at a time (`super::batch`), each target's sum in it, all
+//! in one transaction (`Store::add_likes_many`). Likes spread over many
+//! rooms then cost the writer one transaction, not one each (and the server
+//! one task, not one per room).
 //!
 //! Summing +1s and -1s and flooring once at zero gives the result of one
 //! valid order of those concurrent requests (increments first), so counts
@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use super::batch::Batcher;
 use crate::protocol::Counted;
 use crate::store::{Store, StoreError, StoreResult};
 
@@ -71,19 +72,11 @@ struct Pending {
 
 /// One per server; shared by all requests.
 pub struct LikeCoalescer {
-    /// Updates of one target in flight at once, at least 1; unused when
-    /// `batched`.
+    /// Updates of one target in flight at once, at least 1.
     lanes: usize,
-    /// Every target's likes in one batch, one batch in flight.
-    batched: bool,
-    targets: Mutex<Targets>,
-}
-
-#[derive(Default)]
-struct Targets {
-    pending: HashMap<Counted, Pending>,
-    /// A batch is being applied (when `batched`).
-    flushing: bool,
+    targets: Mutex<HashMap<Counted, Pending>>,
+    /// Every target's likes in batches instead (a single writer).
+    batches: Option<Arc<Batcher<(Counted, i64), bool>>>,
 }
 
 impl LikeCoalescer {
@@ -91,8 +84,8 @@ impl LikeCoalescer {
     pub fn new(lanes: usize) -> Self {
         Self {
             lanes: lanes.max(1),
-            batched: false,
             targets: Mutex::default(),
+            batches: None,
         }
     }
 
@@ -100,9 +93,8 @@ impl LikeCoalescer {
     /// single writer, which applies one update at a time anyway.
     pub fn batched() -> Self {
         Self {
-            lanes: 1,
-            batched: true,
-            targets: Mutex::default(),
+            batches: Some(Arc::default()),
+            ..Self::new(1)
         }
     }
 
@@ -114,30 +106,29 @@ impl LikeCoalescer {
         target: &Counted,
         delta: i64,
     ) -> Reply {
+        if let Some(batches) = &self.batches {
+            let store = Arc::clone(store);
+            return batches
+                .submit((target.clone(), delta), move |likes| {
+                    let store = Arc::clone(&store);
+                    async move { apply_summed(store.as_ref(), &likes).await }
+                })
+                .await;
+        }
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut targets = self.lock();
-            let pending = targets.pending.entry(target.clone()).or_default();
+            let pending = targets.entry(target.clone()).or_default();
             pending.delta += delta;
             pending.waiters.push(tx);
-            if self.batched {
-                !std::mem::replace(&mut targets.flushing, true)
-            } else {
-                let free_lane = pending.in_flight < self.lanes;
-                pending.in_flight += usize::from(free_lane);
-                free_lane
-            }
+            let free_lane = pending.in_flight < self.lanes;
+            pending.in_flight += usize::from(free_lane);
+            free_lane
         };
-        // Its own task, so that a client hanging up cannot strand the
-        // others waiting on the same update.
-        match (start, self.batched) {
-            (false, _) => {}
-            (true, true) => {
-                tokio::spawn(Arc::clone(self).flush_all(Arc::clone(store)));
-            }
-            (true, false) => {
-                tokio::spawn(Arc::clone(self).flush(Arc::clone(store), target.clone()));
-            }
+        if start {
+            // Its own task, so that a client hanging up cannot strand the
+            // others waiting on the same update.
+            tokio::spawn(Arc::clone(self).flush(Arc::clone(store), target.clone()));
         }
         rx.await.unwrap_or_else(|_| {
             // The flushing task panicked; nothing was acknowledged.
@@ -145,7 +136,7 @@ impl LikeCoalescer {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Targets> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Counted, Pending>> {
         self.targets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -165,7 +156,7 @@ impl LikeCoalescer {
             tokio::task::yield_now().await;
             let (delta, waiters) = {
                 let mut targets = self.lock();
-                let Some(pending) = targets.pending.get_mut(&target) else {
+                let Some(pending) = targets.get_mut(&target) else {
                     return;
                 };
                 if pending.waiters.is_empty() {
@@ -174,7 +165,7 @@ impl LikeCoalescer {
                     lane.released = true;
                     pending.in_flight -= 1;
                     if pending.in_flight == 0 {
-                        targets.pending.remove(&target);
+                        targets.remove(&target);
                     }
                     return;
                 }
@@ -189,69 +180,29 @@ impl LikeCoalescer {
             }
         }
     }
-
-    /// The batches (`batched`): applies every target's sum together, again
-    /// and again, until nothing is left.
-    async fn flush_all<S: ApplyLikes + ?Sized>(self: Arc<Self>, store: Arc<S>) {
-        let mut batching = Batching {
-            coalescer: &self,
-            released: false,
-        };
-        loop {
-            tokio::task::yield_now().await;
-            let (batch, waiters): (Vec<(Counted, i64)>, Vec<Vec<_>>) = {
-                let mut targets = self.lock();
-                if targets.pending.is_empty() {
-                    // Under the lock that a new like takes (see `flush`).
-                    targets.flushing = false;
-                    batching.released = true;
-                    return;
-                }
-                targets
-                    .pending
-                    .drain()
-                    .map(|(target, p)| ((target, p.delta), p.waiters))
-                    .unzip()
-            };
-            match store.add_likes_many(&batch).await {
-                Ok(found) => {
-                    for (waiters, found) in waiters.into_iter().zip(found) {
-                        for waiter in waiters {
-                            let _ = waiter.send(Ok(found));
-                        }
-                    }
-                }
-                Err(error) => {
-                    let error = Arc::new(error);
-                    for waiter in waiters.into_iter().flatten() {
-                        let _ = waiter.send(Err(Arc::clone(&error)));
-                    }
-                }
-            }
-        }
-    }
 }
 
-/// The batches in flight. Should one panic, the likes waiting for the next
-/// are answered with an error (nothing of theirs was applied) and the next
-/// like starts the batches again.
-struct Batching<'a> {
-    coalescer: &'a LikeCoalescer,
-    released: bool,
-}
-
-impl Drop for Batching<'_> {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        let mut targets = self.coalescer.lock();
-        targets.flushing = false;
-        // Dropping their senders answers them WorkerCrashed.
-        let stranded = std::mem::take(&mut targets.pending);
-        drop(targets);
-        drop(stranded);
-    }
+/// A batch of likes: each target's sum applied once, every like answered
+/// with its target's existence.
+async fn apply_summed<S: ApplyLikes + ?Sized>(
+    store: &S,
+    likes: &[(Counted, i64)],
+) -> StoreResult<Vec<bool>> {
+    let mut index: HashMap<&Counted, usize> = HashMap::new();
+    let mut sums: Vec<(Counted, i64)> = Vec::new();
+    let slots: Vec<usize> = likes
+        .iter()
+        .map(|(target, delta)| {
+            let slot = *index.entry(target).or_insert_with(|| {
+                sums.push((target.clone(), 0));
+                sums.len() - 1
+            });
+            sums[slot].1 += delta;
+            slot
+        })
+        .collect();
+    let found = store.add_likes_many(&sums).await?;
+    Ok(slots.into_iter().map(|slot| found[slot]).collect())
 }
 
 /// A lane in flight. Should its update panic, the lane is given back, and
@@ -269,13 +220,13 @@ impl Drop for Lane<'_> {
             return;
         }
         let mut targets = self.coalescer.lock();
-        let Some(pending) = targets.pending.get_mut(self.target) else {
+        let Some(pending) = targets.get_mut(self.target) else {
             return;
         };
         pending.in_flight -= 1;
         if pending.in_flight == 0 {
             // Dropping their senders answers them WorkerCrashed.
-            let stranded = targets.pending.remove(self.target);
+            let stranded = targets.remove(self.target);
             drop(targets);
             drop(stranded);
         }
@@ -359,12 +310,12 @@ mod tests {
 
     impl LikeCoalescer {
         fn waiting(&self) -> usize {
-            self.lock().pending.values().map(|p| p.waiters.len()).sum()
+            let lanes: usize = self.lock().values().map(|p| p.waiters.len()).sum();
+            lanes + self.batches.as_ref().map_or(0, |b| b.waiting())
         }
 
         fn idle(&self) -> bool {
-            let targets = self.lock();
-            targets.pending.is_empty() && !targets.flushing
+            self.lock().is_empty() && self.batches.as_ref().is_none_or(|b| b.idle())
         }
     }
 
@@ -485,6 +436,16 @@ mod tests {
         );
     }
 
+    /// A like on `userid`'s room, in a task of its own.
+    fn like_on(
+        likes: &Arc<LikeCoalescer>,
+        store: &Arc<Gated>,
+        userid: &'static str,
+    ) -> tokio::task::JoinHandle<Reply> {
+        let (likes, store) = (Arc::clone(likes), Arc::clone(store));
+        tokio::spawn(async move { likes.add(&store, &target(userid), 1).await })
+    }
+
     /// Batched: likes on several targets that arrive while a batch is
     /// applied go together into the next one, each target's summed; every
     /// like is answered with its target's existence once its batch commits.
@@ -492,10 +453,7 @@ mod tests {
     async fn batches_take_every_target_that_came_meanwhile() {
         let store = Gated::failing(None);
         let likes = Arc::new(LikeCoalescer::batched());
-        let like = |userid: &'static str| {
-            let (likes, store) = (Arc::clone(&likes), Arc::clone(&store));
-            tokio::spawn(async move { likes.add(&store, &target(userid), 1).await })
-        };
+        let like = |userid| like_on(&likes, &store, userid);
         let first = like("a1");
         until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
         let mut replies: Vec<_> = ["a1", "a2", "a2", "gone", "a3", "a2"]
@@ -535,10 +493,7 @@ mod tests {
     async fn a_failed_batch_fails_its_likes_and_only_them() {
         let store = Gated::failing(Some(3));
         let likes = Arc::new(LikeCoalescer::batched());
-        let like = |userid: &'static str| {
-            let (likes, store) = (Arc::clone(&likes), Arc::clone(&store));
-            tokio::spawn(async move { likes.add(&store, &target(userid), 1).await })
-        };
+        let like = |userid| like_on(&likes, &store, userid);
         let first = like("a1");
         until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
         let failing: Vec<_> = ["a1", "a2", "a2"].into_iter().map(like).collect();

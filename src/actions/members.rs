@@ -2,8 +2,10 @@
 //! Viewer counts are membership: entering twice counts once, quitting as a
 //! non-member changes nothing.
 
+use std::sync::Arc;
+
 use crate::protocol::{Group, MemberList, Page, ProtocolError, ReturnData, WriteAck};
-use crate::store::NewMember;
+use crate::store::{MemberChange, NewMember};
 
 use super::Context;
 
@@ -22,7 +24,11 @@ pub async fn enter(
         level,
         joined_at: ctx.clock.now(),
     };
-    if ctx.store.enter(group, &member).await? {
+    let change = MemberChange::Enter {
+        group: group.clone(),
+        member,
+    };
+    if apply(ctx, change).await? {
         Ok(ReturnData::Ack(WriteAck::OK))
     } else {
         Err(ProtocolError::not_found(group))
@@ -30,8 +36,33 @@ pub async fn enter(
 }
 
 pub async fn quit(ctx: &Context, group: &Group, userid: &str) -> Result<ReturnData, ProtocolError> {
-    ctx.store.quit(group, userid).await?;
+    let change = MemberChange::Quit {
+        group: group.clone(),
+        userid: userid.to_owned(),
+    };
+    apply(ctx, change).await?;
     Ok(ReturnData::Ack(WriteAck::OK))
+}
+
+/// An enter or a quit, in the next batch where there are batches.
+async fn apply(ctx: &Context, change: MemberChange) -> Result<bool, ProtocolError> {
+    let Some(batches) = &ctx.member_writes else {
+        return Ok(match &change {
+            MemberChange::Enter { group, member } => ctx.store.enter(group, member).await?,
+            MemberChange::Quit { group, userid } => {
+                ctx.store.quit(group, userid).await?;
+                true
+            }
+        });
+    };
+    let store = Arc::clone(&ctx.store);
+    let applied = batches
+        .submit(change, move |changes: Arc<Vec<MemberChange>>| {
+            let store = Arc::clone(&store);
+            async move { store.change_members(&changes).await }
+        })
+        .await?;
+    Ok(applied)
 }
 
 /// FetchGroupMemberList, in the configured order (`members.order`). The

@@ -3,6 +3,7 @@
 //! counts, paging, ordering. Input arrives parsed and checked
 //! ([`crate::protocol::parse_request`]); output is a [`ReturnData`].
 
+mod batch;
 mod coalesce;
 mod lists;
 mod members;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::protocol::{ProtocolError, Request, ReturnData};
-use crate::store::{Store, StoreError};
+use crate::store::{MemberChange, Store, StoreError};
 
 /// What every action may use; shared by all requests.
 #[derive(Clone)]
@@ -24,16 +25,21 @@ pub struct Context {
     pub settings: Arc<Settings>,
     /// Likes on one target are applied together (see `coalesce`).
     pub likes: Arc<coalesce::LikeCoalescer>,
+    /// On a single writer (SQLite), enters and quits are applied in
+    /// batches (see `batch`); elsewhere each in a transaction of its own.
+    pub member_writes: Option<Arc<batch::Batcher<MemberChange, bool>>>,
 }
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
-        let likes = match crate::store::like_lanes(&settings.database.url) {
+        let lanes = crate::store::like_lanes(&settings.database.url);
+        let likes = match lanes {
             Some(lanes) => coalesce::LikeCoalescer::new(lanes),
             None => coalesce::LikeCoalescer::batched(),
         };
         Self {
             likes: Arc::new(likes),
+            member_writes: lanes.is_none().then(Arc::default),
             store,
             clock,
             settings,

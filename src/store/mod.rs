@@ -85,6 +85,21 @@ pub struct NewMember {
     pub joined_at: i64,
 }
 
+/// An EnterGroup or a QuitGroup, as [`Store::change_members`] takes them.
+#[derive(Debug, Clone)]
+pub enum MemberChange {
+    Enter { group: Group, member: NewMember },
+    Quit { group: Group, userid: String },
+}
+
+impl MemberChange {
+    pub fn group(&self) -> &Group {
+        match self {
+            MemberChange::Enter { group, .. } | MemberChange::Quit { group, .. } => group,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The stream id of the userid's room, if it has one.
@@ -113,6 +128,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes a member; the count shrinks only if it was one.
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()>;
+
+    /// [`Store::enter`] and [`Store::quit`] for several members, in order,
+    /// in one transaction: all applied, or none (an error). Per change,
+    /// what `enter` answers (a quit: true).
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>>;
 
     /// Members of the group, with their total.
     async fn members(
@@ -459,6 +479,17 @@ pub fn like_lanes(url: &str) -> Option<usize> {
         Ok(Backend::Postgres | Backend::MySql) => Some(2),
         Ok(Backend::Sqlite) | Err(_) => None,
     }
+}
+
+/// A statement's error, as a database answers one (for tests of what
+/// handles them).
+#[cfg(test)]
+pub(crate) fn refused_for_tests() -> sqlx::Error {
+    let conn = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+    let error = conn
+        .execute_batch("INSERT INTO nowhere VALUES (1)")
+        .expect_err("no such table");
+    sqlite::database_error(error)
 }
 
 /// Opens the store the URL selects and brings its schema up to date.

@@ -47,9 +47,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{
-    Ban, EventOutcome, ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession,
-    PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey, RoomScope,
-    SessionOutcome, Store, StoreResult, StreamEvent,
+    Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
+    NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
+    RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
 use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher};
@@ -1279,6 +1279,14 @@ impl Store for ListSnapshots {
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
         let outcome = self.inner.quit(group, userid).await;
         self.changed(Key::group(group));
+        outcome
+    }
+
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>> {
+        let outcome = self.inner.change_members(changes).await;
+        for change in changes {
+            self.changed(Key::group(change.group()));
+        }
         outcome
     }
 

@@ -408,6 +408,21 @@ impl Store for Memory {
         Ok(())
     }
 
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>> {
+        Ok(changes
+            .iter()
+            .map(|change| match change {
+                MemberChange::Enter { group, .. } => {
+                    self.change(&counted(group), |row| row.viewercount += 1)
+                }
+                MemberChange::Quit { group, .. } => {
+                    self.change(&counted(group), |row| row.viewercount -= 1);
+                    true
+                }
+            })
+            .collect())
+    }
+
     // The other writes change nothing here: the tests count re-reads.
 
     async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {

@@ -72,9 +72,9 @@ use super::snapshots::window;
 use async_trait::async_trait;
 
 use super::{
-    Ban, EventOutcome, ImportedRecording, ImportedRoom, NewMember, NewRecording, NewSession,
-    PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey, RoomScope,
-    SessionOutcome, Store, StoreError, StoreResult, StreamEvent,
+    Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
+    NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
+    RoomScope, SessionOutcome, Store, StoreError, StoreResult, StreamEvent,
 };
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
@@ -948,6 +948,79 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(())
     }
 
+    /// EnterGroup in `tx`: adds or refreshes the member; the count grows
+    /// only for a new member. False when the group does not exist.
+    async fn enter_in(
+        tx: &mut DB::Conn,
+        group: &Group,
+        m: &NewMember,
+    ) -> Result<bool, sqlx::Error> {
+        // The group's row is written last, just before the commit: on a
+        // Galera cluster a transaction holding a row that other nodes write
+        // too is aborted by each of their writes, so it holds it briefly.
+        if DB::SINGLE_WRITER {
+            // No row locks to order, so no look first: the count (which
+            // finds whether the group exists), then the member if new;
+            // one already there is refreshed and the count put back.
+            // Two statements for a new member instead of three, on the
+            // writer every write waits for.
+            if Self::change_viewers(tx, group, 1).await? == 0 {
+                return Ok(false);
+            }
+            if !Self::insert_member(tx, group, m).await? {
+                Self::change_viewers(tx, group, -1).await?;
+                Self::refresh_member(tx, group, m).await?;
+            }
+            return Ok(true);
+        }
+        // A member already there is refreshed; the count does not move.
+        // (A member implies its group: a new session or a deleted
+        // recording takes its members with it.)
+        if Self::refresh_member(tx, group, m).await? {
+            return Ok(true);
+        }
+        // The count first (which locks the group's row, and finds
+        // whether the group exists), then the member: parent first.
+        // Two nodes adding the same member race on its key; the loser
+        // is re-run and refreshes.
+        if Self::change_viewers(tx, group, 1).await? == 0 {
+            return Ok(false);
+        }
+        Self::insert_member(tx, group, m).await?;
+        Ok(true)
+    }
+
+    /// QuitGroup in `tx`: the count shrinks only if it was a member.
+    async fn quit_in(tx: &mut DB::Conn, group: &Group, userid: &str) -> Result<(), sqlx::Error> {
+        let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+             AND userid = ?";
+        let delete = "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
+             AND userid = ?";
+        let keys = args![group.anchor(), group_kind(group), group.key(), userid];
+        if DB::SINGLE_WRITER {
+            // No row locks to order: the member, then the count if it
+            // was one (two statements instead of three).
+            if Self::exec(tx, delete, keys).await? > 0 {
+                Self::change_viewers(tx, group, -1).await?;
+            }
+            return Ok(());
+        }
+        if !Self::found(tx, member, keys).await? {
+            return Ok(());
+        }
+        // The count first (parent first, as everywhere), then the member.
+        if Self::change_viewers(tx, group, -1).await? == 0 {
+            return Ok(());
+        }
+        let removed = Self::exec(tx, delete, keys).await?;
+        if removed == 0 {
+            // Gone meanwhile (another transaction committed its quit):
+            // the count was not this one's to move.
+            Self::change_viewers(tx, group, 1).await?;
+        }
+        Ok(())
+    }
+
     /// Adds `delta` likes to `target` in `tx`: into `slot` if positive;
     /// unlikes through slot 0 one after the other (its row lock, or on
     /// Galera the conflict of two writes of it), floored at the total.
@@ -1241,72 +1314,30 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
-        // The group's row is written last, just before the commit: on a
-        // Galera cluster a transaction holding a row that other nodes write
-        // too is aborted by each of their writes, so it holds it briefly.
-        transaction!(self, "enter", |tx| {
-            if DB::SINGLE_WRITER {
-                // No row locks to order, so no look first: the count (which
-                // finds whether the group exists), then the member if new;
-                // one already there is refreshed and the count put back.
-                // Two statements for a new member instead of three, on the
-                // writer every write waits for.
-                if Self::change_viewers(tx, group, 1).await? == 0 {
-                    return Ok(false);
-                }
-                if !Self::insert_member(tx, group, m).await? {
-                    Self::change_viewers(tx, group, -1).await?;
-                    Self::refresh_member(tx, group, m).await?;
-                }
-                return Ok(true);
-            }
-            // A member already there is refreshed; the count does not move.
-            // (A member implies its group: a new session or a deleted
-            // recording takes its members with it.)
-            if Self::refresh_member(tx, group, m).await? {
-                return Ok(true);
-            }
-            // The count first (which locks the group's row, and finds
-            // whether the group exists), then the member: parent first.
-            // Two nodes adding the same member race on its key; the loser
-            // is re-run and refreshes.
-            if Self::change_viewers(tx, group, 1).await? == 0 {
-                return Ok(false);
-            }
-            Self::insert_member(tx, group, m).await?;
-            Ok(true)
-        })
+        transaction!(self, "enter", |tx| { Self::enter_in(tx, group, m).await })
     }
 
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
-        let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
-             AND userid = ?";
-        let delete = "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
-             AND userid = ?";
-        let keys = args![group.anchor(), group_kind(group), group.key(), userid];
         transaction!(self, "quit", |tx| {
-            if DB::SINGLE_WRITER {
-                // No row locks to order: the member, then the count if it
-                // was one (two statements instead of three).
-                if Self::exec(tx, delete, keys).await? > 0 {
-                    Self::change_viewers(tx, group, -1).await?;
-                }
-                return Ok(());
+            Self::quit_in(tx, group, userid).await
+        })
+    }
+
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>> {
+        transaction!(self, "change_members", |tx| {
+            let mut outcomes = Vec::with_capacity(changes.len());
+            for change in changes {
+                outcomes.push(match change {
+                    MemberChange::Enter { group, member } => {
+                        Self::enter_in(tx, group, member).await?
+                    }
+                    MemberChange::Quit { group, userid } => {
+                        Self::quit_in(tx, group, userid).await?;
+                        true
+                    }
+                });
             }
-            if !Self::found(tx, member, keys).await? {
-                return Ok(());
-            }
-            // The count first (parent first, as everywhere), then the member.
-            if Self::change_viewers(tx, group, -1).await? == 0 {
-                return Ok(());
-            }
-            let removed = Self::exec(tx, delete, keys).await?;
-            if removed == 0 {
-                // Gone meanwhile (another transaction committed its quit):
-                // the count was not this one's to move.
-                Self::change_viewers(tx, group, 1).await?;
-            }
-            Ok(())
+            Ok(outcomes)
         })
     }
 

@@ -829,7 +829,7 @@ impl From<rusqlite::Error> for SqliteError {
     }
 }
 
-fn database_error(error: rusqlite::Error) -> sqlx::Error {
+pub(super) fn database_error(error: rusqlite::Error) -> sqlx::Error {
     SqliteError::from(error).into()
 }
 

@@ -35,6 +35,52 @@ backend_test! {
 }
 
 backend_test! {
+    async fn member_changes_in_one_batch(backend) {
+        use minilvb::protocol::Group;
+        use minilvb::store::{MemberChange, NewMember};
+
+        // What SQLite's batches send: enters and quits of several groups,
+        // in order, one member twice, a group that does not exist.
+        let app = TestApp::spawn(backend).await;
+        app.go_live("a1", "g1").await;
+        app.go_live("a2", "g2").await;
+        let room = |anchor: &str, groupid: &str| Group::Room {
+            anchor: anchor.into(),
+            groupid: groupid.into(),
+        };
+        let enter = |group: Group, userid: &str| MemberChange::Enter {
+            group,
+            member: NewMember {
+                userid: userid.into(),
+                nickname: format!("nick-{userid}"),
+                headpic: String::new(),
+                level: None,
+                joined_at: T0,
+            },
+        };
+        let quit = |group: Group, userid: &str| MemberChange::Quit {
+            group,
+            userid: userid.into(),
+        };
+        let changes = [
+            enter(room("a1", "g1"), "v1"),
+            enter(room("a1", "g1"), "v2"),
+            enter(room("a2", "g2"), "v1"),
+            enter(room("a1", "g1"), "v1"),
+            enter(room("nobody", "g9"), "v1"),
+            quit(room("a1", "g1"), "v2"),
+            quit(room("a1", "g1"), "v3"),
+            enter(room("a1", "g1"), "v3"),
+        ];
+        let applied = app.store.change_members(&changes).await.unwrap();
+        assert_eq!(applied, [true, true, true, true, false, true, true, true]);
+        app.assert_room_viewers("a1", "g1", 2).await;
+        app.assert_room_viewers("a2", "g2", 1).await;
+        assert_eq!(app.member_ids("a1", "g1").await, ["v1", "v3"]);
+    }
+}
+
+backend_test! {
     async fn duplicate_concurrent_posts_count_once(backend) {
         let app = Arc::new(TestApp::spawn(backend).await);
         app.go_live("a1", "g1").await;
