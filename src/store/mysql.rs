@@ -152,7 +152,8 @@ impl SqlxDialect for MySql {
 /// command). A mark read back missing is [`LostCommit`], a conflict: the
 /// transaction is re-run. Unlike `WSREP_LAST_WRITTEN_GTID()`, the mark
 /// tells a transaction that wrote nothing from one that was lost, and
-/// stays right when the node replays a transaction on another thread.
+/// stays right should the node replay a transaction on another thread
+/// (MariaDB sets that GTID only on the client's own).
 const COMMIT_MARKS: &str = "CREATE TABLE IF NOT EXISTS minilvb_commit_marks (\
      id BIGINT NOT NULL PRIMARY KEY, marks BIGINT NOT NULL, \
      marked_at BIGINT NOT NULL) ENGINE=InnoDB";
