@@ -32,14 +32,14 @@ pub struct Context {
 
 impl Context {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
-        let lanes = crate::store::like_lanes(&settings.database.url);
-        let likes = match lanes {
-            Some(lanes) => coalesce::LikeCoalescer::new(lanes),
-            None => coalesce::LikeCoalescer::batched(),
+        let batched = crate::store::single_writer(&settings.database.url);
+        let likes = match batched {
+            true => coalesce::LikeCoalescer::batched(),
+            false => coalesce::LikeCoalescer::new(crate::store::LIKE_LANES),
         };
         Self {
             likes: Arc::new(likes),
-            member_writes: lanes.is_none().then(Arc::default),
+            member_writes: batched.then(Arc::default),
             store,
             clock,
             settings,

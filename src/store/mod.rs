@@ -468,18 +468,19 @@ pub struct ImportedRecording {
     pub likes: i64,
 }
 
-/// How many updates of one target's likes a node runs at once (see
-/// `actions::coalesce`): a database server commits concurrent updates
-/// together (one log flush). `None` for SQLite's single writer, which
-/// applies one update at a time: every target's likes go in one batch.
-pub fn like_lanes(url: &str) -> Option<usize> {
-    match Backend::from_url(url) {
-        // Measured on PostgreSQL and MariaDB (docs/BENCHMARKS.md): a second
-        // lane helps; more split the likes into smaller updates for no gain.
-        Ok(Backend::Postgres | Backend::MySql) => Some(2),
-        Ok(Backend::Sqlite) | Err(_) => None,
-    }
+/// Whether the URL's database takes every write through one writer
+/// (SQLite): the actions then send their hot writes in batches (see
+/// `actions::batch`).
+pub fn single_writer(url: &str) -> bool {
+    matches!(Backend::from_url(url), Ok(Backend::Sqlite) | Err(_))
 }
+
+/// How many updates of one target's likes a node runs at once on a
+/// database server (see `actions::coalesce`): it commits concurrent updates
+/// together (one log flush). Measured on PostgreSQL and MariaDB
+/// (docs/BENCHMARKS.md): a second lane helps; more split the likes into
+/// smaller updates for no gain.
+pub const LIKE_LANES: usize = 2;
 
 /// A statement's error, as a database answers one (for tests of what
 /// handles them).

@@ -709,22 +709,19 @@ impl<DB: Dialect> SqlStore<DB> {
         })
     }
 
-    /// One statement that commits by itself. Where one pool serves reads
-    /// and writes, it is sent alone and the database commits it: one round
-    /// trip instead of three (`BEGIN`, it, `COMMIT`). On the single writer
-    /// (SQLite) it is a transaction of its own, which the writer commits
-    /// together with its neighbours. Its outcome is unknown if the
-    /// connection is lost while it runs, where [`Self::write`] would re-run
-    /// it: for the hottest write (likes), where the round trips count.
+    /// One statement that commits by itself, where one pool serves reads
+    /// and writes (not on the single writer): sent alone, the database
+    /// commits it, one round trip instead of three (`BEGIN`, it, `COMMIT`).
+    /// Its outcome is unknown if the connection is lost while it runs,
+    /// where [`Self::write`] would re-run it: for the hottest write (likes),
+    /// where the round trips count.
     async fn write_alone(
         &self,
         what: &'static str,
         statement: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<u64> {
-        if DB::SINGLE_WRITER {
-            return self.write(statement, args).await;
-        }
+        debug_assert!(!DB::SINGLE_WRITER, "the single writer commits in groups");
         let statement = match self.guarded {
             true => Cow::Owned(format!("{}{statement}", DB::WRITE_ALONE_GUARDED)),
             false => Cow::Borrowed(statement),
@@ -1283,10 +1280,13 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             let lane = self.like_lanes.take(anchor, kind, like_target);
             let slot = self.like_slot + lane.index() * LIKE_SLOTS;
             // The slot is there but for the target's first likes: one
-            // statement then, committing by itself.
-            let (add, add_args) = add_to_existing_slot(target, slot, delta);
-            if self.write_alone("add_likes", &add, &add_args).await? > 0 {
-                return Ok(true);
+            // statement then, committing by itself. (On the single writer
+            // every write is a transaction, whose first statement is this.)
+            if !DB::SINGLE_WRITER {
+                let (add, add_args) = add_to_existing_slot(target, slot, delta);
+                if self.write_alone("add_likes", &add, &add_args).await? > 0 {
+                    return Ok(true);
+                }
             }
             return transaction!(self, "add_likes", |tx| {
                 Self::apply_likes(tx, target, delta, slot).await
