@@ -123,6 +123,10 @@ impl Dialect for Sqlite {
             // Checkpoints run beside the writer (see `checkpoints`); this
             // one only if they fall far behind.
             conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
+            // Each grouped transaction is a savepoint, whose undo pages
+            // (the sub-journal) otherwise spill to a temporary file past
+            // 64 KiB: created, written and deleted on every commit.
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
             conn
         };
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -905,6 +909,25 @@ mod tests {
 
     use super::*;
     use crate::config::MemberOrder;
+
+    /// The writer keeps its savepoints' undo pages in memory: a group
+    /// commit of many transactions would otherwise create, write and
+    /// delete a temporary file each time (15-20 % of `churn`).
+    #[tokio::test]
+    async fn the_writer_journals_its_savepoints_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite:{}", dir.path().join("t.db").display()),
+            ..DatabaseSettings::default()
+        };
+        let pools = Sqlite::open(&settings).await.unwrap();
+        let state = pools.writer.conn.lock().await;
+        let temp_store: i64 = state
+            .conn
+            .query_row("PRAGMA temp_store", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(temp_store, 2, "2 is MEMORY");
+    }
     use crate::protocol::{Group, Page};
     use crate::store::NewMember;
 
