@@ -18,6 +18,7 @@ mod postgres;
 mod snapshots;
 pub mod sql;
 mod sqlite;
+mod wal_writes;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -116,7 +116,12 @@ impl Dialect for Sqlite {
             conn
         } else {
             migrate(&path).await?;
-            let conn = connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+            let conn = Connection::open_with_flags_and_vfs(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                super::wal_writes::register()?,
+            )?;
+            configure(&conn)?;
             conn.busy_timeout(Duration::ZERO)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -346,10 +351,15 @@ impl Run for Connection {
 
 fn connect(path: &std::path::Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(conn)
+    Ok(())
 }
 
 /// Runs the migrations through sqlx, on a connection of its own.
