@@ -62,7 +62,7 @@ async fn apply(ctx: &Context, change: MemberChange) -> Result<bool, ProtocolErro
             async move { store.change_members(&changes).await }
         })
         .await?;
-    Ok(applied)
+    Ok(applied.is_some())
 }
 
 /// FetchGroupMemberList, in the configured order (`members.order`). The

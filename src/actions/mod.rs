@@ -27,7 +27,7 @@ pub struct Context {
     pub likes: Arc<coalesce::LikeCoalescer>,
     /// On a single writer (SQLite), enters and quits are applied in
     /// batches (see `batch`); elsewhere each in a transaction of its own.
-    pub member_writes: Option<Arc<batch::Batcher<MemberChange, bool>>>,
+    pub member_writes: Option<Arc<batch::Batcher<MemberChange, Option<i64>>>>,
 }
 
 impl Context {

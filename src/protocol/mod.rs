@@ -11,7 +11,7 @@ mod reply;
 
 pub use fields::Fields;
 pub use reply::{
-    CosSign, CosSignV2, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
+    CosSign, CosSignV2, Count, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
     PusherList, ReturnData, SharedPage, SharedPusher, SignedPlayUrl, UserInfo, VodSignature,
     WriteAck,
 };

@@ -197,6 +197,13 @@ pub struct PusherInfo {
     pub userinfo: UserInfo,
 }
 
+/// A count that a pusherinfo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Viewers,
+    Likes,
+}
+
 /// A pusherinfo as the apps receive it, shared by every reply that shows it
 /// (the list snapshots keep it for a while): its key and its JSON, rendered
 /// once when it is made. Only the JSON is kept, so that a cache of every
@@ -265,6 +272,34 @@ impl SharedPusher {
     /// What the apps receive, as JSON.
     pub fn json(&self) -> &str {
         self.json.get()
+    }
+
+    /// The same row with `delta` added to one of its counts: what
+    /// [`SharedPusher::new`] renders for the changed row. None if the count
+    /// would go below 0 (the database floors it: reading it is surer).
+    pub fn with_count(&self, count: Count, delta: i64) -> Option<Arc<Self>> {
+        let json = self.json();
+        // The key's quotes cannot be a string's: those are escaped.
+        let key = match count {
+            Count::Viewers => "\"viewercount\":",
+            Count::Likes => "\"likecount\":",
+        };
+        let start = json.find(key)? + key.len();
+        let len = json[start..]
+            .find(|c: char| c != '-' && !c.is_ascii_digit())
+            .unwrap_or(json.len() - start);
+        let value = json[start..start + len].parse::<i64>().ok()?;
+        let changed = value.checked_add(delta).filter(|&v| v >= 0)?;
+        let mut out = String::with_capacity(json.len() + 20);
+        out.push_str(&json[..start]);
+        out.push_str(&changed.to_string());
+        out.push_str(&json[start + len..]);
+        Some(Arc::new(Self {
+            kind: self.kind,
+            userid: self.userid.clone(),
+            fileid: self.fileid.clone(),
+            json: RawValue::from_string(out).ok()?,
+        }))
     }
 
     /// What the apps receive (parsed back from [`SharedPusher::json`]), for

@@ -643,3 +643,38 @@ fn rendered_replies_are_what_serde_writes() {
     assert_eq!(shown[0]["status"], "1");
     assert_eq!(shown[0]["type"], 1);
 }
+
+/// A count changed in a rendered row is the row rendered with that count,
+/// whatever the strings around it hold (a title naming the key included).
+#[test]
+fn a_count_changed_in_place_renders_as_the_changed_row() {
+    let info = |viewers: i64, likes: i64| PusherInfo {
+        userid: "u\"viewercount\":9".into(),
+        groupid: "g".into(),
+        timestamp: 1,
+        kind: 0,
+        viewercount: viewers,
+        likecount: likes,
+        title: "\"likecount\":1, \"viewercount\":2".into(),
+        playurl: "p".into(),
+        fileid: String::new(),
+        status: true,
+        hls_play_url: "h".into(),
+        userinfo: UserInfo {
+            nickname: "likecount".into(),
+            headpic: String::new(),
+            frontcover: String::new(),
+            location: String::new(),
+        },
+    };
+    let row = SharedPusher::new(info(9, 0));
+    let viewers = row.with_count(Count::Viewers, 1).unwrap();
+    assert_eq!(viewers.json(), SharedPusher::new(info(10, 0)).json());
+    let likes = viewers.with_count(Count::Likes, 123_456).unwrap();
+    assert_eq!(likes.json(), SharedPusher::new(info(10, 123_456)).json());
+    let fewer = likes.with_count(Count::Viewers, -10).unwrap();
+    assert_eq!(fewer.json(), SharedPusher::new(info(0, 123_456)).json());
+    assert_eq!((fewer.userid(), fewer.kind()), (row.userid(), row.kind()));
+    // Below 0 the database floors it: not patched.
+    assert!(fewer.with_count(Count::Viewers, -1).is_none());
+}

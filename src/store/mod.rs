@@ -132,8 +132,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// [`Store::enter`] and [`Store::quit`] for several members, in order,
     /// in one transaction: all applied, or none (an error). Per change,
-    /// what `enter` answers (a quit: true).
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>>;
+    /// None when an enter's group does not exist, else how much the
+    /// group's viewer count moved (an enter 1 or 0, a quit -1 or 0).
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>>;
 
     /// Members of the group, with their total.
     async fn members(

@@ -16,8 +16,9 @@
 //!   recording by (userid, fileid), kept as the JSON the apps receive. A
 //!   row is used for at most `database.list_snapshot_ms` after its read
 //!   from the database began (longer while no other process writes, see
-//!   [`Epochs`]), and is dropped by every write through this store that
-//!   can change it: likes, enters and quits (the viewer count), sessions,
+//!   [`Epochs`]). Likes and batched enters and quits through this store
+//!   add their change to the count it shows; every other write through it
+//!   that can change it drops it: single enters and quits, sessions,
 //!   status changes, stream events and screenshots (these name a stream, so
 //!   they drop every room row), recordings arriving, merging or going,
 //!   imports, bans and expiry;
@@ -52,7 +53,9 @@ use super::{
     RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::config::MemberOrder;
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher};
+use crate::protocol::{
+    Count, Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher,
+};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
 /// A value, the version it was built at, and its read.
@@ -410,6 +413,15 @@ const ROW_OVERHEAD: usize = 96;
 /// the ticket's. So a row read before a write committed is either installed
 /// before the write's invalidation (and dropped by it) or refused; a row
 /// read after it may be installed, and shows the write.
+///
+/// A write that knows how it changes a count (a like, an enter, a quit)
+/// patches the row instead of dropping it: it marks its key before it
+/// begins ([`RowCache::begin_write`]: the generation bumped, and no row
+/// installed while any such write is in flight), and after it committed
+/// adds its change to the row kept, if any ([`RowCache::end_write`]). A row
+/// kept when the write began showed the count before it, so the patch
+/// makes it the count after; a row read meanwhile may show either, so it is
+/// refused, and no change is ever counted twice.
 struct RowCache {
     epochs: Arc<Epochs>,
     max_shard_bytes: usize,
@@ -418,6 +430,30 @@ struct RowCache {
     /// `SLOTS` per shard, changed only under the shard's lock; pages check
     /// theirs without it.
     generations: Box<[AtomicU64]>,
+    /// Writes in flight that will patch their rows, per generation slot;
+    /// changed and read only under the shard's lock.
+    writing: Box<[AtomicU64]>,
+}
+
+/// A row's change by a write: the changed row, or None to drop it.
+type Patch<'a> = dyn Fn(&Arc<SharedPusher>) -> Option<Arc<SharedPusher>> + 'a;
+
+/// A write to a row's count in flight: see [`RowCache::begin_write`]. If
+/// dropped before [`RowCache::end_write`] (the write failed, or its task was
+/// cancelled), the row is dropped as by any other write.
+struct Writing<'a> {
+    cache: &'a RowCache,
+    hash: u64,
+    key: Key<'a>,
+    ended: bool,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.cache.finish(self.hash, self.key, None);
+        }
+    }
 }
 
 struct Shard {
@@ -519,6 +555,7 @@ impl RowCache {
                 })
                 .collect(),
             generations: (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            writing: (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -534,8 +571,58 @@ impl RowCache {
 
     /// The key's generation counter (its shard's lock guards changes).
     fn generation(&self, hash: u64) -> &AtomicU64 {
+        &self.generations[Self::slot(hash)]
+    }
+
+    fn slot(hash: u64) -> usize {
         let shard = hash as usize % SHARDS;
-        &self.generations[shard * SLOTS + (hash >> 32) as usize % SLOTS]
+        shard * SLOTS + (hash >> 32) as usize % SLOTS
+    }
+
+    /// Marks a write to `key`'s count as begun (see the race rule): rows
+    /// read before it or during it are not installed.
+    fn begin_write<'a>(&'a self, key: Key<'a>) -> Writing<'a> {
+        let hash = self.hash(key);
+        let guard = self.shard(hash);
+        self.generation(hash).fetch_add(1, Ordering::SeqCst);
+        self.writing[Self::slot(hash)].fetch_add(1, Ordering::SeqCst);
+        drop(guard);
+        Writing {
+            cache: self,
+            hash,
+            key,
+            ended: false,
+        }
+    }
+
+    /// The write committed: its change applied to the row kept (`patch`
+    /// answers the changed row, or None to drop it), or with no patch the
+    /// row dropped.
+    fn end_write(&self, mut writing: Writing<'_>, patch: Option<&Patch>) {
+        writing.ended = true;
+        self.finish(writing.hash, writing.key, patch);
+    }
+
+    fn finish(&self, hash: u64, key: Key<'_>, patch: Option<&Patch>) {
+        let mut guard = self.shard(hash);
+        let shard = &mut *guard;
+        let changed = match (shard.rows.get_mut(&hash), patch) {
+            (Some(row), Some(patch)) if key.shows(&row.info) => patch(&row.info),
+            _ => None,
+        };
+        let dropped = match changed {
+            Some(info) => {
+                let row = shard.rows.get_mut(&hash).expect("found above");
+                let old = std::mem::replace(&mut row.info, info);
+                shard.bytes = shard.bytes + row.info.size() - old.size();
+                Some(old)
+            }
+            None => shard.take(hash).map(|row| row.info),
+        };
+        self.generation(hash).fetch_add(1, Ordering::SeqCst);
+        self.writing[Self::slot(hash)].fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        drop(dropped);
     }
 
     /// Whether no write to the stamp's key came since it was taken.
@@ -578,7 +665,9 @@ impl RowCache {
     /// else the rows used longest ago.
     fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
         let mut guard = self.shard(ticket.hash);
-        if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation {
+        if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation
+            || self.writing[Self::slot(ticket.hash)].load(Ordering::SeqCst) > 0
+        {
             return;
         }
         let shard = &mut *guard;
@@ -1033,6 +1122,22 @@ impl ListSnapshots {
     fn changed(&self, key: Key<'_>) {
         self.cache(key).invalidate(key);
     }
+
+    /// A write about to change the row's count (see [`RowCache`]).
+    fn begin_count<'a>(&'a self, key: Key<'a>) -> Writing<'a> {
+        self.cache(key).begin_write(key)
+    }
+
+    /// The write is done: the row kept patched with how much the count
+    /// moved, or dropped when that is not known (an error, a target gone).
+    fn end_count(&self, writing: Writing<'_>, count: Count, moved: Option<i64>) {
+        let cache = writing.cache;
+        match moved {
+            Some(0) => cache.end_write(writing, Some(&|row| Some(Arc::clone(row)))),
+            Some(delta) => cache.end_write(writing, Some(&|row| row.with_count(count, delta))),
+            None => cache.end_write(writing, None),
+        }
+    }
 }
 
 /// Where a page at `offset` of `limit` starts and ends in `len` items.
@@ -1257,15 +1362,24 @@ impl Store for ListSnapshots {
     }
 
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let writing = self.begin_count(Key::of(target));
         let outcome = self.inner.add_likes(target, delta).await;
-        self.changed(Key::of(target));
+        let moved = matches!(outcome, Ok(true)).then_some(delta);
+        self.end_count(writing, Count::Likes, moved);
         outcome
     }
 
     async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        let writes: Vec<_> = batch
+            .iter()
+            .map(|(target, _)| self.begin_count(Key::of(target)))
+            .collect();
         let outcome = self.inner.add_likes_many(batch).await;
-        for (target, _) in batch {
-            self.changed(Key::of(target));
+        for (at, writing) in writes.into_iter().enumerate() {
+            let found = outcome
+                .as_ref()
+                .is_ok_and(|found| found.get(at) == Some(&true));
+            self.end_count(writing, Count::Likes, found.then_some(batch[at].1));
         }
         outcome
     }
@@ -1282,10 +1396,18 @@ impl Store for ListSnapshots {
         outcome
     }
 
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>> {
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
+        let writes: Vec<_> = changes
+            .iter()
+            .map(|change| self.begin_count(Key::group(change.group())))
+            .collect();
         let outcome = self.inner.change_members(changes).await;
-        for change in changes {
-            self.changed(Key::group(change.group()));
+        for (at, writing) in writes.into_iter().enumerate() {
+            let moved = outcome
+                .as_ref()
+                .ok()
+                .and_then(|moved| moved.get(at).copied().flatten());
+            self.end_count(writing, Count::Viewers, moved);
         }
         outcome
     }

@@ -947,11 +947,13 @@ impl<DB: Dialect> SqlStore<DB> {
 
     /// EnterGroup in `tx`: adds or refreshes the member; the count grows
     /// only for a new member. False when the group does not exist.
+    /// EnterGroup in `tx`: None when the group does not exist, else how
+    /// much its viewer count moved (1 for a new member, 0 for one there).
     async fn enter_in(
         tx: &mut DB::Conn,
         group: &Group,
         m: &NewMember,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<i64>, sqlx::Error> {
         // The group's row is written last, just before the commit: on a
         // Galera cluster a transaction holding a row that other nodes write
         // too is aborted by each of their writes, so it holds it briefly.
@@ -962,33 +964,35 @@ impl<DB: Dialect> SqlStore<DB> {
             // Two statements for a new member instead of three, on the
             // writer every write waits for.
             if Self::change_viewers(tx, group, 1).await? == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             if !Self::insert_member(tx, group, m).await? {
                 Self::change_viewers(tx, group, -1).await?;
                 Self::refresh_member(tx, group, m).await?;
+                return Ok(Some(0));
             }
-            return Ok(true);
+            return Ok(Some(1));
         }
         // A member already there is refreshed; the count does not move.
         // (A member implies its group: a new session or a deleted
         // recording takes its members with it.)
         if Self::refresh_member(tx, group, m).await? {
-            return Ok(true);
+            return Ok(Some(0));
         }
         // The count first (which locks the group's row, and finds
         // whether the group exists), then the member: parent first.
         // Two nodes adding the same member race on its key; the loser
         // is re-run and refreshes.
         if Self::change_viewers(tx, group, 1).await? == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         Self::insert_member(tx, group, m).await?;
-        Ok(true)
+        Ok(Some(1))
     }
 
-    /// QuitGroup in `tx`: the count shrinks only if it was a member.
-    async fn quit_in(tx: &mut DB::Conn, group: &Group, userid: &str) -> Result<(), sqlx::Error> {
+    /// QuitGroup in `tx`: the count shrinks only if it was a member. How
+    /// much it moved (-1 or 0).
+    async fn quit_in(tx: &mut DB::Conn, group: &Group, userid: &str) -> Result<i64, sqlx::Error> {
         let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
              AND userid = ?";
         let delete = "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
@@ -999,23 +1003,25 @@ impl<DB: Dialect> SqlStore<DB> {
             // was one (two statements instead of three).
             if Self::exec(tx, delete, keys).await? > 0 {
                 Self::change_viewers(tx, group, -1).await?;
+                return Ok(-1);
             }
-            return Ok(());
+            return Ok(0);
         }
         if !Self::found(tx, member, keys).await? {
-            return Ok(());
+            return Ok(0);
         }
         // The count first (parent first, as everywhere), then the member.
         if Self::change_viewers(tx, group, -1).await? == 0 {
-            return Ok(());
+            return Ok(0);
         }
         let removed = Self::exec(tx, delete, keys).await?;
         if removed == 0 {
             // Gone meanwhile (another transaction committed its quit):
             // the count was not this one's to move.
             Self::change_viewers(tx, group, 1).await?;
+            return Ok(0);
         }
-        Ok(())
+        Ok(-1)
     }
 
     /// Adds `delta` likes to `target` in `tx`: into `slot` if positive;
@@ -1314,16 +1320,18 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
-        transaction!(self, "enter", |tx| { Self::enter_in(tx, group, m).await })
+        transaction!(self, "enter", |tx| {
+            Ok(Self::enter_in(tx, group, m).await?.is_some())
+        })
     }
 
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
         transaction!(self, "quit", |tx| {
-            Self::quit_in(tx, group, userid).await
+            Self::quit_in(tx, group, userid).await.map(drop)
         })
     }
 
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<bool>> {
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
         transaction!(self, "change_members", |tx| {
             let mut outcomes = Vec::with_capacity(changes.len());
             for change in changes {
@@ -1332,8 +1340,7 @@ impl<DB: Dialect> Store for SqlStore<DB> {
                         Self::enter_in(tx, group, member).await?
                     }
                     MemberChange::Quit { group, userid } => {
-                        Self::quit_in(tx, group, userid).await?;
-                        true
+                        Some(Self::quit_in(tx, group, userid).await?)
                     }
                 });
             }
