@@ -132,6 +132,11 @@ impl Dialect for Sqlite {
             // (the sub-journal) otherwise spill to a temporary file past
             // 64 KiB: created, written and deleted on every commit.
             conn.pragma_update(None, "temp_store", "MEMORY")?;
+            // Changed pages stay in memory until the commit, which writes
+            // them all: frames that `wal_writes` holds back are then always
+            // a commit's (see there), never a transaction's that may still
+            // roll back while another process writes the WAL.
+            conn.pragma_update(None, "cache_spill", false)?;
             conn
         };
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -924,7 +929,7 @@ mod tests {
     /// commit of many transactions would otherwise create, write and
     /// delete a temporary file each time (15-20 % of `churn`).
     #[tokio::test]
-    async fn the_writer_journals_its_savepoints_in_memory() {
+    async fn the_writer_keeps_undo_and_changed_pages_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let settings = DatabaseSettings {
             url: format!("sqlite:{}", dir.path().join("t.db").display()),
@@ -937,6 +942,11 @@ mod tests {
             .query_row("PRAGMA temp_store", [], |row| row.get(0))
             .unwrap();
         assert_eq!(temp_store, 2, "2 is MEMORY");
+        let spills: i64 = state
+            .conn
+            .query_row("PRAGMA cache_spill", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(spills, 0, "no pages written before the commit");
     }
     use crate::protocol::{Group, Page};
     use crate::store::NewMember;

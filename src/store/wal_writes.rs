@@ -5,13 +5,20 @@
 //! calls and 15-20 % of the CPU in `churn`.
 //!
 //! What may wait, and until when: frames of the transaction being
-//! written, appended in order, until the commit frame. That frame is
+//! committed, appended in order, until the commit frame. That frame is
 //! written straight through after everything before it, so when SQLite
 //! publishes the commit to readers (in shared memory, right after) and
 //! answers `COMMIT`, every byte of it is in the kernel, as without this
 //! layer: it survives `kill -9` the same. Any other access to the WAL (a
 //! read, a write elsewhere, a sync, a truncation, its size, closing it)
 //! first writes out what waits, so SQLite sees the file it wrote.
+//!
+//! The connection must not spill pages before its commit (`PRAGMA
+//! cache_spill = OFF`, as the writer sets): a spilled transaction's frames
+//! would wait here, and if it rolled back and another process then wrote
+//! the WAL, they would be written out later over that process's frames.
+//! With no spill every frame SQLite writes belongs to a commit under way,
+//! and the commit frame ends the wait in the same call.
 
 // The callbacks below are SQLite's file methods: their whole bodies work
 // on the raw pointers SQLite passes, per its VFS contract.
@@ -458,7 +465,9 @@ mod tests {
     /// Transactions larger than the page cache write frames before they
     /// commit, write some again, and rewrite checksums; one larger than
     /// what may wait; one rolled back. Every commit is whole to a reader
-    /// at once and after a crash, and nothing rolled back appears.
+    /// at once and after a crash, and nothing rolled back appears. (The
+    /// writer does not spill, see the module; on one connection spills
+    /// are still right, and this covers the paths they take.)
     #[test]
     fn spilled_rewritten_and_rolled_back_frames_stay_consistent() {
         let dir = tempfile::tempdir().unwrap();
@@ -496,6 +505,47 @@ mod tests {
             assert_eq!(contents(&reader), expected, "round {round}");
             assert_eq!(recovered(dir.path(), &path), expected, "round {round}");
         }
+    }
+
+    /// Two writers of one database (the server and an operator command),
+    /// set as the writer is: one rolls back a transaction larger than its
+    /// cache, the other then commits over the same part of the WAL, the
+    /// first commits again. Every commit stays whole, to a reader and
+    /// after a crash.
+    #[test]
+    fn a_rolled_back_transaction_leaves_nothing_for_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("two.db");
+        let first = writer(&path, 10);
+        first.pragma_update(None, "cache_spill", false).unwrap();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE;
+        let second = Connection::open_with_flags_and_vfs(&path, flags, VFS).unwrap();
+        second.pragma_update(None, "cache_spill", false).unwrap();
+        second.pragma_update(None, "cache_size", 10).unwrap();
+        // Larger than the first's cache: with spills, some of its pages
+        // would be written (and held back) before the rollback.
+        let tx = first.unchecked_transaction().unwrap();
+        for k in 0..200 {
+            tx.execute("INSERT INTO t VALUES (?, ?)", (k, vec![7u8; 300]))
+                .unwrap();
+        }
+        tx.rollback().unwrap();
+        // More frames than those, from the start of the WAL's free part.
+        let tx = second.unchecked_transaction().unwrap();
+        for k in 1_000..3_000 {
+            tx.execute("INSERT INTO t VALUES (?, ?)", (k, vec![1u8; 300]))
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        first
+            .execute("INSERT INTO t VALUES (1, zeroblob(200))", [])
+            .unwrap();
+        let expected = (
+            2_001,
+            (1_000..3_000).map(|k| k + 300).sum::<i64>() + 1 + 200,
+        );
+        assert_eq!(contents(&Connection::open(&path).unwrap()), expected);
+        assert_eq!(recovered(dir.path(), &path), expected);
     }
 
     /// Files other than the WAL are the OS's own.
