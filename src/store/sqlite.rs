@@ -925,9 +925,10 @@ mod tests {
     use super::*;
     use crate::config::MemberOrder;
 
-    /// The writer keeps its savepoints' undo pages in memory: a group
+    /// The writer keeps its savepoints' undo pages in memory (a group
     /// commit of many transactions would otherwise create, write and
-    /// delete a temporary file each time (15-20 % of `churn`).
+    /// delete a temporary file each time: 15-20 % of `churn`), and its
+    /// changed pages until the commit (see `wal_writes`).
     #[tokio::test]
     async fn the_writer_keeps_undo_and_changed_pages_in_memory() {
         let dir = tempfile::tempdir().unwrap();
