@@ -606,19 +606,16 @@ impl RowCache {
     fn finish(&self, hash: u64, key: Key<'_>, patch: Option<&Patch>) {
         let mut guard = self.shard(hash);
         let shard = &mut *guard;
-        let changed = match (shard.rows.get_mut(&hash), patch) {
-            (Some(row), Some(patch)) if key.shows(&row.info) => patch(&row.info),
-            _ => None,
-        };
-        let dropped = match changed {
-            Some(info) => {
-                let row = shard.rows.get_mut(&hash).expect("found above");
+        // The row replaced by its patched self, or else dropped.
+        let replaced = match (shard.rows.get_mut(&hash), patch) {
+            (Some(row), Some(patch)) if key.shows(&row.info) => patch(&row.info).map(|info| {
                 let old = std::mem::replace(&mut row.info, info);
                 shard.bytes = shard.bytes + row.info.size() - old.size();
-                Some(old)
-            }
-            None => shard.take(hash).map(|row| row.info),
+                old
+            }),
+            _ => None,
         };
+        let dropped = replaced.or_else(|| shard.take(hash).map(|row| row.info));
         self.generation(hash).fetch_add(1, Ordering::SeqCst);
         self.writing[Self::slot(hash)].fetch_sub(1, Ordering::SeqCst);
         drop(guard);
