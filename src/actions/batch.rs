@@ -18,6 +18,11 @@ use crate::store::{StoreError, StoreResult};
 
 type Reply<Out> = Result<Out, Arc<StoreError>>;
 
+/// Most writes in one batch: it bounds a transaction's size (and, on a
+/// database server, its statements' number of values) while a burst
+/// drains in several.
+pub const MAX_BATCH: usize = 64;
+
 /// One per server and kind of write; shared by all requests.
 pub struct Batcher<Op, Out> {
     state: Mutex<State<Op, Out>>,
@@ -106,7 +111,8 @@ impl<Op: Clone + Send + Sync + 'static, Out: Clone + Send + 'static> Batcher<Op,
                     flushing.released = true;
                     return;
                 }
-                std::mem::take(&mut state.waiting).into_iter().unzip()
+                let n = state.waiting.len().min(MAX_BATCH);
+                state.waiting.drain(..n).unzip()
             };
             let ops = Arc::new(ops);
             let replies = match apply(Arc::clone(&ops)).await {
@@ -253,6 +259,29 @@ mod tests {
             assert_eq!(reply.await.unwrap().unwrap(), n * 2);
         }
         assert_eq!(*store.batches.lock().unwrap(), [vec![1], vec![2, 3, 4, 5]]);
+        until(|| batcher.idle()).await;
+    }
+
+    #[tokio::test]
+    async fn a_burst_goes_in_batches_of_at_most_max_batch() {
+        let store = Arc::new(Gated::default());
+        let batcher = Arc::new(Batcher::default());
+        let first = submit(&batcher, &store, 1);
+        until(|| store.in_flight.load(Ordering::SeqCst) == 1).await;
+        // (Numbers the gated store neither fails nor refuses.)
+        let burst = 100..100 + MAX_BATCH as i64 + 6;
+        let mut later = Vec::new();
+        for n in burst.clone() {
+            later.push(submit(&batcher, &store, n));
+            until(|| batcher.waiting() == later.len()).await;
+        }
+        store.gate.add_permits(3);
+        assert_eq!(first.await.unwrap().unwrap(), 2);
+        for (n, reply) in burst.zip(later) {
+            assert_eq!(reply.await.unwrap().unwrap(), n * 2);
+        }
+        let sizes: Vec<usize> = store.batches.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1, MAX_BATCH, 6]);
         until(|| batcher.idle()).await;
     }
 

@@ -44,19 +44,11 @@ pub async fn quit(ctx: &Context, group: &Group, userid: &str) -> Result<ReturnDa
     Ok(ReturnData::Ack(WriteAck::OK))
 }
 
-/// An enter or a quit, in the next batch where there are batches.
+/// An enter or a quit, in the next batch.
 async fn apply(ctx: &Context, change: MemberChange) -> Result<bool, ProtocolError> {
-    let Some(batches) = &ctx.member_writes else {
-        return Ok(match &change {
-            MemberChange::Enter { group, member } => ctx.store.enter(group, member).await?,
-            MemberChange::Quit { group, userid } => {
-                ctx.store.quit(group, userid).await?;
-                true
-            }
-        });
-    };
     let store = Arc::clone(&ctx.store);
-    let applied = batches
+    let applied = ctx
+        .member_writes
         .submit(change, move |changes: Arc<Vec<MemberChange>>| {
             let store = Arc::clone(&store);
             async move { store.change_members(&changes).await }

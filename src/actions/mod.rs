@@ -25,9 +25,10 @@ pub struct Context {
     pub settings: Arc<Settings>,
     /// Likes on one target are applied together (see `coalesce`).
     pub likes: Arc<coalesce::LikeCoalescer>,
-    /// On a single writer (SQLite), enters and quits are applied in
-    /// batches (see `batch`); elsewhere each in a transaction of its own.
-    pub member_writes: Option<Arc<batch::Batcher<MemberChange, Option<i64>>>>,
+    /// Enters and quits are applied in batches (see `batch`): on SQLite's
+    /// single writer, and on a database server, where a batch holds a
+    /// popular room's row once for all its viewers' changes.
+    pub member_writes: Arc<batch::Batcher<MemberChange, Option<i64>>>,
 }
 
 impl Context {
@@ -39,7 +40,7 @@ impl Context {
         };
         Self {
             likes: Arc::new(likes),
-            member_writes: batched.then(Arc::default),
+            member_writes: Arc::default(),
             store,
             clock,
             settings,

@@ -207,7 +207,7 @@ impl Page {
 }
 
 /// What a viewer joins: a live room or a recording, both owned by an anchor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
     /// flag 0: the anchor's live room, by its IM group id.
     Room { anchor: String, groupid: String },

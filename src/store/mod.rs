@@ -11,6 +11,7 @@
 
 mod dialect;
 pub mod legacy;
+mod member_changes;
 mod member_order;
 mod migrations;
 mod mysql;
@@ -77,7 +78,7 @@ pub enum SessionOutcome {
 
 /// A viewer joining a room or recording. Empty fields keep what a previous
 /// EnterGroup stored; `level` likewise when absent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMember {
     pub userid: String,
     pub nickname: String,

@@ -7,14 +7,19 @@
 //! are set up (`sqlite.rs`, `postgres.rs`, `mysql.rs`).
 //!
 //! Concurrency, for several nodes on one database:
-//! - a membership change and its count change happen in one transaction;
-//!   the count moves (a relative `UPDATE` of the room's or recording's row,
-//!   which also finds whether the group exists) only when a member row
-//!   really appeared or went, and it is the transaction's last write but
-//!   one, so the group's row is held briefly (on Galera, a transaction
-//!   holding a row that other nodes write is aborted by each of their writes);
-//! - counters change relative to the current value, floored at 0 where they
-//!   could go below: no read-modify-write, no lost update;
+//! - membership changes and their count changes happen in one transaction,
+//!   a node's enters and quits in batches (`change_members_together`): the
+//!   groups' rows locked first, in key order, then their members read and
+//!   the batch's outcome worked out in memory (`member_changes`), the
+//!   counts written last, as the numbers they end with, under the lock
+//!   (on Galera, where the lock is the node's own, a conflicting write of
+//!   another node aborts the batch, which is re-run on its result). So a
+//!   popular room's row is locked once per batch rather than once per
+//!   viewer, and its count follows membership exactly. (SQLite's single
+//!   writer keeps it simpler: one enter or quit after the other, two
+//!   statements each, see `enter_in`);
+//! - other counters change relative to the current value, floored at 0
+//!   where they could go below: no read-modify-write, no lost update;
 //! - likes never touch the room's row: each node adds its likes to slot
 //!   rows of its own (`like_slots`, see `add_likes`; one per update it runs
 //!   at once on a target), so likes from several nodes, or several updates
@@ -61,12 +66,14 @@
 //!   not re-run, because likes are not idempotent.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::dialect::{Arg, Dialect, SqlRow};
+use super::member_changes::{self, Details, MemberKey};
 use super::member_order::{Lookup, MemberOrders};
 use super::snapshots::window;
 use async_trait::async_trait;
@@ -267,6 +274,54 @@ fn counted_row(target: &Counted) -> (&'static str, &'static str, Vec<Arg<'_>>) {
 /// `column = column + ?`, floored at 0, in one statement (binds the delta twice).
 fn floored(column: &str) -> String {
     format!("{column} = CASE WHEN {column} + ? < 0 THEN 0 ELSE {column} + ? END")
+}
+
+/// A member's key as a condition (binds as [`bind_member`]).
+const MEMBER: &str = "anchor = ? AND kind = ? AND group_key = ? AND userid = ?";
+
+fn bind_member<'a>((group, userid): &MemberKey<'a>, args: &mut Vec<Arg<'a>>) {
+    args.extend(args![
+        group.anchor(),
+        group_kind(group),
+        group.key(),
+        *userid
+    ]);
+}
+
+/// `each` once per item, joined by `separator`, and the values bound,
+/// `bind(item, real, args)`. The items are padded to a power of two by
+/// repeating the last (`real` false), so that statements over batches of
+/// any size come in a few shapes, which each connection's statement cache
+/// keeps.
+fn padded<'a, T>(
+    items: &'a [T],
+    each: &str,
+    separator: &str,
+    bind: impl Fn(&'a T, bool, &mut Vec<Arg<'a>>),
+) -> (String, Vec<Arg<'a>>) {
+    let n = items.len().next_power_of_two();
+    let mut args = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        bind(item, true, &mut args);
+        if i + 1 == items.len() {
+            for _ in items.len()..n {
+                bind(item, false, &mut args);
+            }
+        }
+    }
+    (vec![each; n].join(separator), args)
+}
+
+/// `(condition) OR (condition) ...` for the items (padded as [`padded`]'s:
+/// a condition twice changes nothing).
+fn any_of<'a, T>(
+    items: &'a [T],
+    condition: &str,
+    bind: impl Fn(&'a T, &mut Vec<Arg<'a>>),
+) -> (String, Vec<Arg<'a>>) {
+    padded(items, &format!("({condition})"), " OR ", |item, _, args| {
+        bind(item, args)
+    })
 }
 
 /// A room's status-event clock moves to `?` if that is later, and its
@@ -945,83 +1000,188 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(())
     }
 
-    /// EnterGroup in `tx`: adds or refreshes the member; the count grows
-    /// only for a new member. False when the group does not exist.
-    /// EnterGroup in `tx`: None when the group does not exist, else how
-    /// much its viewer count moved (1 for a new member, 0 for one there).
+    /// EnterGroup in `tx`, on the single writer: None when the group does
+    /// not exist, else how much its viewer count moved (1 for a new member,
+    /// 0 for one there). No row locks to order, so no look first: the count
+    /// (which finds whether the group exists), then the member if new; one
+    /// already there is refreshed and the count put back. Two statements
+    /// for a new member instead of three, on the writer every write waits for.
     async fn enter_in(
         tx: &mut DB::Conn,
         group: &Group,
         m: &NewMember,
     ) -> Result<Option<i64>, sqlx::Error> {
-        // The group's row is written last, just before the commit: on a
-        // Galera cluster a transaction holding a row that other nodes write
-        // too is aborted by each of their writes, so it holds it briefly.
-        if DB::SINGLE_WRITER {
-            // No row locks to order, so no look first: the count (which
-            // finds whether the group exists), then the member if new;
-            // one already there is refreshed and the count put back.
-            // Two statements for a new member instead of three, on the
-            // writer every write waits for.
-            if Self::change_viewers(tx, group, 1).await? == 0 {
-                return Ok(None);
-            }
-            if !Self::insert_member(tx, group, m).await? {
-                Self::change_viewers(tx, group, -1).await?;
-                Self::refresh_member(tx, group, m).await?;
-                return Ok(Some(0));
-            }
-            return Ok(Some(1));
-        }
-        // A member already there is refreshed; the count does not move.
-        // (A member implies its group: a new session or a deleted
-        // recording takes its members with it.)
-        if Self::refresh_member(tx, group, m).await? {
-            return Ok(Some(0));
-        }
-        // The count first (which locks the group's row, and finds
-        // whether the group exists), then the member: parent first.
-        // Two nodes adding the same member race on its key; the loser
-        // is re-run and refreshes.
         if Self::change_viewers(tx, group, 1).await? == 0 {
             return Ok(None);
         }
-        Self::insert_member(tx, group, m).await?;
+        if !Self::insert_member(tx, group, m).await? {
+            Self::change_viewers(tx, group, -1).await?;
+            Self::refresh_member(tx, group, m).await?;
+            return Ok(Some(0));
+        }
         Ok(Some(1))
     }
 
-    /// QuitGroup in `tx`: the count shrinks only if it was a member. How
-    /// much it moved (-1 or 0).
+    /// QuitGroup in `tx`, on the single writer: the member, then the count
+    /// if it was one. How much the count moved (-1 or 0).
     async fn quit_in(tx: &mut DB::Conn, group: &Group, userid: &str) -> Result<i64, sqlx::Error> {
-        let member = "SELECT 1 FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
-             AND userid = ?";
         let delete = "DELETE FROM members WHERE anchor = ? AND kind = ? AND group_key = ? \
              AND userid = ?";
         let keys = args![group.anchor(), group_kind(group), group.key(), userid];
-        if DB::SINGLE_WRITER {
-            // No row locks to order: the member, then the count if it
-            // was one (two statements instead of three).
-            if Self::exec(tx, delete, keys).await? > 0 {
-                Self::change_viewers(tx, group, -1).await?;
-                return Ok(-1);
+        if Self::exec(tx, delete, keys).await? > 0 {
+            Self::change_viewers(tx, group, -1).await?;
+            return Ok(-1);
+        }
+        Ok(0)
+    }
+
+    /// Enters and quits together, on a database server (see
+    /// `member_changes`): the groups' rows locked first, in key order, so
+    /// that batches of several nodes queue for them rather than deadlock;
+    /// then the members the changes name, read; then a statement per kind
+    /// of write, the counts last. Every statement's conditions are padded
+    /// (see [`any_of`]), so that batches of any size share a few shapes.
+    async fn change_members_together(
+        tx: &mut DB::Conn,
+        changes: &[MemberChange],
+    ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let mut groups: Vec<&Group> = changes.iter().map(MemberChange::group).collect();
+        groups.sort();
+        groups.dedup();
+        let mut counts = HashMap::new();
+        // Rooms sort before recordings: one table, then the other.
+        for of_table in groups.chunk_by(|a, b| group_kind(a) == group_kind(b)) {
+            let (table, key) = group_table(of_table[0]);
+            let (any, args) = any_of(of_table, &format!("userid = ? AND {key} = ?"), |g, a| {
+                a.extend([Arg::Text(g.anchor()), Arg::Text(g.key())]);
+            });
+            let lock = format!(
+                "SELECT userid, {key} AS group_key, viewer_count FROM {table} WHERE {any} \
+                 ORDER BY userid, {key}{}",
+                DB::FOR_UPDATE
+            );
+            for row in Self::fetch(tx, &lock, &args).await? {
+                let (anchor, group_key) = (text(&row, "userid"), text(&row, "group_key"));
+                if let Ok(i) =
+                    of_table.binary_search_by(|g| (g.anchor(), g.key()).cmp(&(&anchor, &group_key)))
+                {
+                    counts.insert(of_table[i], int(&row, "viewer_count"));
+                }
             }
-            return Ok(0);
         }
-        if !Self::found(tx, member, keys).await? {
-            return Ok(0);
+        let mut named: Vec<MemberKey> = changes
+            .iter()
+            .filter(|change| counts.contains_key(change.group()))
+            .map(|change| match change {
+                MemberChange::Enter { group, member } => (group, member.userid.as_str()),
+                MemberChange::Quit { group, userid } => (group, userid.as_str()),
+            })
+            .collect();
+        named.sort();
+        named.dedup();
+        let mut stored = HashMap::new();
+        if !named.is_empty() {
+            let (any, args) = any_of(&named, MEMBER, bind_member);
+            let read = format!(
+                "SELECT anchor, kind, group_key, userid, nickname, headpic, level \
+                 FROM members WHERE {any}"
+            );
+            for row in Self::fetch(tx, &read, &args).await? {
+                let (anchor, key, userid) = (
+                    text(&row, "anchor"),
+                    text(&row, "group_key"),
+                    text(&row, "userid"),
+                );
+                let found = (
+                    int(&row, "kind"),
+                    anchor.as_str(),
+                    key.as_str(),
+                    userid.as_str(),
+                );
+                if let Ok(i) = named
+                    .binary_search_by(|&(g, u)| (group_kind(g), g.anchor(), g.key(), u).cmp(&found))
+                {
+                    let details = Details {
+                        nickname: text(&row, "nickname"),
+                        headpic: text(&row, "headpic"),
+                        level: int(&row, "level"),
+                    };
+                    stored.insert(named[i], details);
+                }
+            }
         }
-        // The count first (parent first, as everywhere), then the member.
-        if Self::change_viewers(tx, group, -1).await? == 0 {
-            return Ok(0);
+        let plan = member_changes::plan(changes, &counts, &stored);
+        if !plan.deletes.is_empty() {
+            let (any, args) = any_of(&plan.deletes, MEMBER, bind_member);
+            Self::exec(tx, &format!("DELETE FROM members WHERE {any}"), &args).await?;
         }
-        let removed = Self::exec(tx, delete, keys).await?;
-        if removed == 0 {
-            // Gone meanwhile (another transaction committed its quit):
-            // the count was not this one's to move.
-            Self::change_viewers(tx, group, 1).await?;
-            return Ok(0);
+        for (member, d) in &plan.refreshes {
+            let mut args = args![&d.nickname, &d.headpic, d.level].to_vec();
+            bind_member(member, &mut args);
+            let refresh =
+                format!("UPDATE members SET nickname = ?, headpic = ?, level = ? WHERE {MEMBER}");
+            Self::exec(tx, &refresh, &args).await?;
         }
-        Ok(-1)
+        if !plan.inserts.is_empty() {
+            Self::insert_members(tx, &plan.inserts).await?;
+        }
+        for of_table in plan
+            .counts
+            .chunk_by(|a, b| group_kind(a.0) == group_kind(b.0))
+        {
+            let (table, key) = group_table(of_table[0].0);
+            let (cases, mut args) = padded(
+                of_table,
+                &format!("WHEN userid = ? AND {key} = ? THEN ?"),
+                " ",
+                |(g, n), _, a| {
+                    a.extend([Arg::Text(g.anchor()), Arg::Text(g.key()), Arg::Int(*n)]);
+                },
+            );
+            let (any, keys) = any_of(
+                of_table,
+                &format!("userid = ? AND {key} = ?"),
+                |(g, _), a| {
+                    a.extend([Arg::Text(g.anchor()), Arg::Text(g.key())]);
+                },
+            );
+            args.extend(keys);
+            let update = format!(
+                "UPDATE {table} SET viewer_count = CASE {cases} ELSE viewer_count END WHERE {any}"
+            );
+            Self::exec(tx, &update, &args).await?;
+        }
+        Ok(plan.outcomes)
+    }
+
+    /// New members, in one statement: rows selected from bound values,
+    /// padded like [`any_of`]'s conditions, the padding's rows marked to be
+    /// left out.
+    async fn insert_members(
+        tx: &mut DB::Conn,
+        members: &[(&Group, NewMember)],
+    ) -> Result<(), sqlx::Error> {
+        const ROW: &str = "SELECT ? AS anchor, ? AS group_key, ? AS kind, ? AS userid, \
+             ? AS nickname, ? AS headpic, ? AS level, ? AS joined_at, ? AS keep";
+        let (rows, args) = padded(members, ROW, " UNION ALL ", |(g, m), real, a| {
+            a.extend(args![
+                g.anchor(),
+                g.key(),
+                group_kind(g),
+                &m.userid,
+                &m.nickname,
+                &m.headpic,
+                m.level.unwrap_or(0),
+                m.joined_at,
+                real,
+            ]);
+        });
+        let insert = format!(
+            "INSERT INTO members (anchor, group_key, kind, userid, nickname, headpic, level, \
+             joined_at) SELECT anchor, group_key, kind, userid, nickname, headpic, level, \
+             joined_at FROM ({rows}) AS batch WHERE keep = 1"
+        );
+        Self::exec(tx, &insert, &args).await.map(drop)
     }
 
     /// Adds `delta` likes to `target` in `tx`: into `slot` if positive;
@@ -1320,19 +1480,26 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
-        transaction!(self, "enter", |tx| {
-            Ok(Self::enter_in(tx, group, m).await?.is_some())
-        })
+        let enter = MemberChange::Enter {
+            group: group.clone(),
+            member: m.clone(),
+        };
+        Ok(self.change_members(&[enter]).await?[0].is_some())
     }
 
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
-        transaction!(self, "quit", |tx| {
-            Self::quit_in(tx, group, userid).await.map(drop)
-        })
+        let quit = MemberChange::Quit {
+            group: group.clone(),
+            userid: userid.to_owned(),
+        };
+        self.change_members(&[quit]).await.map(drop)
     }
 
     async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
         transaction!(self, "change_members", |tx| {
+            if !DB::SINGLE_WRITER {
+                return Self::change_members_together(tx, changes).await;
+            }
             let mut outcomes = Vec::with_capacity(changes.len());
             for change in changes {
                 outcomes.push(match change {
