@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::protocol::{ProtocolError, Request, ReturnData};
-use crate::store::{MemberChange, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// What every action may use; shared by all requests.
 #[derive(Clone)]
@@ -25,10 +25,8 @@ pub struct Context {
     pub settings: Arc<Settings>,
     /// Likes on one target are applied together (see `coalesce`).
     pub likes: Arc<coalesce::LikeCoalescer>,
-    /// Enters and quits are applied in batches (see `batch`): on SQLite's
-    /// single writer, and on a database server, where a batch holds a
-    /// popular room's row once for all its viewers' changes.
-    pub member_writes: Arc<batch::Batcher<MemberChange, Option<i64>>>,
+    /// Enters and quits are applied in batches (see `members::MemberWrites`).
+    pub member_writes: Arc<members::MemberWrites>,
 }
 
 impl Context {
@@ -40,7 +38,10 @@ impl Context {
         };
         Self {
             likes: Arc::new(likes),
-            member_writes: Arc::default(),
+            member_writes: Arc::new(members::MemberWrites::new(match batched {
+                true => 1,
+                false => crate::store::MEMBER_LANES,
+            })),
             store,
             clock,
             settings,

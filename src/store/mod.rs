@@ -485,6 +485,12 @@ pub fn single_writer(url: &str) -> bool {
 /// smaller updates for no gain.
 pub const LIKE_LANES: usize = 2;
 
+/// How many batches of enters and quits a node applies at once on a
+/// database server, each for its own share of the groups (see
+/// `actions::members::MemberWrites`): a popular room's changes go together
+/// in large batches, while changes to other groups need not wait for them.
+pub const MEMBER_LANES: usize = 4;
+
 /// A statement's error, as a database answers one (for tests of what
 /// handles them).
 #[cfg(test)]
