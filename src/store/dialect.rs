@@ -56,6 +56,48 @@ impl From<Option<i64>> for Arg<'_> {
     }
 }
 
+/// A transaction found out that what it read is no longer so (or, on a
+/// Galera node, that its acknowledged commit did not happen): nothing of it
+/// is applied, and it is re-run, as after a deadlock.
+#[derive(Debug)]
+pub struct Rerun(pub &'static str);
+
+impl Rerun {
+    pub fn error(why: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Rerun(why)))
+    }
+}
+
+impl std::fmt::Display for Rerun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Rerun {}
+
+impl DatabaseError for Rerun {
+    fn message(&self) -> &str {
+        self.0
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
+
 /// A row of a result, read by column name. A missing or NULL value reads
 /// as empty or 0: the schema has no NULL where the store reads it as such.
 pub trait SqlRow {

@@ -9,7 +9,7 @@
 //! behind; the store writes that in a statement per kind of write. The
 //! outcome is exactly that of the changes applied one by one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{MemberChange, NewMember};
 use crate::protocol::Group;
@@ -38,8 +38,8 @@ pub struct Plan<'a> {
     pub refreshes: Vec<(MemberKey<'a>, Details)>,
     /// New members, in the order they entered.
     pub inserts: Vec<(&'a Group, NewMember)>,
-    /// Groups whose count moved, with the count each ends with.
-    pub counts: Vec<(&'a Group, i64)>,
+    /// Groups whose count moved, by how much, in key order.
+    pub moved: Vec<(&'a Group, i64)>,
 }
 
 /// Where a member stands after the changes so far.
@@ -54,12 +54,12 @@ enum Now {
     },
 }
 
-/// Applies `changes` in order to groups whose counts are `counts` (a group
-/// missing there does not exist) and whose members named by the changes
-/// are `stored` (one missing there is not a member).
+/// Applies `changes` in order to the `existing` groups (changes to others
+/// change nothing), whose members named by the changes are `stored` (one
+/// missing there is not a member).
 pub fn plan<'a>(
     changes: &'a [MemberChange],
-    counts: &HashMap<&'a Group, i64>,
+    existing: &HashSet<&'a Group>,
     stored: &HashMap<MemberKey<'a>, Details>,
 ) -> Plan<'a> {
     let mut plan = Plan::default();
@@ -74,7 +74,7 @@ pub fn plan<'a>(
             MemberChange::Enter { member, .. } => member.userid.as_str(),
             MemberChange::Quit { userid, .. } => userid.as_str(),
         };
-        if !counts.contains_key(group) {
+        if !existing.contains(group) {
             plan.outcomes.push(match change {
                 MemberChange::Enter { .. } => None,
                 MemberChange::Quit { .. } => Some(0),
@@ -141,12 +141,8 @@ pub fn plan<'a>(
         .into_iter()
         .map(|(_, group, member)| (group, member))
         .collect();
-    plan.counts = moved
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .map(|(group, delta)| (group, (counts[group] + delta).max(0)))
-        .collect();
-    plan.counts.sort_by(|a, b| a.0.cmp(b.0));
+    plan.moved = moved.into_iter().filter(|(_, delta)| *delta != 0).collect();
+    plan.moved.sort_by(|a, b| a.0.cmp(b.0));
     plan
 }
 
@@ -207,7 +203,7 @@ mod tests {
     fn changes_to_groups_that_do_not_exist_change_nothing() {
         let g = room("g");
         let changes = [enter(&g, member("v", "V", None, 1)), quit(&g, "v")];
-        let plan = plan(&changes, &HashMap::new(), &HashMap::new());
+        let plan = plan(&changes, &HashSet::new(), &HashMap::new());
         assert_eq!(plan.outcomes, [None, Some(0)]);
         assert_eq!(
             plan,
@@ -228,8 +224,7 @@ mod tests {
             enter(&h, member("x", "", None, 4)),
             quit(&g, "nobody"),
         ];
-        let counts = HashMap::from([(&g, 5), (&h, 0)]);
-        let plan = plan(&changes, &counts, &HashMap::new());
+        let plan = plan(&changes, &HashSet::from([&g, &h]), &HashMap::new());
         assert_eq!(plan.outcomes, [Some(1), Some(1), Some(1), Some(0), Some(0)]);
         let inserted: Vec<_> = plan
             .inserts
@@ -245,7 +240,7 @@ mod tests {
                 ("g", "w", "W", None)
             ]
         );
-        assert_eq!(plan.counts, [(&g, 7), (&h, 1)]);
+        assert_eq!(plan.moved, [(&g, 2), (&h, 1)]);
         assert!(plan.deletes.is_empty() && plan.refreshes.is_empty());
     }
 
@@ -257,15 +252,14 @@ mod tests {
             enter(&g, member("renamed", "", Some(2), 9)),
             enter(&g, member("renamed", "R2", None, 9)),
         ];
-        let counts = HashMap::from([(&g, 2)]);
         let stored = HashMap::from([
             ((&g, "same"), details("S", 1)),
             ((&g, "renamed"), details("R", 1)),
         ]);
-        let plan = plan(&changes, &counts, &stored);
+        let plan = plan(&changes, &HashSet::from([&g]), &stored);
         assert_eq!(plan.outcomes, [Some(0), Some(0), Some(0)]);
         assert_eq!(plan.refreshes, [((&g, "renamed"), details("R2", 2))]);
-        assert!(plan.counts.is_empty(), "no count moved");
+        assert!(plan.moved.is_empty(), "no count moved");
         assert!(plan.inserts.is_empty() && plan.deletes.is_empty());
     }
 
@@ -280,12 +274,11 @@ mod tests {
             enter(&g, member("brief", "", None, 8)),
             quit(&g, "brief"),
         ];
-        let counts = HashMap::from([(&g, 2)]);
         let stored = HashMap::from([
             ((&g, "old"), details("O", 0)),
             ((&g, "back"), details("B", 0)),
         ]);
-        let plan = plan(&changes, &counts, &stored);
+        let plan = plan(&changes, &HashSet::from([&g]), &stored);
         assert_eq!(
             plan.outcomes,
             [Some(-1), Some(0), Some(-1), Some(1), Some(1), Some(-1)]
@@ -300,17 +293,6 @@ mod tests {
             ),
             ("back", 7)
         );
-        assert_eq!(plan.counts, [(&g, 1)]);
-    }
-
-    #[test]
-    fn a_count_already_wrong_does_not_go_below_zero() {
-        let g = room("g");
-        let changes = [quit(&g, "v")];
-        let counts = HashMap::from([(&g, 0)]);
-        let stored = HashMap::from([((&g, "v"), details("", 0))]);
-        let plan = plan(&changes, &counts, &stored);
-        assert_eq!(plan.counts, [(&g, 0)]);
-        assert_eq!(plan.deletes, [(&g, "v")]);
+        assert_eq!(plan.moved, [(&g, -1)]);
     }
 }

@@ -17,7 +17,7 @@ use sqlx::migrate::{Migrate, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
 use sqlx::{Connection, Executor, MySql, Pool, Row};
 
-use super::dialect::SqlxDialect;
+use super::dialect::{Rerun, SqlxDialect};
 use super::migrations;
 use crate::config::{DatabaseSettings, driver_url};
 
@@ -47,12 +47,11 @@ impl SqlxDialect for MySql {
         // certification (ER_TRANSACTION_ROLLBACK_DURING_COMMIT) and TiDB's
         // optimistic write conflict. And a transaction a Galera node rolled
         // back without an error (see `GALERA_SESSION`): a write then outside
-        // it (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION), or a commit that
-        // did not happen ([`LostCommit`]).
-        error.try_downcast_ref::<LostCommit>().is_some()
-            || error
-                .try_downcast_ref::<MySqlDatabaseError>()
-                .is_some_and(|e| matches!(e.number(), 1213 | 1205 | 3101 | 9007 | 1792))
+        // it (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION); a commit that did
+        // not happen is a [`Rerun`] (see `commit_guarded`).
+        error
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .is_some_and(|e| matches!(e.number(), 1213 | 1205 | 3101 | 9007 | 1792))
     }
 
     fn is_unavailable(error: &dyn DatabaseError) -> bool {
@@ -72,7 +71,9 @@ impl SqlxDialect for MySql {
         let rows = conn.fetch_all(COMMIT_GUARDED).await?;
         match rows.last().map(|row| row.try_get::<i64, _>(0)) {
             Some(Ok(1)) => Ok(()),
-            _ => Err(sqlx::Error::Database(Box::new(LostCommit))),
+            _ => Err(Rerun::error(
+                "the database acknowledged a commit that did not happen",
+            )),
         }
     }
 
@@ -149,7 +150,7 @@ impl SqlxDialect for MySql {
 /// transaction that a replicated write brute-force aborted, and nothing was
 /// committed (measured: about 1 in 5 000 transactions on one hot row from
 /// three nodes; 1 in 300 to 1 in 1 200 when the `COMMIT` follows other
-/// statements in its command). A mark read back missing is [`LostCommit`], a conflict: the
+/// statements in its command). A mark read back missing is a [`Rerun`], a conflict: the
 /// transaction is re-run. Unlike `WSREP_LAST_WRITTEN_GTID()`, the mark
 /// tells a transaction that wrote nothing from one that was lost, and
 /// stays right should the node replay a transaction on another thread
@@ -173,41 +174,6 @@ const COMMIT_GUARDED: &str = "COMMIT; SET STATEMENT wsrep_sync_wait = 0 FOR \
 /// next transaction.)
 const SWEEP_COMMIT_MARKS: &str =
     "DELETE FROM minilvb_commit_marks WHERE marked_at < UNIX_TIMESTAMP() - 86400";
-
-/// A commit the database acknowledged that did not happen (see
-/// `COMMIT_MARKS`): a conflict, so the transaction is re-run.
-#[derive(Debug)]
-pub struct LostCommit;
-
-impl std::fmt::Display for LostCommit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the database acknowledged a commit that did not happen")
-    }
-}
-
-impl std::error::Error for LostCommit {}
-
-impl DatabaseError for LostCommit {
-    fn message(&self) -> &str {
-        "the database acknowledged a commit that did not happen"
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
-    }
-}
 
 /// Session settings on a Galera node.
 ///

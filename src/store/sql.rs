@@ -10,16 +10,16 @@
 //! - membership changes and their count changes happen in one transaction,
 //!   a node's enters and quits in batches (`change_members_together`): the
 //!   groups' rows locked first, in key order, then their members read and
-//!   the batch's outcome worked out in memory (`member_changes`), the
-//!   counts written last, as the numbers they end with, under the lock
-//!   (on Galera, where the lock is the node's own, a conflicting write of
-//!   another node aborts the batch, which is re-run on its result). So a
+//!   the batch's outcome worked out in memory (`member_changes`), each
+//!   write checked to change exactly the rows it should (else the batch
+//!   is re-run: on Galera the lock is the node's own, and another node may
+//!   have changed a member meanwhile), the counts moved last. So a
 //!   popular room's row is locked once per batch rather than once per
 //!   viewer, and its count follows membership exactly. (SQLite's single
 //!   writer keeps it simpler: one enter or quit after the other, two
 //!   statements each, see `enter_in`);
-//! - other counters change relative to the current value, floored at 0
-//!   where they could go below: no read-modify-write, no lost update;
+//! - counters change relative to the current value, floored at 0 where
+//!   they could go below: no read-modify-write, no lost update;
 //! - likes never touch the room's row: each node adds its likes to slot
 //!   rows of its own (`like_slots`, see `add_likes`; one per update it runs
 //!   at once on a target), so likes from several nodes, or several updates
@@ -72,7 +72,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::dialect::{Arg, Dialect, SqlRow};
+use super::dialect::{Arg, Dialect, Rerun, SqlRow};
 use super::member_changes::{self, Details, MemberKey};
 use super::member_order::{Lookup, MemberOrders};
 use super::snapshots::window;
@@ -216,7 +216,11 @@ fn classify<DB: Dialect>(error: &sqlx::Error) -> Failure {
     match error {
         // A unique-key race (two nodes creating the same row): the re-run
         // sees the winner's row and takes the other path.
-        sqlx::Error::Database(e) if DB::is_conflict(e.as_ref()) || e.is_unique_violation() => {
+        sqlx::Error::Database(e)
+            if DB::is_conflict(e.as_ref())
+                || e.is_unique_violation()
+                || e.try_downcast_ref::<Rerun>().is_some() =>
+        {
             Failure::Conflict
         }
         sqlx::Error::Database(e) if DB::is_unavailable(e.as_ref()) => Failure::Lost,
@@ -1048,7 +1052,7 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut groups: Vec<&Group> = changes.iter().map(MemberChange::group).collect();
         groups.sort();
         groups.dedup();
-        let mut counts = HashMap::new();
+        let mut existing = std::collections::HashSet::new();
         // Rooms sort before recordings: one table, then the other.
         for of_table in groups.chunk_by(|a, b| group_kind(a) == group_kind(b)) {
             let (table, key) = group_table(of_table[0]);
@@ -1056,7 +1060,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 a.extend([Arg::Text(g.anchor()), Arg::Text(g.key())]);
             });
             let lock = format!(
-                "SELECT userid, {key} AS group_key, viewer_count FROM {table} WHERE {any} \
+                "SELECT userid, {key} AS group_key FROM {table} WHERE {any} \
                  ORDER BY userid, {key}{}",
                 DB::FOR_UPDATE
             );
@@ -1065,13 +1069,13 @@ impl<DB: Dialect> SqlStore<DB> {
                 if let Ok(i) =
                     of_table.binary_search_by(|g| (g.anchor(), g.key()).cmp(&(&anchor, &group_key)))
                 {
-                    counts.insert(of_table[i], int(&row, "viewer_count"));
+                    existing.insert(of_table[i]);
                 }
             }
         }
         let mut named: Vec<MemberKey> = changes
             .iter()
-            .filter(|change| counts.contains_key(change.group()))
+            .filter(|change| existing.contains(change.group()))
             .map(|change| match change {
                 MemberChange::Enter { group, member } => (group, member.userid.as_str()),
                 MemberChange::Quit { group, userid } => (group, userid.as_str()),
@@ -1110,46 +1114,55 @@ impl<DB: Dialect> SqlStore<DB> {
                 }
             }
         }
-        let plan = member_changes::plan(changes, &counts, &stored);
+        let plan = member_changes::plan(changes, &existing, &stored);
+        // Each write is checked against what was read: should the read
+        // not be the truth (on Galera, whose row locks are the node's own,
+        // another node may have changed a member meanwhile), the batch is
+        // re-run rather than leave a count that misses a member. (An
+        // insert of a member already there fails on its key.)
+        let changed = |done: u64, planned: usize| match done == planned as u64 {
+            true => Ok(()),
+            false => Err(Rerun::error("members changed under a batch")),
+        };
         if !plan.deletes.is_empty() {
             let (any, args) = any_of(&plan.deletes, MEMBER, bind_member);
-            Self::exec(tx, &format!("DELETE FROM members WHERE {any}"), &args).await?;
+            let delete = format!("DELETE FROM members WHERE {any}");
+            changed(Self::exec(tx, &delete, &args).await?, plan.deletes.len())?;
         }
         for (member, d) in &plan.refreshes {
             let mut args = args![&d.nickname, &d.headpic, d.level].to_vec();
             bind_member(member, &mut args);
             let refresh =
                 format!("UPDATE members SET nickname = ?, headpic = ?, level = ? WHERE {MEMBER}");
-            Self::exec(tx, &refresh, &args).await?;
+            changed(Self::exec(tx, &refresh, &args).await?, 1)?;
         }
         if !plan.inserts.is_empty() {
             Self::insert_members(tx, &plan.inserts).await?;
         }
         for of_table in plan
-            .counts
+            .moved
             .chunk_by(|a, b| group_kind(a.0) == group_kind(b.0))
         {
             let (table, key) = group_table(of_table[0].0);
-            let (cases, mut args) = padded(
-                of_table,
-                &format!("WHEN userid = ? AND {key} = ? THEN ?"),
-                " ",
-                |(g, n), _, a| {
-                    a.extend([Arg::Text(g.anchor()), Arg::Text(g.key()), Arg::Int(*n)]);
-                },
-            );
+            let when = format!("WHEN userid = ? AND {key} = ? THEN ?");
+            let (delta, delta_args) = padded(of_table, &when, " ", |(g, delta), _, a| {
+                a.extend(args![g.anchor(), g.key(), *delta]);
+            });
             let (any, keys) = any_of(
                 of_table,
                 &format!("userid = ? AND {key} = ?"),
                 |(g, _), a| {
-                    a.extend([Arg::Text(g.anchor()), Arg::Text(g.key())]);
+                    a.extend(args![g.anchor(), g.key()]);
                 },
             );
-            args.extend(keys);
+            // Relative, as every count, and floored at 0: one that was
+            // already wrong does not get worse.
             let update = format!(
-                "UPDATE {table} SET viewer_count = CASE {cases} ELSE viewer_count END WHERE {any}"
+                "UPDATE {table} SET viewer_count = CASE WHEN viewer_count + CASE {delta} ELSE 0 END \
+                 < 0 THEN 0 ELSE viewer_count + CASE {delta} ELSE 0 END END WHERE {any}"
             );
-            Self::exec(tx, &update, &args).await?;
+            let args = [&delta_args[..], &delta_args, &keys].concat();
+            changed(Self::exec(tx, &update, &args).await?, of_table.len())?;
         }
         Ok(plan.outcomes)
     }
