@@ -27,11 +27,24 @@ use crate::ratelimit::{ClientAddr, OverLimit, RateLimits};
 use crate::server::ConnectionGauge;
 use crate::telemetry::metrics::{self as m, ServerGauges};
 
-/// The router's state: the actions' context and the operational guards.
+/// The router's state: the actions' context and the operational guards,
+/// behind one `Arc`. axum clones the state for each extractor of each
+/// request: one reference count moved between the cores, where the
+/// context's own `Arc`s were six.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub ctx: Context,
     pub ops: Arc<Ops>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// What the guards need, built once from the settings.
@@ -91,7 +104,7 @@ impl Ops {
 impl AppState {
     pub fn new(ctx: Context) -> anyhow::Result<Self> {
         let ops = Arc::new(Ops::new(&ctx.settings)?);
-        Ok(Self { ctx, ops })
+        Ok(Self(Arc::new(Shared { ctx, ops })))
     }
 }
 
