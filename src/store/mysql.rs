@@ -373,8 +373,10 @@ mod tests {
         }
     }
 
+    /// Whether the store re-runs the transaction after `error`.
     fn is_conflict(error: &sqlx::Error) -> bool {
-        matches!(error, sqlx::Error::Database(e) if <MySql as SqlxDialect>::is_conflict(e.as_ref()))
+        use crate::store::sql::{Failure, classify};
+        classify::<MySql>(error) == Failure::Conflict
     }
 
     async fn ids(conn: &mut MySqlConnection, table: &str) -> usize {

@@ -146,7 +146,7 @@ impl Phase {
 
 /// What a failed attempt calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+pub(super) enum Failure {
     /// Rolled back by the database: re-run.
     Conflict,
     /// The connection was lost or refused, or the server will not serve.
@@ -212,7 +212,7 @@ fn sql<DB: Dialect>(text: &str) -> Cow<'_, str> {
 }
 
 /// What a failed attempt calls for.
-fn classify<DB: Dialect>(error: &sqlx::Error) -> Failure {
+pub(super) fn classify<DB: Dialect>(error: &sqlx::Error) -> Failure {
     match error {
         // A unique-key race (two nodes creating the same row): the re-run
         // sees the winner's row and takes the other path.
