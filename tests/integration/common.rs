@@ -234,6 +234,19 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Another process's store on the app's database (another node, the
+    /// operator), caching no lists. Close it when done.
+    pub async fn other_store(&self) -> Arc<dyn Store> {
+        let settings = minilvb::config::DatabaseSettings {
+            url: self.settings.database.url.clone(),
+            list_snapshot_ms: 0,
+            ..Default::default()
+        };
+        minilvb::store::connect(&settings, None)
+            .await
+            .expect("another process's store")
+    }
+
     /// POSTs a request that must succeed with `{"result":0}`, the write actions' reply.
     pub async fn ack(&self, body: Value) {
         let data = self.ok(body).await;

@@ -474,7 +474,6 @@ backend_test! {
 
 backend_test! {
     async fn writes_behind_the_nodes_back_show_within_the_interval(backend) {
-        use minilvb::config::DatabaseSettings;
         use minilvb::protocol::{Counted, Group};
         use minilvb::store::NewMember;
 
@@ -483,13 +482,7 @@ backend_test! {
         app.add_recording("a1", "f1", T0 - 10).await;
         assert_eq!(counts_everywhere(&app).await, expect_counts((0, 0), (0, 0)));
         // Another process on the same database (another node, the operator).
-        let other = minilvb::store::connect(&DatabaseSettings {
-            url: app.settings.database.url.clone(),
-            list_snapshot_ms: 0,
-            ..DatabaseSettings::default()
-        }, None)
-        .await
-        .expect("a second store");
+        let other = app.other_store().await;
         let room = Counted::Room { userid: "a1".into() };
         let recording = Counted::Recording { userid: "a1".into(), fileid: "f1".into() };
         assert!(other.add_likes(&room, 3).await.unwrap());

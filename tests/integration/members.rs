@@ -159,7 +159,6 @@ backend_test! {
 
 backend_test! {
     async fn batches_of_two_nodes_at_once_keep_counts_exact(backend) {
-        use minilvb::config::DatabaseSettings;
         use minilvb::protocol::{Group, Page};
         use minilvb::store::{MemberChange, NewMember};
         use rand::{Rng, SeedableRng};
@@ -177,13 +176,7 @@ backend_test! {
             groups.push(Group::Room { anchor: anchor.into(), groupid: "g".into() });
             groups.push(Group::Recording { anchor: anchor.into(), fileid: "f".into() });
         }
-        let other = minilvb::store::connect(&DatabaseSettings {
-            url: app.settings.database.url.clone(),
-            list_snapshot_ms: 0,
-            ..DatabaseSettings::default()
-        }, None)
-        .await
-        .expect("a second node's store");
+        let other = app.other_store().await;
         let groups = Arc::new(groups);
         let mut tasks = Vec::new();
         for task in 0..8u64 {
