@@ -69,11 +69,7 @@ pub fn plan<'a>(
     let mut index: HashMap<MemberKey<'a>, usize> = HashMap::new();
     let mut moved: HashMap<&'a Group, i64> = HashMap::new();
     for (i, change) in changes.iter().enumerate() {
-        let group = change.group();
-        let userid = match change {
-            MemberChange::Enter { member, .. } => member.userid.as_str(),
-            MemberChange::Quit { userid, .. } => userid.as_str(),
-        };
+        let (group, userid) = (change.group(), change.userid());
         if !existing.contains(group) {
             plan.outcomes.push(match change {
                 MemberChange::Enter { .. } => None,

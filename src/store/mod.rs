@@ -100,6 +100,14 @@ impl MemberChange {
             MemberChange::Enter { group, .. } | MemberChange::Quit { group, .. } => group,
         }
     }
+
+    /// The viewer entering or quitting.
+    pub fn userid(&self) -> &str {
+        match self {
+            MemberChange::Enter { member, .. } => &member.userid,
+            MemberChange::Quit { userid, .. } => userid,
+        }
+    }
 }
 
 #[async_trait]

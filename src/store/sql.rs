@@ -66,7 +66,7 @@
 //!   not re-run, because likes are not idempotent.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -348,7 +348,7 @@ const LIKE_SLOTS: i64 = 64;
 /// if they drew the same `like_slot`, as with one lane.
 #[derive(Default)]
 struct LikeLanes {
-    busy: std::sync::Mutex<std::collections::HashMap<LikeTarget, u64>>,
+    busy: std::sync::Mutex<HashMap<LikeTarget, u64>>,
 }
 
 /// A target's like slots: (anchor, kind, target), owned.
@@ -362,7 +362,7 @@ struct LikeLane<'a> {
 }
 
 impl LikeLanes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<LikeTarget, u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LikeTarget, u64>> {
         self.busy
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -1052,68 +1052,15 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut groups: Vec<&Group> = changes.iter().map(MemberChange::group).collect();
         groups.sort();
         groups.dedup();
-        let mut existing = std::collections::HashSet::new();
-        // Rooms sort before recordings: one table, then the other.
-        for of_table in groups.chunk_by(|a, b| group_kind(a) == group_kind(b)) {
-            let (table, key) = group_table(of_table[0]);
-            let (any, args) = any_of(of_table, &format!("userid = ? AND {key} = ?"), |g, a| {
-                a.extend([Arg::Text(g.anchor()), Arg::Text(g.key())]);
-            });
-            let lock = format!(
-                "SELECT userid, {key} AS group_key FROM {table} WHERE {any} \
-                 ORDER BY userid, {key}{}",
-                DB::FOR_UPDATE
-            );
-            for row in Self::fetch(tx, &lock, &args).await? {
-                let (anchor, group_key) = (text(&row, "userid"), text(&row, "group_key"));
-                if let Ok(i) =
-                    of_table.binary_search_by(|g| (g.anchor(), g.key()).cmp(&(&anchor, &group_key)))
-                {
-                    existing.insert(of_table[i]);
-                }
-            }
-        }
+        let existing = Self::lock_groups(tx, &groups).await?;
         let mut named: Vec<MemberKey> = changes
             .iter()
             .filter(|change| existing.contains(change.group()))
-            .map(|change| match change {
-                MemberChange::Enter { group, member } => (group, member.userid.as_str()),
-                MemberChange::Quit { group, userid } => (group, userid.as_str()),
-            })
+            .map(|change| (change.group(), change.userid()))
             .collect();
         named.sort();
         named.dedup();
-        let mut stored = HashMap::new();
-        if !named.is_empty() {
-            let (any, args) = any_of(&named, MEMBER, bind_member);
-            let read = format!(
-                "SELECT anchor, kind, group_key, userid, nickname, headpic, level \
-                 FROM members WHERE {any}"
-            );
-            for row in Self::fetch(tx, &read, &args).await? {
-                let (anchor, key, userid) = (
-                    text(&row, "anchor"),
-                    text(&row, "group_key"),
-                    text(&row, "userid"),
-                );
-                let found = (
-                    int(&row, "kind"),
-                    anchor.as_str(),
-                    key.as_str(),
-                    userid.as_str(),
-                );
-                if let Ok(i) = named
-                    .binary_search_by(|&(g, u)| (group_kind(g), g.anchor(), g.key(), u).cmp(&found))
-                {
-                    let details = Details {
-                        nickname: text(&row, "nickname"),
-                        headpic: text(&row, "headpic"),
-                        level: int(&row, "level"),
-                    };
-                    stored.insert(named[i], details);
-                }
-            }
-        }
+        let stored = Self::stored_members(tx, &named).await?;
         let plan = member_changes::plan(changes, &existing, &stored);
         // Each write is checked against what was read: should the read
         // not be the truth (on Galera, whose row locks are the node's own,
@@ -1165,6 +1112,74 @@ impl<DB: Dialect> SqlStore<DB> {
             changed(Self::exec(tx, &update, &args).await?, of_table.len())?;
         }
         Ok(plan.outcomes)
+    }
+
+    /// Locks the rows of `groups` (sorted: rooms, then recordings, each in
+    /// key order); the groups that exist.
+    async fn lock_groups<'a>(
+        tx: &mut DB::Conn,
+        groups: &[&'a Group],
+    ) -> Result<HashSet<&'a Group>, sqlx::Error> {
+        let mut existing = HashSet::new();
+        for of_table in groups.chunk_by(|a, b| group_kind(a) == group_kind(b)) {
+            let (table, key) = group_table(of_table[0]);
+            let (any, args) = any_of(of_table, &format!("userid = ? AND {key} = ?"), |g, a| {
+                a.extend(args![g.anchor(), g.key()]);
+            });
+            let lock = format!(
+                "SELECT userid, {key} AS group_key FROM {table} WHERE {any} \
+                 ORDER BY userid, {key}{}",
+                DB::FOR_UPDATE
+            );
+            for row in Self::fetch(tx, &lock, &args).await? {
+                let found = (text(&row, "userid"), text(&row, "group_key"));
+                let found = (found.0.as_str(), found.1.as_str());
+                if let Ok(i) = of_table.binary_search_by(|g| (g.anchor(), g.key()).cmp(&found)) {
+                    existing.insert(of_table[i]);
+                }
+            }
+        }
+        Ok(existing)
+    }
+
+    /// The details of those of the `named` members (sorted) who are members.
+    async fn stored_members<'a>(
+        tx: &mut DB::Conn,
+        named: &[MemberKey<'a>],
+    ) -> Result<HashMap<MemberKey<'a>, Details>, sqlx::Error> {
+        let mut stored = HashMap::new();
+        if named.is_empty() {
+            return Ok(stored);
+        }
+        let (any, args) = any_of(named, MEMBER, bind_member);
+        let read = format!(
+            "SELECT anchor, kind, group_key, userid, nickname, headpic, level \
+             FROM members WHERE {any}"
+        );
+        for row in Self::fetch(tx, &read, &args).await? {
+            let keys = [
+                text(&row, "anchor"),
+                text(&row, "group_key"),
+                text(&row, "userid"),
+            ];
+            let found = (
+                int(&row, "kind"),
+                keys[0].as_str(),
+                keys[1].as_str(),
+                keys[2].as_str(),
+            );
+            let at = named
+                .binary_search_by(|&(g, u)| (group_kind(g), g.anchor(), g.key(), u).cmp(&found));
+            if let Ok(i) = at {
+                let details = Details {
+                    nickname: text(&row, "nickname"),
+                    headpic: text(&row, "headpic"),
+                    level: int(&row, "level"),
+                };
+                stored.insert(named[i], details);
+            }
+        }
+        Ok(stored)
     }
 
     /// New members, in one statement: rows selected from bound values,
@@ -1380,7 +1395,7 @@ impl<DB: Dialect> SqlStore<DB> {
             .chain(wanted.iter().map(|&id| Arg::Int(id)))
             .collect();
         let rows = self.read(&statement, &keys).await?;
-        let mut by_id: std::collections::HashMap<i64, MemberInfo> = rows
+        let mut by_id: HashMap<i64, MemberInfo> = rows
             .iter()
             .map(|row| (int(row, "id"), member_info(row)))
             .collect();
