@@ -1,7 +1,8 @@
-//! Writes applied in batches, for SQLite's single writer. Each write
+//! Writes applied in batches. On SQLite's single writer, each write
 //! applied alone takes the writer in turn: the request's task waits for the
 //! lock, and between one holder and the next the writer sits idle until the
-//! next task gets a thread. Here the writes that arrive while a batch is
+//! next task gets a thread; on a database server, each holds its rows'
+//! locks through its own round trips and commit. Here the writes that arrive while a batch is
 //! being applied go together into the next one, applied by one task in one
 //! transaction, and each request is answered when the batch that carried
 //! it has committed: a reply of success still means the write is durable.

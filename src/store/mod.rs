@@ -480,8 +480,8 @@ pub struct ImportedRecording {
 }
 
 /// Whether the URL's database takes every write through one writer
-/// (SQLite): the actions then send their hot writes in batches (see
-/// `actions::batch`).
+/// (SQLite): the actions then batch likes across targets and run one lane
+/// of member batches (see `actions::batch`, `actions::members`).
 pub fn single_writer(url: &str) -> bool {
     matches!(Backend::from_url(url), Ok(Backend::Sqlite) | Err(_))
 }
