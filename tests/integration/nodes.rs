@@ -52,21 +52,31 @@ impl Node {
         let mut child = command.spawn().expect("minilvb starts");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
+        // What it said before serving, for the failure message if it never does.
+        let mut before = Vec::new();
         let address = tokio::time::timeout(Duration::from_secs(60), async {
             while let Ok(Some(line)) = lines.next_line().await {
                 let Ok(event) = serde_json::from_str::<Value>(&line) else {
+                    before.push(line);
                     continue;
                 };
                 if event["message"] == "minilvb serving" {
                     return event["address"].as_str().map(str::to_owned);
                 }
+                before.push(line);
             }
             None
         })
         .await
         .ok()
-        .flatten()
-        .expect("the node reports its address");
+        .flatten();
+        let Some(address) = address else {
+            let status = child.try_wait().ok().flatten();
+            panic!(
+                "the node did not report its address (exit: {status:?}); it said:\n{}",
+                before.join("\n")
+            );
+        };
         let base = format!("http://{address}");
         // Keep draining its log so that the pipe never fills up.
         // Errors are shown; everything with MINILVB_TEST_NODE_LOG (a log filter).
