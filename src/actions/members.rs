@@ -97,7 +97,7 @@ pub async fn list(
     page: Page,
 ) -> Result<ReturnData, ProtocolError> {
     let order = ctx.settings.members.order;
-    let (totalcount, memberlist) = ctx
+    let (_, totalcount, memberlist) = ctx
         .store
         .members_named(anchor, groupid, order, page)
         .await?;

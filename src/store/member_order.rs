@@ -7,7 +7,8 @@
 //! only, 8 bytes a member), rebuilt at most every `database.list_snapshot_ms`,
 //! and reads those members' rows by id: a member gone since the snapshot
 //! drops out of the page, one arrived since shows from the next snapshot.
-//! The first pages, which the apps show, are always read exactly.
+//! The first pages, which the apps show, are read exactly (page 1 is kept
+//! in memory where nobody else writes: see `snapshots::member_pages`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -155,14 +155,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// FetchGroupMemberList's members: of the group `groupid` names for
     /// `anchor`, its room when `groupid` is the room's current groupid and
-    /// otherwise its recording by fileid (none: 0 and no members).
+    /// otherwise its recording by fileid (none: 0 and no members). With
+    /// that group.
     async fn members_named(
         &self,
         anchor: &str,
         groupid: &str,
         order: MemberOrder,
         page: Page,
-    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+    ) -> StoreResult<(Group, i64, Vec<MemberInfo>)> {
         let room = Counted::Room {
             userid: anchor.to_owned(),
         };
@@ -178,7 +179,8 @@ pub trait Store: Send + Sync + 'static {
                 fileid: groupid,
             },
         };
-        self.members(&group, order, page).await
+        let (total, members) = self.members(&group, order, page).await?;
+        Ok((group, total, members))
     }
 
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64>;

@@ -34,6 +34,10 @@
 //! bring an older count back. `Store::pusher` is not cached: the member
 //! list and the operator decide by it.
 //!
+//! Page 1 of each member list is kept too, where the database tells of
+//! other processes' writes (SQLite), with this node's enters and quits
+//! applied to it: see [`member_pages`].
+//!
 //! Rows and pages no longer good are swept as requests come; each list's
 //! rows take at most `database.list_cache_mib` (the rows used longest ago
 //! go first), and the pages of an order hold at most [`MAX_PAGE_ROWS`] rows.
@@ -47,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use self::member_pages::{MAX_MEMBER_ROWS, MemberPages, NamedPage};
 use super::{
     Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
     NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
@@ -353,10 +358,15 @@ impl Epochs {
 
     /// Whether what `read` read is still good at `now`.
     fn good(&self, read: Read, now: Instant) -> bool {
-        now.saturating_duration_since(read.at) < self.ttl
-            || (read.epoch != 0
-                && read.epoch == self.current.load(Ordering::SeqCst)
-                && self.since_verified(now) < self.ttl)
+        now.saturating_duration_since(read.at) < self.ttl || self.unchanged(read, now)
+    }
+
+    /// Whether nobody else wrote since `read`, as far as a check less than
+    /// the interval ago found (never where the database cannot tell).
+    fn unchanged(&self, read: Read, now: Instant) -> bool {
+        read.epoch != 0
+            && read.epoch == self.current.load(Ordering::SeqCst)
+            && self.since_verified(now) < self.ttl
     }
 
     /// Checks the database's mark when due, unless another request is.
@@ -427,12 +437,69 @@ struct RowCache {
     max_shard_bytes: usize,
     hasher: RandomState,
     shards: Box<[Mutex<Shard>]>,
-    /// `SLOTS` per shard, changed only under the shard's lock; pages check
-    /// theirs without it.
+    marks: Marks,
+}
+
+/// The race rule's marks, [`SLOTS`] per shard: a generation counter and
+/// the writes in flight. Changed only under the shard's lock; pages check
+/// their generations without it.
+struct Marks {
     generations: Box<[AtomicU64]>,
-    /// Writes in flight that will patch their rows, per generation slot;
-    /// changed and read only under the shard's lock.
     writing: Box<[AtomicU64]>,
+}
+
+impl Marks {
+    fn new() -> Self {
+        let counters = || (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            generations: counters(),
+            writing: counters(),
+        }
+    }
+
+    fn shard(hash: u64) -> usize {
+        hash as usize % SHARDS
+    }
+
+    fn slot(hash: u64) -> usize {
+        Self::shard(hash) * SLOTS + (hash >> 32) as usize % SLOTS
+    }
+
+    fn generation(&self, hash: u64) -> u64 {
+        self.generations[Self::slot(hash)].load(Ordering::SeqCst)
+    }
+
+    /// A write to the hash's key committed: reads that began before are refused.
+    fn bump(&self, hash: u64) {
+        self.generations[Self::slot(hash)].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// [`Marks::bump`] for every key of a shard.
+    fn bump_shard(&self, shard: usize) {
+        for slot in &self.generations[shard * SLOTS..(shard + 1) * SLOTS] {
+            slot.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A write that will patch what it changes begins: nothing read before
+    /// it ends is installed.
+    fn begin(&self, hash: u64) {
+        self.bump(hash);
+        self.writing[Self::slot(hash)].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// That write ended (patched, or dropped what it changed).
+    fn end(&self, hash: u64) {
+        self.bump(hash);
+        self.writing[Self::slot(hash)].fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether a read that began at `generation` may be installed: no write
+    /// to its key ended since, nor is one in flight.
+    fn open(&self, hash: u64, generation: u64) -> bool {
+        self.generation(hash) == generation
+            && self.writing[Self::slot(hash)].load(Ordering::SeqCst) == 0
+    }
 }
 
 /// A row's change by a write: the changed row, or None to drop it.
@@ -554,8 +621,7 @@ impl RowCache {
                     })
                 })
                 .collect(),
-            generations: (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect(),
-            writing: (0..SHARDS * SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            marks: Marks::new(),
         }
     }
 
@@ -564,19 +630,9 @@ impl RowCache {
     }
 
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        self.shards[hash as usize % SHARDS]
+        self.shards[Marks::shard(hash)]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The key's generation counter (its shard's lock guards changes).
-    fn generation(&self, hash: u64) -> &AtomicU64 {
-        &self.generations[Self::slot(hash)]
-    }
-
-    fn slot(hash: u64) -> usize {
-        let shard = hash as usize % SHARDS;
-        shard * SLOTS + (hash >> 32) as usize % SLOTS
     }
 
     /// Marks a write to `key`'s count as begun (see the race rule): rows
@@ -584,8 +640,7 @@ impl RowCache {
     fn begin_write<'a>(&'a self, key: Key<'a>) -> Writing<'a> {
         let hash = self.hash(key);
         let guard = self.shard(hash);
-        self.generation(hash).fetch_add(1, Ordering::SeqCst);
-        self.writing[Self::slot(hash)].fetch_add(1, Ordering::SeqCst);
+        self.marks.begin(hash);
         drop(guard);
         Writing {
             cache: self,
@@ -616,15 +671,14 @@ impl RowCache {
             _ => None,
         };
         let dropped = replaced.or_else(|| shard.take(hash).map(|row| row.info));
-        self.generation(hash).fetch_add(1, Ordering::SeqCst);
-        self.writing[Self::slot(hash)].fetch_sub(1, Ordering::SeqCst);
+        self.marks.end(hash);
         drop(guard);
         drop(dropped);
     }
 
     /// Whether no write to the stamp's key came since it was taken.
     fn current(&self, stamp: Stamp) -> bool {
-        self.generation(stamp.hash).load(Ordering::SeqCst) == stamp.generation
+        self.marks.generation(stamp.hash) == stamp.generation
     }
 
     /// The key's row if still good at `now`; otherwise the ticket to install
@@ -634,7 +688,7 @@ impl RowCache {
         let mut guard = self.shard(hash);
         let shard = &mut *guard;
         let dropped = shard.sweep(&self.epochs, now);
-        let generation = self.generation(hash).load(Ordering::SeqCst);
+        let generation = self.marks.generation(hash);
         let found = match shard.rows.get_mut(&hash) {
             Some(row) if key.shows(&row.info) && self.epochs.good(row.read, now) => {
                 shard.tick += 1;
@@ -662,9 +716,7 @@ impl RowCache {
     /// else the rows used longest ago.
     fn install(&self, ticket: Ticket, info: Arc<SharedPusher>) {
         let mut guard = self.shard(ticket.hash);
-        if self.generation(ticket.hash).load(Ordering::SeqCst) != ticket.generation
-            || self.writing[Self::slot(ticket.hash)].load(Ordering::SeqCst) > 0
-        {
+        if !self.marks.open(ticket.hash, ticket.generation) {
             return;
         }
         let shard = &mut *guard;
@@ -701,7 +753,7 @@ impl RowCache {
     fn invalidate(&self, key: Key<'_>) {
         let hash = self.hash(key);
         let mut shard = self.shard(hash);
-        self.generation(hash).fetch_add(1, Ordering::SeqCst);
+        self.marks.bump(hash);
         let removed = shard.take(hash);
         drop(shard);
         drop(removed);
@@ -711,9 +763,7 @@ impl RowCache {
     fn invalidate_all(&self) {
         for (at, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock().unwrap_or_else(|p| p.into_inner());
-            for slot in &self.generations[at * SLOTS..(at + 1) * SLOTS] {
-                slot.fetch_add(1, Ordering::SeqCst);
-            }
+            self.marks.bump_shard(at);
             let removed = std::mem::take(&mut shard.rows);
             shard.bytes = 0;
             drop(shard);
@@ -943,6 +993,7 @@ pub struct ListSnapshots {
     room_rows: RowCache,
     recording_rows: RowCache,
     max_page_rows: usize,
+    member_pages: MemberPages,
 }
 
 impl ListSnapshots {
@@ -958,6 +1009,7 @@ impl ListSnapshots {
             room_rows: RowCache::new(Arc::clone(&epochs), max_row_bytes),
             recording_rows: RowCache::new(Arc::clone(&epochs), max_row_bytes),
             max_page_rows: MAX_PAGE_ROWS,
+            member_pages: MemberPages::new(Arc::clone(&epochs), MAX_MEMBER_ROWS),
             epochs,
         }
     }
@@ -1253,6 +1305,7 @@ impl Store for ListSnapshots {
             _ => self.rooms.invalidate(),
         }
         self.changed(Key::Room(&session.userid));
+        self.member_pages.invalidate(&session.userid);
         outcome
     }
 
@@ -1293,6 +1346,7 @@ impl Store for ListSnapshots {
         let outcome = self.inner.put_recording(recording).await;
         self.recordings.invalidate();
         self.changed(Key::Recording(&recording.userid, &recording.fileid));
+        self.member_pages.invalidate(&recording.userid);
         outcome
     }
 
@@ -1300,6 +1354,7 @@ impl Store for ListSnapshots {
         let outcome = self.inner.import_room(room).await;
         self.rooms.invalidate();
         self.changed(Key::Room(&room.session.userid));
+        self.member_pages.invalidate(&room.session.userid);
         outcome
     }
 
@@ -1308,12 +1363,14 @@ impl Store for ListSnapshots {
         self.recordings.invalidate();
         let recording = &imported.recording;
         self.changed(Key::Recording(&recording.userid, &recording.fileid));
+        self.member_pages.invalidate(&recording.userid);
         outcome
     }
 
     async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
         let outcome = self.inner.import_members(group, members).await;
         self.changed(Key::group(group));
+        self.member_pages.invalidate(group.anchor());
         outcome
     }
 
@@ -1323,11 +1380,15 @@ impl Store for ListSnapshots {
         match &outcome {
             Ok(RecordingOutcome::Created { userid, fileid })
             | Ok(RecordingOutcome::Merged { userid, fileid }) => {
-                self.changed(Key::Recording(userid, fileid))
+                self.changed(Key::Recording(userid, fileid));
+                self.member_pages.invalidate(userid);
             }
             Ok(RecordingOutcome::Duplicate | RecordingOutcome::UnknownStream) => {}
             // Which recording it may have written, only the database knows.
-            Err(_) => self.recording_rows.invalidate_all(),
+            Err(_) => {
+                self.recording_rows.invalidate_all();
+                self.member_pages.invalidate_all();
+            }
         }
         outcome
     }
@@ -1336,6 +1397,7 @@ impl Store for ListSnapshots {
         let outcome = self.inner.delete_recording(userid, fileid).await;
         self.recordings.invalidate();
         self.changed(Key::Recording(userid, fileid));
+        self.member_pages.invalidate(userid);
         outcome
     }
 
@@ -1384,27 +1446,35 @@ impl Store for ListSnapshots {
     async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
         let outcome = self.inner.enter(group, member).await;
         self.changed(Key::group(group));
+        self.member_pages.invalidate(group.anchor());
         outcome
     }
 
     async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
         let outcome = self.inner.quit(group, userid).await;
         self.changed(Key::group(group));
+        self.member_pages.invalidate(group.anchor());
         outcome
     }
 
     async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
         let writes: Vec<_> = changes
             .iter()
-            .map(|change| self.begin_count(Key::group(change.group())))
+            .map(|change| {
+                let group = change.group();
+                let pages = self.member_pages.begin_write(group.anchor());
+                (self.begin_count(Key::group(group)), pages)
+            })
             .collect();
         let outcome = self.inner.change_members(changes).await;
-        for (at, writing) in writes.into_iter().enumerate() {
+        for (at, (writing, pages)) in writes.into_iter().enumerate() {
             let moved = outcome
                 .as_ref()
                 .ok()
                 .and_then(|moved| moved.get(at).copied().flatten());
             self.end_count(writing, Count::Viewers, moved);
+            let applied = moved.map(|moved| (&changes[at], moved));
+            self.member_pages.end_write(pages, applied);
         }
         outcome
     }
@@ -1429,14 +1499,31 @@ impl Store for ListSnapshots {
         self.inner.members(group, order, page).await
     }
 
+    /// Page 1 kept (see [`MemberPages`]); other pages read.
     async fn members_named(
         &self,
         anchor: &str,
         groupid: &str,
         order: MemberOrder,
         page: Page,
-    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
-        self.inner.members_named(anchor, groupid, order, page).await
+    ) -> StoreResult<NamedPage> {
+        if page.offset() != 0 {
+            return self.inner.members_named(anchor, groupid, order, page).await;
+        }
+        self.epochs.check(&*self.inner).await;
+        let pages = &self.member_pages;
+        let ticket = match pages.get(anchor, groupid, order, page.size, Instant::now()) {
+            Ok(kept) => return Ok(kept),
+            Err(ticket) => ticket,
+        };
+        let read = self
+            .inner
+            .members_named(anchor, groupid, order, page)
+            .await?;
+        if let Some(ticket) = ticket {
+            pages.install(ticket, anchor, groupid, order, page.size, &read);
+        }
+        Ok(read)
     }
 
     async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
@@ -1507,3 +1594,6 @@ impl Store for ListSnapshots {
 #[cfg(test)]
 #[path = "snapshots_tests.rs"]
 mod tests;
+
+#[path = "member_pages.rs"]
+mod member_pages;

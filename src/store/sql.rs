@@ -1562,9 +1562,8 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         groupid: &str,
         order: MemberOrder,
         page: Page,
-    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
-        let (_, total, members) = self.member_page(anchor, groupid, None, order, page).await?;
-        Ok((total, members))
+    ) -> StoreResult<(Group, i64, Vec<MemberInfo>)> {
+        self.member_page(anchor, groupid, None, order, page).await
     }
 
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {

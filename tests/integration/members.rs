@@ -631,3 +631,119 @@ backend_test! {
         assert_eq!(page_ids(&app, 101, 10).await, expected[1000..]);
     }
 }
+
+backend_test! {
+    async fn member_pages_kept_equal_the_database(backend) {
+        use minilvb::protocol::{Group, Page};
+        use minilvb::store::{MemberChange, NewMember};
+        use rand::{Rng, SeedableRng};
+
+        // Page 1 of each member list is kept and patched by this node's
+        // enters and quits (where the database tells of other writers):
+        // after random batches, single changes and new sessions, every
+        // first page, in every order and size, equals a fresh read by a
+        // store that keeps nothing. Later pages are read as before.
+        let app = TestApp::spawn(backend).await;
+        let fresh = app.other_store().await;
+        app.go_live("a1", "g").await;
+        app.go_live("a2", "g").await;
+        app.add_recording("a1", "f", T0 - 10).await;
+        let mut groupid = ["g".to_owned(), "g".to_owned()];
+        let names = [("a1", "g"), ("a1", "f"), ("a2", "g"), ("a2", "h"), ("a1", "missing")];
+        let group = |g: usize, groupid: &[String; 2]| match g {
+            0 => Group::Room { anchor: "a1".into(), groupid: groupid[0].clone() },
+            1 => Group::Recording { anchor: "a1".into(), fileid: "f".into() },
+            2 => Group::Room { anchor: "a2".into(), groupid: groupid[1].clone() },
+            _ => Group::Room { anchor: "a1".into(), groupid: "missing".into() },
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        for step in 0..120 {
+            let changes: Vec<MemberChange> = (0..rng.random_range(1..12))
+                .map(|_| {
+                    let g = if rng.random_bool(0.05) { 3 } else { rng.random_range(0..3) };
+                    let userid = format!("v{}", rng.random_range(0..60));
+                    let n = rng.random_range(0..6);
+                    match rng.random_bool(0.35) {
+                        true => MemberChange::Quit { group: group(g, &groupid), userid },
+                        false => MemberChange::Enter {
+                            group: group(g, &groupid),
+                            member: NewMember {
+                                userid,
+                                nickname: ["", "n1", "n2"][n % 3].into(),
+                                headpic: ["", "h1"][n % 2].into(),
+                                level: [None, Some(1), Some(5)][n % 3],
+                                joined_at: T0,
+                            },
+                        },
+                    }
+                })
+                .collect();
+            match rng.random_range(0..20) {
+                0 => {
+                    // A new session: the room's members go, and on a new
+                    // groupid the old name no longer means the room.
+                    let next = if groupid[1] == "g" { "h" } else { "g" };
+                    app.go_live("a2", next).await;
+                    groupid[1] = next.into();
+                }
+                1 => {
+                    let change = &changes[0];
+                    match change {
+                        MemberChange::Enter { group, member } => {
+                            app.store.enter(group, member).await.unwrap();
+                        }
+                        MemberChange::Quit { group, userid } => {
+                            app.store.quit(group, userid).await.unwrap();
+                        }
+                    }
+                }
+                _ => {
+                    app.store.change_members(&changes).await.unwrap();
+                }
+            }
+            let orders = [MemberOrder::Join, MemberOrder::Latest, MemberOrder::Level];
+            for ((anchor, name), order) in names.iter().flat_map(|&n| orders.map(|o| (n, o))) {
+                let size = if rng.random_bool(0.2) { 100 } else { rng.random_range(1..12) };
+                let number = if rng.random_bool(0.9) { 1 } else { 2 };
+                let page = Page { number, size };
+                let kept = app.store.members_named(anchor, name, order, page).await.unwrap();
+                let read = fresh.members_named(anchor, name, order, page).await.unwrap();
+                assert_eq!(kept, read, "step {step}: {anchor}/{name}, {order:?}, page {number} of {size}");
+            }
+        }
+        fresh.close().await;
+    }
+}
+
+backend_test! {
+    async fn another_process_s_members_show_within_the_interval(backend) {
+        // What another process (an operator's import, another node)
+        // changes shows in page 1 within database.list_snapshot_ms.
+        let app = TestApp::spawn_with(backend, |s| s.database.list_snapshot_ms = 200).await;
+        app.go_live("a1", "g1").await;
+        assert_acked(&app.enter("v1", "a1", "g1", 0).await);
+        assert_eq!(page_ids(&app, 1, 20).await, ["v1"]);
+        let other = app.other_store().await;
+        let group = minilvb::protocol::Group::Room { anchor: "a1".into(), groupid: "g1".into() };
+        let member = minilvb::store::NewMember {
+            userid: "v2".into(),
+            nickname: String::new(),
+            headpic: String::new(),
+            level: None,
+            joined_at: T0,
+        };
+        assert!(other.enter(&group, &member).await.unwrap());
+        other.close().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let page = page_ids(&app, 1, 20).await;
+            if page == ["v1", "v2"] {
+                break;
+            }
+            assert_eq!(page, ["v1"]);
+            assert!(std::time::Instant::now() < deadline, "v2 never showed");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(app.members("a1", "g1", 1, 20).await["totalcount"], 2);
+    }
+}
