@@ -58,6 +58,18 @@ const STATEMENT_CACHE: usize = 128;
 /// in `churn`: the same throughput, 15-20 MiB less resident.
 const READER_CACHE_KIB: i64 = 512;
 
+/// The page size of a database file minilvb creates (SQLite's default is
+/// 4 KiB). A commit writes every page it changed whole, to the WAL and
+/// again at the checkpoint, and the enters, quits and likes of a busy
+/// server change a row here and a row there: some tens of pages a commit,
+/// few of them changed by more than a row. Readers, whose caches every
+/// commit empties, read pages whole too. Measured on 2 cores against 4 KiB
+/// pages (BENCHMARKS.md, session 8): `mixed` and `likes` up by a fifth,
+/// `churn` and `list` by up to a tenth. A row larger than about 1 000 bytes
+/// spills into overflow pages (the rows here are a few hundred). A file
+/// created with another page size keeps it (see DEPLOYMENT.md to change it).
+const NEW_PAGE_BYTES: u32 = 1024;
+
 /// The SQLite dialect and driver.
 pub struct Sqlite;
 
@@ -110,6 +122,7 @@ impl Dialect for Sqlite {
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_MEMORY,
             )?;
+            conn.pragma_update(None, "page_size", NEW_PAGE_BYTES)?;
             for (_, _, migration) in migrations::SQLITE.0 {
                 conn.execute_batch(migration)?;
             }
@@ -127,7 +140,9 @@ impl Dialect for Sqlite {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             // Checkpoints run beside the writer (see `checkpoints`); this
             // one only if they fall far behind.
-            conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
+            let page_bytes: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+            let backstop = WAL_BACKSTOP_BYTES / page_bytes.max(512);
+            conn.pragma_update(None, "wal_autocheckpoint", backstop)?;
             // Each grouped transaction is a savepoint, whose undo pages
             // (the sub-journal) otherwise spill to a temporary file past
             // 64 KiB: created, written and deleted on every commit.
@@ -303,15 +318,16 @@ impl Drop for SqlitePools {
 }
 
 /// How often the WAL is checkpointed, beside the writer. Under a steady
-/// stream of enters and quits the WAL grows by some 30 000 pages a second:
+/// stream of enters and quits the WAL grew by some 30 000 pages a second
+/// (of 4 KiB, before [`NEW_PAGE_BYTES`]):
 /// checkpointed only every 250 ms it reached the writer's backstop, and
 /// the writer's own checkpoint (two fsyncs in its COMMIT) stalled every
 /// queued write for 20-30 ms several times a second. A checkpoint of an
 /// unchanged WAL costs next to nothing.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
-/// The writer checkpoints itself only past this many WAL pages (128 MiB):
-/// only if the checkpoints above fall far behind.
-const WAL_BACKSTOP_PAGES: i64 = 32_768;
+/// The writer checkpoints itself only past this much WAL (in pages of the
+/// file's size): only if the checkpoints above fall far behind.
+const WAL_BACKSTOP_BYTES: i64 = 128 << 20;
 
 /// Copies the WAL back into the database file from a thread and a
 /// connection of its own. SQLite would do it in the writer's `COMMIT` every
@@ -372,6 +388,7 @@ async fn migrate(path: &std::path::Path) -> anyhow::Result<()> {
     let mut conn = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
+        .page_size(NEW_PAGE_BYTES)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
@@ -949,6 +966,47 @@ mod tests {
             .unwrap();
         assert_eq!(spills, 0, "no pages written before the commit");
     }
+
+    /// A new file gets small pages (see `NEW_PAGE_BYTES`); a file made with
+    /// SQLite's default keeps it, and its WAL backstop stays 128 MiB.
+    #[tokio::test]
+    async fn new_files_get_small_pages_and_old_files_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &std::path::Path| -> i64 {
+            let conn = Connection::open(path).unwrap();
+            conn.query_row("PRAGMA page_size", [], |row| row.get(0))
+                .unwrap()
+        };
+        let url = |path: &std::path::Path| DatabaseSettings {
+            url: format!("sqlite:{}", path.display()),
+            ..DatabaseSettings::default()
+        };
+        let new = dir.path().join("new.db");
+        let pools = Sqlite::open(&url(&new)).await.unwrap();
+        Sqlite::close(&pools).await;
+        assert_eq!(page_size(&new), i64::from(NEW_PAGE_BYTES));
+
+        let old = dir.path().join("old.db");
+        let conn = Connection::open(&old).unwrap();
+        conn.execute_batch(
+            "PRAGMA page_size = 4096; CREATE TABLE t (x); PRAGMA journal_mode = WAL",
+        )
+        .unwrap();
+        drop(conn);
+        let pools = Sqlite::open(&url(&old)).await.unwrap();
+        let backstop: i64 = pools
+            .writer
+            .conn
+            .lock()
+            .await
+            .conn
+            .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+            .unwrap();
+        Sqlite::close(&pools).await;
+        assert_eq!(page_size(&old), 4096);
+        assert_eq!(backstop, WAL_BACKSTOP_BYTES / 4096);
+    }
+
     use crate::protocol::{Group, Page};
     use crate::store::NewMember;
 
