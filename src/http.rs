@@ -56,6 +56,7 @@ pub struct Ops {
     max_concurrent: usize,
     request_timeout: Duration,
     limits: protocol::Limits,
+    requests: m::RequestMetrics,
     pub connections: Arc<ConnectionGauge>,
 }
 
@@ -73,6 +74,7 @@ impl Ops {
             max_concurrent: server.max_concurrent_requests,
             request_timeout: Duration::from_secs(server.request_timeout_secs),
             limits: settings.limits.protocol(),
+            requests: m::RequestMetrics::new(),
             connections: Arc::default(),
         })
     }
@@ -349,9 +351,10 @@ async fn interface(State(state): State<AppState>, request: Request) -> Response 
         latency_us = elapsed.as_micros() as u64,
         "request"
     );
-    metrics::counter!(m::REQUESTS, "action" => seen.action, "return_value" => return_value.to_string())
-        .increment(1);
-    metrics::histogram!(m::REQUEST_DURATION, "action" => seen.action).record(elapsed.as_secs_f64());
+    state
+        .ops
+        .requests
+        .record(seen.action, i64::from(return_value), elapsed);
     match result {
         Ok(data) => json_bytes(StatusCode::OK, Envelope::ok(data).to_json()),
         Err(refusal) => envelope_error(refusal.status, &refusal.error),
