@@ -12,8 +12,8 @@ mod reply;
 pub use fields::Fields;
 pub use reply::{
     CosSign, CosSignV2, Count, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
-    PusherList, ReturnData, SharedPage, SharedPusher, SignedPlayUrl, UserInfo, VodSignature,
-    WriteAck,
+    PusherList, ReturnData, SharedMembers, SharedPage, SharedPusher, SignedPlayUrl, UserInfo,
+    VodSignature, WriteAck,
 };
 
 use serde_json::{Map, Value};

@@ -156,7 +156,7 @@ pub struct CosSign {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MemberList {
     pub totalcount: i64,
-    pub memberlist: Vec<MemberInfo>,
+    pub memberlist: Arc<SharedMembers>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -378,6 +378,55 @@ impl SharedPage {
     }
 }
 
+/// A page of members, rendered at most once: the member pages kept in
+/// memory hand the same page to everyone who asks until it changes.
+#[derive(Debug)]
+pub struct SharedMembers {
+    members: Vec<MemberInfo>,
+    json: OnceLock<String>,
+}
+
+impl SharedMembers {
+    pub fn new(members: Vec<MemberInfo>) -> Arc<Self> {
+        Arc::new(Self {
+            members,
+            json: OnceLock::new(),
+        })
+    }
+
+    pub fn members(&self) -> &[MemberInfo] {
+        &self.members
+    }
+
+    /// The members' JSON objects, comma-separated, rendered at the first call.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.members.len() * 96);
+            for (at, member) in self.members.iter().enumerate() {
+                if at > 0 {
+                    out.push(b',');
+                }
+                // Three strings into a Vec: cannot fail.
+                let _ = serde_json::to_writer(&mut out, member);
+            }
+            String::from_utf8(out).unwrap_or_default()
+        })
+    }
+}
+
+/// The same members, rendered yet or not.
+impl PartialEq for SharedMembers {
+    fn eq(&self, other: &Self) -> bool {
+        self.members == other.members
+    }
+}
+
+impl Serialize for SharedMembers {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.members.serialize(s)
+    }
+}
+
 impl Envelope<ReturnData> {
     /// The reply's JSON, as `serde_json::to_vec` writes it; pusherinfos are
     /// copied from their rendering rather than serialized again.
@@ -386,6 +435,7 @@ impl Envelope<ReturnData> {
         let size = match &self.return_data {
             ReturnData::List(list) => list.pusherlist.iter().map(|p| p.json().len() + 1).sum(),
             ReturnData::Pusher(pusher) => pusher.json().len(),
+            ReturnData::Members(list) => list.memberlist.json().len(),
             _ => return serde_json::to_vec(self),
         };
         let mut out = Vec::with_capacity(size + self.return_msg.len() + 128);
@@ -408,6 +458,12 @@ impl Envelope<ReturnData> {
                 out.extend_from_slice(b"]}");
             }
             ReturnData::Pusher(pusher) => out.extend_from_slice(pusher.json().as_bytes()),
+            ReturnData::Members(list) => {
+                write!(out, r#"{{"totalcount":{},"memberlist":["#, list.totalcount)
+                    .map_err(serde_json::Error::io)?;
+                out.extend_from_slice(list.memberlist.json().as_bytes());
+                out.extend_from_slice(b"]}");
+            }
             _ => unreachable!("serialized above"),
         }
         out.push(b'}');

@@ -600,6 +600,25 @@ fn rendered_replies_are_what_serde_writes() {
         }),
         ReturnData::Pusher(rows[1].clone()),
         ReturnData::Ack(WriteAck::OK),
+        ReturnData::Members(MemberList {
+            totalcount: 3,
+            memberlist: SharedMembers::new(vec![
+                MemberInfo {
+                    userid: "v1".into(),
+                    nickname: "n\"1\"\n".into(),
+                    headpic: "http://h/1.png".into(),
+                },
+                MemberInfo {
+                    userid: "v2".into(),
+                    nickname: String::new(),
+                    headpic: "\u{1F600}".into(),
+                },
+            ]),
+        }),
+        ReturnData::Members(MemberList {
+            totalcount: 0,
+            memberlist: SharedMembers::new(Vec::new()),
+        }),
     ];
     for data in replies {
         let envelope = Envelope::ok(data);

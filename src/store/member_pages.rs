@@ -8,12 +8,12 @@ use std::time::Instant;
 
 use super::{Epochs, Marks, Prehashed, Read, SHARDS};
 use crate::config::MemberOrder;
-use crate::protocol::{Group, MemberInfo, Page};
+use crate::protocol::{Group, MemberInfo, Page, SharedMembers};
 use crate::store::MemberChange;
 
 /// A group's members as FetchGroupMemberList answers them: the group the
 /// name meant, the total, the page.
-pub(super) type NamedPage = (Group, i64, Vec<MemberInfo>);
+pub(super) type NamedPage = (Group, i64, Arc<SharedMembers>);
 
 /// Page 1 of each group's member list, as this node last read it, with
 /// its own enters and quits applied since.
@@ -87,6 +87,9 @@ struct Kept {
     /// `members` holds every member of the group.
     complete: bool,
     read: Read,
+    /// The page last shown of them (rendered once, shown to everyone who
+    /// asks for that size until the rows change).
+    shown: Option<Arc<SharedMembers>>,
 }
 
 impl Kept {
@@ -99,6 +102,19 @@ impl Kept {
         size <= self.members.len() || self.complete
     }
 
+    /// Page 1 of `size` (which it serves).
+    fn page(&mut self, size: usize) -> Arc<SharedMembers> {
+        let len = size.min(self.members.len());
+        match &self.shown {
+            Some(shown) if shown.members().len() == len => Arc::clone(shown),
+            _ => {
+                let shown = SharedMembers::new(self.members[..len].to_vec());
+                self.shown = Some(Arc::clone(&shown));
+                shown
+            }
+        }
+    }
+
     /// Applies an enter or a quit that moved the group's count by `moved`;
     /// false when it cannot say what the page becomes (drop it).
     fn apply(&mut self, change: &MemberChange, moved: i64) -> bool {
@@ -109,6 +125,8 @@ impl Kept {
             .members
             .iter()
             .position(|m| m.userid == change.userid());
+        // Whether the rows change (the total is not in what was shown).
+        let mut rows_changed = false;
         match (change, moved) {
             (MemberChange::Enter { member, .. }, 1) => {
                 if shown.is_some() {
@@ -122,7 +140,10 @@ impl Kept {
                 };
                 match self.order {
                     // A new member comes last...
-                    MemberOrder::Join if self.complete => self.members.push(info),
+                    MemberOrder::Join if self.complete => {
+                        self.members.push(info);
+                        rows_changed = true;
+                    }
                     MemberOrder::Join => {}
                     // ...or first.
                     MemberOrder::Latest => {
@@ -130,6 +151,7 @@ impl Kept {
                         if !self.complete {
                             self.members.pop();
                         }
+                        rows_changed = true;
                     }
                     // Where its level puts it, only the rows not shown know.
                     MemberOrder::Level => return false,
@@ -150,6 +172,7 @@ impl Kept {
                         if !member.headpic.is_empty() {
                             shown.headpic.clone_from(&member.headpic);
                         }
+                        rows_changed = true;
                     }
                     None if self.complete => return false,
                     None => {}
@@ -160,6 +183,7 @@ impl Kept {
                 match shown {
                     Some(at) if self.complete => {
                         self.members.remove(at);
+                        rows_changed = true;
                     }
                     // The next member moves up: only the database knows it.
                     Some(_) => return false,
@@ -174,6 +198,9 @@ impl Kept {
         if self.members.len() > max {
             self.members.truncate(max);
             self.complete = false;
+        }
+        if rows_changed {
+            self.shown = None;
         }
         true
     }
@@ -243,17 +270,18 @@ impl MemberPages {
         let shard = &mut *guard;
         let generation = self.marks.generation(hash);
         if let Some(kept) = shard.anchors.get_mut(&hash).filter(|a| a.anchor == anchor) {
-            let found = kept.pages.iter().find(|p| {
+            let found = kept.pages.iter_mut().find(|p| {
                 p.name == name
                     && p.order == order
                     && p.serves(size)
                     && self.epochs.unchanged(p.read, now)
             });
             if let Some(page) = found {
+                let shown = page.page(size);
+                let found = (page.group.clone(), page.total, shown);
                 shard.tick += 1;
                 kept.used = shard.tick;
-                let shown = page.members[..size.min(page.members.len())].to_vec();
-                return Ok((page.group.clone(), page.total, shown));
+                return Ok(found);
             }
         }
         let read = self.epochs.read(now);
@@ -285,9 +313,10 @@ impl MemberPages {
             order,
             group: group.clone(),
             total: *total,
-            complete: i64::try_from(members.len()).unwrap_or(i64::MAX) < size,
-            members: members.clone(),
+            complete: i64::try_from(members.members().len()).unwrap_or(i64::MAX) < size,
+            members: members.members().to_vec(),
             read: ticket.read,
+            shown: Some(Arc::clone(members)),
         };
         shard.tick += 1;
         let tick = shard.tick;

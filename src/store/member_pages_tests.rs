@@ -40,7 +40,7 @@ fn member(userid: &str) -> MemberInfo {
 /// The room of `anchor` with members `m0..m{n}`, as read.
 fn read(anchor: &str, n: usize) -> NamedPage {
     let members = (0..n).map(|i| member(&format!("m{i}"))).collect();
-    (room(anchor), n as i64, members)
+    (room(anchor), n as i64, SharedMembers::new(members))
 }
 
 fn enter(anchor: &str, userid: &str) -> MemberChange {
@@ -84,6 +84,16 @@ fn a_page_is_kept_and_an_enter_through_this_node_patches_it() {
     // Smaller pages are cut from it; other orders and names are not it.
     let (_, total, members) = pages.get("a", "g", JOIN, 2, Instant::now()).unwrap();
     assert_eq!((total, members), (4, read("a", 2).2));
+    // The same page twice is the same rendering, until the rows change.
+    let shown = |size| pages.get("a", "g", JOIN, size, Instant::now()).unwrap().2;
+    assert!(Arc::ptr_eq(&shown(2), &shown(2)));
+    let change = enter("a", "m4");
+    let before = shown(10);
+    let writing = pages.begin_write("a");
+    pages.end_write(writing, Some((&change, 1)));
+    let after = shown(10);
+    assert!(!Arc::ptr_eq(&before, &after));
+    assert_eq!(after, read("a", 5).2);
     assert!(
         pages
             .get("a", "g", MemberOrder::Latest, 10, Instant::now())

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 
 use crate::config::{Backend, ConfigError, DatabaseSettings, MemberOrder};
 use crate::protocol::{
-    Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher, UserInfo,
+    Counted, Group, MemberInfo, Page, PusherInfo, SharedMembers, SharedPage, SharedPusher, UserInfo,
 };
 
 /// A storage failure. Its text is for logs only; clients see a plain 2003.
@@ -163,7 +163,7 @@ pub trait Store: Send + Sync + 'static {
         groupid: &str,
         order: MemberOrder,
         page: Page,
-    ) -> StoreResult<(Group, i64, Vec<MemberInfo>)> {
+    ) -> StoreResult<(Group, i64, Arc<SharedMembers>)> {
         let room = Counted::Room {
             userid: anchor.to_owned(),
         };
@@ -180,7 +180,7 @@ pub trait Store: Send + Sync + 'static {
             },
         };
         let (total, members) = self.members(&group, order, page).await?;
-        Ok((group, total, members))
+        Ok((group, total, SharedMembers::new(members)))
     }
 
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64>;

@@ -85,7 +85,7 @@ use super::{
 };
 use crate::callbacks::{recording_urls, same_broadcast};
 use crate::config::{DatabaseSettings, MemberOrder};
-use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, UserInfo};
+use crate::protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedMembers, UserInfo};
 
 /// How long a request waits for a connection while the database is known
 /// to be unreachable: long enough to notice it is back, short enough that
@@ -1562,8 +1562,9 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         groupid: &str,
         order: MemberOrder,
         page: Page,
-    ) -> StoreResult<(Group, i64, Vec<MemberInfo>)> {
-        self.member_page(anchor, groupid, None, order, page).await
+    ) -> StoreResult<(Group, i64, Arc<SharedMembers>)> {
+        let (group, total, members) = self.member_page(anchor, groupid, None, order, page).await?;
+        Ok((group, total, SharedMembers::new(members)))
     }
 
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
