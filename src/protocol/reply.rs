@@ -220,7 +220,9 @@ pub struct SharedPusher {
     userid: Box<str>,
     /// Empty for a room.
     fileid: Box<str>,
-    json: Box<RawValue>,
+    /// Written by serde_json (or patched in a number by `with_count`): JSON
+    /// by construction, so not checked again as a `RawValue` would be.
+    json: Box<str>,
 }
 
 impl SharedPusher {
@@ -245,8 +247,9 @@ impl SharedPusher {
         let shown = with_both_urls(&info);
         serde_json::to_writer(&mut out, shown.as_ref().unwrap_or(&info))
             .expect("a pusherinfo serializes");
-        let out = String::from_utf8(out).expect("serde_json writes UTF-8");
-        let json = RawValue::from_string(out).expect("serde_json writes JSON");
+        let json = String::from_utf8(out)
+            .expect("serde_json writes UTF-8")
+            .into_boxed_str();
         Arc::new(Self {
             kind: info.kind,
             userid: info.userid.into_boxed_str(),
@@ -271,7 +274,7 @@ impl SharedPusher {
 
     /// What the apps receive, as JSON.
     pub fn json(&self) -> &str {
-        self.json.get()
+        &self.json
     }
 
     /// The same row with `delta` added to one of its counts: what
@@ -290,15 +293,17 @@ impl SharedPusher {
             .unwrap_or(json.len() - start);
         let value = json[start..start + len].parse::<i64>().ok()?;
         let changed = value.checked_add(delta).filter(|&v| v >= 0)?;
-        let mut out = String::with_capacity(json.len() + 20);
+        let number = changed.to_string();
+        // Exactly the size, so that the boxing below does not reallocate.
+        let mut out = String::with_capacity(json.len() - len + number.len());
         out.push_str(&json[..start]);
-        out.push_str(&changed.to_string());
+        out.push_str(&number);
         out.push_str(&json[start + len..]);
         Some(Arc::new(Self {
             kind: self.kind,
             userid: self.userid.clone(),
             fileid: self.fileid.clone(),
-            json: RawValue::from_string(out).ok()?,
+            json: out.into_boxed_str(),
         }))
     }
 
@@ -335,9 +340,13 @@ impl PartialEq for SharedPusher {
     }
 }
 
+/// Through serde (replies are written by [`Envelope::to_json`], which
+/// copies the rendering): as the rendering, embedded raw.
 impl Serialize for SharedPusher {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.json.serialize(s)
+        let raw =
+            RawValue::from_string(self.json.to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
     }
 }
 
