@@ -49,8 +49,9 @@ pub(super) struct MemberPages {
     marks: Marks,
 }
 
-/// Members kept at most, over all pages (each about 100 bytes with its
-/// strings): some MiB.
+/// Members kept at most, over all pages (each about 100-200 bytes with
+/// its strings, and again in the rendering of the page last shown): at
+/// most some 10 MiB.
 pub const MAX_MEMBER_ROWS: usize = 32_768;
 
 #[derive(Default)]
