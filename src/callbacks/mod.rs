@@ -12,11 +12,10 @@ mod rules;
 pub use rules::{playable_format, recording_urls, same_broadcast, sortable_sequence};
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::actions::Context;
 use crate::cloud;
-use crate::protocol::{ErrorCode, Fields, ProtocolError, limits};
+use crate::protocol::{self, ErrorCode, Fields, Limits, ProtocolError, limits};
 use crate::store::{EventOutcome, RecordingFile, RecordingOutcome, StreamEvent};
 
 /// What the cloud gets back. Only HTTP 200 stops its retries; the body is
@@ -124,9 +123,10 @@ pub async fn handle(ctx: &Context, body: &[u8]) -> CallbackReply {
 }
 
 async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> CallbackReply {
-    let object = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) if !map.is_empty() => map,
-        _ => {
+    // As a request: no key twice, nesting bounded.
+    let object = match protocol::read_object(body, &Limits::default()) {
+        Ok(map) => map,
+        Err(_) => {
             return CallbackReply::rejected(
                 ErrorCode::InvalidJson.value(),
                 "invalid json body: expected a JSON object",

@@ -2,24 +2,23 @@
 //! integers as numbers or numeric strings, strings as strings or numbers,
 //! `null` and `""` as absent. Every error names the field.
 
-use serde_json::{Map, Value};
-
 use super::ProtocolError;
+use super::json::{Json, Object};
 
 /// A request object (or a nested object such as `userinfo`), read field by field.
 pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
+    map: &'a Object<'a>,
     /// Prefix for error messages of nested objects, e.g. `userinfo.`.
     prefix: &'static str,
 }
 
 impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
+    pub fn new(map: &'a Object<'a>) -> Self {
         Self { map, prefix: "" }
     }
 
     /// A nested object; `prefix` (such as `userinfo.`) qualifies field names in errors.
-    pub fn nested(map: &'a Map<String, Value>, prefix: &'static str) -> Self {
+    pub fn nested(map: &'a Object<'a>, prefix: &'static str) -> Self {
         Self { map, prefix }
     }
 
@@ -28,10 +27,10 @@ impl<'a> Fields<'a> {
     }
 
     /// The value of `key`, with `null` and `""` counting as absent.
-    fn present(&self, key: &str) -> Option<&'a Value> {
+    fn present(&self, key: &str) -> Option<&'a Json<'a>> {
         match self.map.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.is_empty() => None,
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) if s.is_empty() => None,
             Some(v) => Some(v),
         }
     }
@@ -52,10 +51,10 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn string(&self, key: &str, value: &Value, max: usize) -> Result<String, ProtocolError> {
+    fn string(&self, key: &str, value: &Json, max: usize) -> Result<String, ProtocolError> {
         let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
+            Json::String(s) => String::from(&**s),
+            Json::Number(n) => n.to_string(),
             other => return Err(ProtocolError::not_string(&self.name(key), other)),
         };
         if text.len() > max {
@@ -80,12 +79,12 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         let parsed = match value {
-            Value::Number(n) => n.as_i64().or_else(|| {
+            Json::Number(n) => n.as_i64().or_else(|| {
                 n.as_f64()
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                     .map(|f| f as i64)
             }),
-            Value::String(s) => s.trim().parse::<i64>().ok(),
+            Json::String(s) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
         parsed
@@ -94,15 +93,12 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional object; anything else under that key is a 1000 error.
-    pub fn optional_object(
-        &self,
-        key: &str,
-    ) -> Result<Option<&'a Map<String, Value>>, ProtocolError> {
+    pub fn optional_object(&self, key: &str) -> Result<Option<&'a Object<'a>>, ProtocolError> {
         match self.present(key) {
             None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(Json::Object(map)) => Ok(Some(map)),
             // iOS may send an empty array for an empty dictionary.
-            Some(Value::Array(a)) if a.is_empty() => Ok(None),
+            Some(Json::Array(a)) if a.is_empty() => Ok(None),
             Some(other) => Err(ProtocolError::new(
                 super::ErrorCode::InvalidParam,
                 format!(

@@ -10,13 +10,14 @@ mod json;
 mod reply;
 
 pub use fields::Fields;
+pub use json::{Json, Object};
 pub use reply::{
     CosSign, CosSignV2, Count, Envelope, LinkMicAddr, MemberInfo, MemberList, PushAddr, PusherInfo,
     PusherList, ReturnData, SharedMembers, SharedPage, SharedPusher, SignedPlayUrl, UserInfo,
     VodSignature, WriteAck,
 };
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// `returnValue` codes, as the original server used them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,7 +74,7 @@ impl ProtocolError {
     }
 
     /// 1000 for a field of the wrong type.
-    pub fn not_int(field: &str, value: &Value) -> Self {
+    pub fn not_int(field: &str, value: &Json) -> Self {
         Self::new(
             ErrorCode::InvalidParam,
             format!(
@@ -83,7 +84,7 @@ impl ProtocolError {
         )
     }
 
-    pub fn not_string(field: &str, value: &Value) -> Self {
+    pub fn not_string(field: &str, value: &Json) -> Self {
         Self::new(
             ErrorCode::InvalidParam,
             format!(
@@ -125,10 +126,10 @@ impl ProtocolError {
 
 /// A value as it may appear in an error message: bounded, so that a huge
 /// field cannot make a huge reply.
-fn short(value: &Value) -> String {
+fn short(value: &Json) -> String {
     let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Json::String(s) => s.to_string(),
+        other => other.to_value().to_string(),
     };
     if text.len() <= 64 {
         text
@@ -410,10 +411,10 @@ pub fn parse_request_with(body: &[u8], limits: &Limits) -> Result<Request, Proto
 }
 
 /// The first step of [`parse_request_with`]: the body as a non-empty JSON object.
-pub fn read_object(body: &[u8], limits: &Limits) -> Result<Map<String, Value>, ProtocolError> {
+pub fn read_object<'a>(body: &'a [u8], limits: &Limits) -> Result<Object<'a>, ProtocolError> {
     match json::parse(body, limits.depth).map_err(|e| ProtocolError::invalid_json(&e))? {
-        Value::Object(map) if !map.is_empty() => Ok(map),
-        Value::Object(_) => Err(ProtocolError::invalid_json("empty object")),
+        Json::Object(map) if !map.is_empty() => Ok(map),
+        Json::Object(_) => Err(ProtocolError::invalid_json("empty object")),
         _ => Err(ProtocolError::invalid_json("expected a JSON object")),
     }
 }
@@ -439,11 +440,11 @@ pub const ACTIONS: [&str; 15] = [
 
 /// The object's Action if it is a known one, else `-`: a label for logs and
 /// metrics that a client cannot make up.
-pub fn action_label(object: &Map<String, Value>) -> &'static str {
+pub fn action_label(object: &Object) -> &'static str {
     match object.get("Action") {
-        Some(Value::String(name)) => ACTIONS
+        Some(Json::String(name)) => ACTIONS
             .iter()
-            .find(|known| *known == name)
+            .find(|known| **known == name.as_ref())
             .copied()
             .unwrap_or("-"),
         _ => "-",
@@ -451,10 +452,7 @@ pub fn action_label(object: &Map<String, Value>) -> &'static str {
 }
 
 /// The second step of [`parse_request_with`]: the typed request.
-pub fn request_from_object(
-    object: &Map<String, Value>,
-    limits: &Limits,
-) -> Result<Request, ProtocolError> {
+pub fn request_from_object(object: &Object, limits: &Limits) -> Result<Request, ProtocolError> {
     let fields = Fields::new(object);
     let action = fields.required_str("Action", self::limits::NAME)?;
     match action.as_str() {
@@ -531,7 +529,7 @@ pub fn request_from_object(
             ErrorCode::InvalidParam,
             format!(
                 "invalid interface name:{}",
-                short(&Value::String(other.into()))
+                short(&Json::String(Cow::Borrowed(other)))
             ),
         )),
     }
