@@ -633,6 +633,48 @@ backend_test! {
 }
 
 backend_test! {
+    async fn a_deep_page_shows_only_its_snapshot_s_members(backend) {
+        // In join order a deep page reads the id range of its window: a
+        // member who arrives since the snapshot with an id inside that
+        // range (SQLite gives the group's highest id + 1, which falls back
+        // into it once the members above have gone) is not the page's.
+        use minilvb::protocol::Group;
+        use minilvb::store::{MemberChange, NewMember};
+        let app = TestApp::spawn_with(backend, |s| {
+            s.members.order = MemberOrder::Join;
+            s.database.list_snapshot_ms = 60_000;
+        })
+        .await;
+        app.go_live("a1", "g1").await;
+        let group = Group::Room { anchor: "a1".into(), groupid: "g1".into() };
+        let member = |userid: String| NewMember {
+            userid,
+            nickname: String::new(),
+            headpic: String::new(),
+            level: None,
+            joined_at: 0,
+        };
+        let seeded: Vec<NewMember> = (0..1030).map(|i| member(format!("v{i:04}"))).collect();
+        assert!(app.store.import_members(&group, &seeded).await.unwrap());
+        // A gap in the window: v1015 leaves before the snapshot.
+        assert_acked(&app.quit("v1015", "a1", "g1", 0).await);
+        let window: Vec<String> = (1000..1021).filter(|&i| i != 1015).map(|i| format!("v{i:04}")).collect();
+        assert_eq!(page_ids(&app, 51, 20).await, window);
+        // Everyone from v1016 on leaves; then a newcomer.
+        let quits: Vec<MemberChange> = (1016..1030)
+            .map(|i| MemberChange::Quit { group: group.clone(), userid: format!("v{i:04}") })
+            .collect();
+        app.store.change_members(&quits).await.unwrap();
+        let enter = MemberChange::Enter { group: group.clone(), member: member("late".into()) };
+        assert_eq!(app.store.change_members(&[enter]).await.unwrap(), vec![Some(1)]);
+        // The snapshot's page: its members still here, not the newcomer.
+        let still: Vec<String> = window.iter().filter(|id| id.as_str() < "v1016").cloned().collect();
+        assert_eq!(page_ids(&app, 51, 20).await, still);
+        assert_eq!(app.members("a1", "g1", 51, 20).await["totalcount"], 1016);
+    }
+}
+
+backend_test! {
     async fn member_pages_kept_equal_the_database(backend) {
         use minilvb::protocol::{Group, Page};
         use minilvb::store::{MemberChange, NewMember};
