@@ -1,13 +1,15 @@
-//! Prometheus metrics. Counters and histograms go through the `metrics`
-//! facade into one process-wide recorder; gauges of the present state (rooms
+//! Prometheus metrics. Counters go through the `metrics` facade into one
+//! process-wide recorder, the request latency histogram is kept here
+//! ([`LATENCIES`]); gauges of the present state (rooms
 //! online, members, pools, connections, the process) are read at scrape time.
 //! [`render`] produces the text format served on `metrics.listen`.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::actions::Context;
 
@@ -34,27 +36,26 @@ pub const DB_UNKNOWN_OUTCOMES: &str = "minilvb_db_unknown_outcomes_total";
 /// Store operations re-run, by `reason` (`conflict`, `connection`).
 pub const DB_RETRIES: &str = "minilvb_db_retries_total";
 
-/// Each action's [`REQUESTS`] counter for return value 0 and its
-/// [`REQUEST_DURATION`] histogram, registered once: through the macros,
-/// every request built its labels and looked them up in the recorder's
-/// registry (2-3 % of the server's CPU in the benchmark's write scenarios).
-/// Other return values, rare, still go through the macros.
+/// Each action's [`REQUESTS`] counter for return value 0, registered once:
+/// through the macros, every request built its labels and looked them up
+/// in the recorder's registry (2-3 % of the server's CPU in the
+/// benchmark's write scenarios). Other return values, rare, still go
+/// through the macros. Latencies go to [`LATENCIES`].
 pub struct RequestMetrics {
     /// By action label (the protocol's actions, then `-`).
-    by_action: Vec<(&'static str, metrics::Counter, metrics::Histogram)>,
+    by_action: Vec<(&'static str, metrics::Counter)>,
 }
 
 impl RequestMetrics {
     /// Registers with the recorder installed (none: they count nothing).
     pub fn new() -> Self {
-        let labels = crate::protocol::ACTIONS.iter().copied().chain(["-"]);
         Self {
-            by_action: labels
-                .map(|action| {
+            by_action: LABELS
+                .iter()
+                .map(|&action| {
                     (
                         action,
                         metrics::counter!(REQUESTS, "action" => action, "return_value" => "0"),
-                        metrics::histogram!(REQUEST_DURATION, "action" => action),
                     )
                 })
                 .collect(),
@@ -63,29 +64,114 @@ impl RequestMetrics {
 
     /// A request of `action` answered `return_value` after `elapsed`.
     pub fn record(&self, action: &'static str, return_value: i64, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        match self.by_action.iter().find(|(label, ..)| *label == action) {
-            Some((_, ok, duration)) => {
-                if return_value == 0 {
-                    ok.increment(1);
-                } else {
-                    metrics::counter!(REQUESTS, "action" => action, "return_value" => return_value.to_string())
-                        .increment(1);
-                }
-                duration.record(seconds);
-            }
-            None => {
-                metrics::counter!(REQUESTS, "action" => action, "return_value" => return_value.to_string())
-                    .increment(1);
-                metrics::histogram!(REQUEST_DURATION, "action" => action).record(seconds);
-            }
+        let index = self
+            .by_action
+            .iter()
+            .position(|(label, _)| *label == action);
+        match index {
+            Some(i) if return_value == 0 => self.by_action[i].1.increment(1),
+            _ => metrics::counter!(REQUESTS, "action" => action, "return_value" => return_value.to_string())
+                .increment(1),
         }
+        // An action not in the list cannot be (labels are the protocol's
+        // names or `-`); counted under `-` if it were.
+        LATENCIES.record(index.unwrap_or(LABELS.len() - 1), elapsed);
     }
 }
 
 impl Default for RequestMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The `action` labels: the protocol's actions, then `-`.
+const LABELS: [&str; crate::protocol::ACTIONS.len() + 1] = {
+    let mut labels = ["-"; crate::protocol::ACTIONS.len() + 1];
+    let mut i = 0;
+    while i < crate::protocol::ACTIONS.len() {
+        labels[i] = crate::protocol::ACTIONS[i];
+        i += 1;
+    }
+    labels
+};
+
+/// [`REQUEST_DURATION`], by action: a count per bucket, kept here rather
+/// than in the recorder, whose histograms queue every sample until an
+/// upkeep folds them in (1.6 % of the server's CPU in the `mixed`
+/// benchmark, and a thread to keep the queue bounded). Process-wide, as the
+/// recorder is.
+static LATENCIES: Latencies = Latencies {
+    by_action: [const { Latency::new() }; LABELS.len()],
+};
+
+struct Latencies {
+    by_action: [Latency; LABELS.len()],
+}
+
+struct Latency {
+    /// Requests per bucket, not cumulative: `buckets[i]` took at most
+    /// `DURATION_BUCKETS[i]` and more than the bucket before; slower ones
+    /// are only in `count`.
+    buckets: [AtomicU64; DURATION_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Latency {
+    const fn new() -> Self {
+        Self {
+            buckets: [const { AtomicU64::new(0) }; DURATION_BUCKETS.len()],
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Latencies {
+    fn record(&self, action: usize, elapsed: Duration) {
+        let latency = &self.by_action[action];
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = DURATION_BUCKETS.iter().position(|&le| seconds <= le) {
+            latency.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        latency.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        latency.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text of the histogram, for the actions that have had
+    /// a request.
+    fn render(&self, out: &mut String) {
+        let name = REQUEST_DURATION;
+        let _ = writeln!(
+            out,
+            "# HELP {name} Protocol request latency by Action.\n# TYPE {name} histogram"
+        );
+        for (action, latency) in LABELS.iter().zip(&self.by_action) {
+            let count = latency.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let mut below = 0;
+            for (le, bucket) in DURATION_BUCKETS.iter().zip(&latency.buckets) {
+                below += bucket.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{action=\"{action}\",le=\"{le}\"}} {below}"
+                );
+            }
+            // Read apart from the buckets: a request recorded in between
+            // must not make +Inf smaller than the last bucket.
+            let count = count.max(below);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{action=\"{action}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = latency.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "{name}_sum{{action=\"{action}\"}} {sum}");
+            let _ = writeln!(out, "{name}_count{{action=\"{action}\"}} {count}");
+        }
     }
 }
 
@@ -101,18 +187,11 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(REQUEST_DURATION.to_owned()),
-                    &DURATION_BUCKETS,
-                )
-                .expect("the buckets are not empty")
-                .build_recorder();
+            let recorder = PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
                     describe();
-                    spawn_upkeep(handle.clone());
                     Some(handle)
                 }
                 Err(_) => {
@@ -126,35 +205,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// How often the histograms' samples are folded into their buckets.
-const UPKEEP_EVERY: Duration = Duration::from_secs(2);
-
-/// The recorder keeps every histogram sample until an upkeep folds it into
-/// the buckets, which a scrape does: with nobody scraping, a server at
-/// 80 000 requests a second grew by 1.7 MB a second. A thread of its own
-/// (the recorder is process-wide; so is this) keeps it bounded.
-fn spawn_upkeep(handle: PrometheusHandle) {
-    let spawned = std::thread::Builder::new()
-        .name("metrics-upkeep".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(UPKEEP_EVERY);
-                handle.run_upkeep();
-            }
-        });
-    if let Err(error) = spawned {
-        tracing::warn!(%error, "no metrics upkeep thread; histograms grow until scraped");
-    }
-}
-
 fn describe() {
-    use metrics::{Unit, describe_counter, describe_histogram};
+    use metrics::describe_counter;
     describe_counter!(REQUESTS, "Protocol requests by Action and returnValue.");
-    describe_histogram!(
-        REQUEST_DURATION,
-        Unit::Seconds,
-        "Protocol request latency by Action."
-    );
     describe_counter!(CALLBACKS, "Cloud callbacks by event type and outcome.");
     describe_counter!(RATE_LIMITED, "Requests over a client's budget, by budget.");
     describe_counter!(
@@ -199,15 +252,10 @@ fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
     }
 }
 
-/// The scrape: the recorder's counters and histograms, then the gauges.
+/// The scrape: the recorder's counters, the latencies, then the gauges.
 pub async fn render(ctx: &Context, server: ServerGauges) -> String {
-    let mut out = match install() {
-        Some(handle) => {
-            handle.run_upkeep();
-            handle.render()
-        }
-        None => String::new(),
-    };
+    let mut out = install().map(|h| h.render()).unwrap_or_default();
+    LATENCIES.render(&mut out);
     let counts = async {
         let rooms = ctx
             .store
@@ -300,4 +348,48 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
     }
     super::process::render(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_render_as_a_cumulative_prometheus_histogram() {
+        let latencies = Latencies {
+            by_action: [const { Latency::new() }; LABELS.len()],
+        };
+        let enter = LABELS.iter().position(|&l| l == "EnterGroup").unwrap();
+        for micros in [100, 500, 501, 3_000, 20_000_000] {
+            latencies.record(enter, Duration::from_micros(micros));
+        }
+        let mut out = String::new();
+        latencies.render(&mut out);
+        let line = |suffix: &str| {
+            let name = format!("{REQUEST_DURATION}{suffix} ");
+            let found = out.lines().find_map(|l| l.strip_prefix(name.as_str()));
+            found
+                .unwrap_or_else(|| panic!("{name} missing in\n{out}"))
+                .to_owned()
+        };
+        // At most 0.5 ms: 100 and 500 us (le is inclusive).
+        assert_eq!(line("_bucket{action=\"EnterGroup\",le=\"0.0005\"}"), "2");
+        assert_eq!(line("_bucket{action=\"EnterGroup\",le=\"0.001\"}"), "3");
+        assert_eq!(line("_bucket{action=\"EnterGroup\",le=\"0.005\"}"), "4");
+        // 20 s is past the last bucket: only in +Inf.
+        assert_eq!(line("_bucket{action=\"EnterGroup\",le=\"10\"}"), "4");
+        assert_eq!(line("_bucket{action=\"EnterGroup\",le=\"+Inf\"}"), "5");
+        assert_eq!(line("_count{action=\"EnterGroup\"}"), "5");
+        assert_eq!(line("_sum{action=\"EnterGroup\"}"), "20.004101");
+        assert!(
+            out.starts_with(&format!("# HELP {REQUEST_DURATION} ")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("# TYPE {REQUEST_DURATION} histogram\n")),
+            "{out}"
+        );
+        // Actions nobody asked for are left out.
+        assert!(!out.contains("FetchList"), "{out}");
+    }
 }
