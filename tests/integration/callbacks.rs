@@ -161,6 +161,15 @@ backend_test! {
             assert_eq!(reply["code"], 4001, "{body} -> {reply}");
         }
         let complete = signed(&app, push_event("8888_anchor_1", 1, T0, "1"), 0);
+        // Read as a request is: a key twice (which would the cloud mean?)
+        // or nesting past the bound is not a notice.
+        let text = complete.to_string();
+        let twice = text.replacen('{', "{\"event_type\":0,", 1);
+        let deep = text.replacen('{', &format!("{{\"x\":{}{},", "[".repeat(40), "]".repeat(40)), 1);
+        for body in [twice, deep] {
+            let reply = app.post_raw(PATH, body.clone()).await.1;
+            assert_eq!(reply["code"], 4001, "{body} -> {reply}");
+        }
         for missing in ["t", "sign", "event_type"] {
             let mut notice = complete.clone();
             notice.as_object_mut().unwrap().remove(missing);
