@@ -1392,11 +1392,8 @@ impl<DB: Dialect> SqlStore<DB> {
         // member arrived since the snapshot) are dropped below.
         let (statement, keys): (Cow<str>, Vec<Arg>) = match order_by {
             "id" | "id DESC" => {
-                let (low, high) = (
-                    wanted[0].min(wanted[wanted.len() - 1]),
-                    wanted[0].max(wanted[wanted.len() - 1]),
-                );
-                let range = [Arg::Int(low), Arg::Int(high)];
+                let (first, last) = (wanted[0], wanted[wanted.len() - 1]);
+                let range = [Arg::Int(first.min(last)), Arg::Int(first.max(last))];
                 (
                     Cow::Borrowed(
                         "SELECT id, userid, nickname, headpic FROM members \
