@@ -44,8 +44,7 @@ impl<'a> Object<'a> {
     fn duplicate(&self) -> Option<&str> {
         let keys = &self.0;
         if keys.len() <= 16 {
-            let mut seen = keys.iter().enumerate();
-            return seen.find_map(|(i, (key, _))| {
+            return keys.iter().enumerate().find_map(|(i, (key, _))| {
                 keys[..i].iter().any(|(k, _)| k == key).then_some(&**key)
             });
         }
