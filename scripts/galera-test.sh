@@ -57,5 +57,5 @@ base=${GALERA_BASE_PORT:-23305}
 export MINILVB_TEST_GALERA_DIR=$cluster
 export MINILVB_TEST_GALERA_URLS="mysql://root@127.0.0.1:$((base + 1)),mysql://root@127.0.0.1:$((base + 2)),mysql://root@127.0.0.1:$((base + 3))"
 # One test at a time: each one loads the whole cluster, and one kills a node.
-cargo test --test integration "${1:-galera::}" -- --test-threads=1 --nocapture
+cargo test -p minilvb --test integration "${1:-galera::}" -- --test-threads=1 --nocapture
 echo "galera-test: passed in $((SECONDS - started)) s"

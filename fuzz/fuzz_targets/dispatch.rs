@@ -33,7 +33,7 @@ fn harness() -> &'static Harness {
             settings.database.url = "sqlite::memory:".into();
             settings.rate_limit.enabled = false;
             settings.derive_domains();
-            let store = minilvb::store::connect(&settings.database)
+            let store = minilvb_store::connect(&settings.database)
                 .await
                 .expect("an in-memory store");
             let ctx = Context::new(

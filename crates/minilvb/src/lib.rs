@@ -1,0 +1,165 @@
+//! minilvb: the business server of the Mini LVB live-broadcast apps.
+//!
+//! It stands on two crates below it: `minilvb_protocol` (the wire contract
+//! and the cloud's signing rules, pure) and `minilvb_store` (the storage
+//! traits and their SQL backends). This crate runs them:
+//! - [`actions`]: one function per Action, over the store;
+//! - [`callbacks`]: the cloud's stream event callbacks;
+//! - [`http`]: the router, the accept loop, limits, client addresses, caller auth;
+//! - [`admin`]: the operator's tools (operations, legacy import);
+//! - [`config`], [`telemetry`] (logs, metrics), [`cli`]: running it.
+
+pub mod actions;
+pub mod admin;
+pub mod allocator;
+pub mod callbacks;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::actions::Context;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use minilvb_store::Store;
+
+/// A server built from settings, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: http::AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with a clock of the caller's (tests set "now").
+    pub async fn build_with_clock(
+        mut settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        settings.derive_domains();
+        settings.validate()?;
+        let addr = settings.listen_addr()?;
+        let metrics_addr = settings.metrics_addr()?;
+        telemetry::metrics::install();
+        let store = minilvb_store::connect(&settings.database, Some(settings.members.order))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database ({})",
+                    redact_url(&settings.database.url)
+                )
+            })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+        let metrics_listener = match metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        let ctx = Context::new(store, clock, Arc::new(settings));
+        let state = http::AppState::new(ctx)?;
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The metrics endpoint's address, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.ctx.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets
+    /// in-flight requests finish (up to `server.shutdown_drain_secs`) and
+    /// closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.serve_until(http::router, shutdown).await
+    }
+
+    /// [`Application::run_until`] with another router on the public port
+    /// (the load generator's do-nothing baseline, built with
+    /// [`http::with_guards`]).
+    pub async fn serve_until(
+        self,
+        router: impl FnOnce(http::AppState) -> axum::Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let server_settings = &self.state.ctx.settings.server;
+        let options = http::accept::ServeOptions {
+            header_read_timeout: Duration::from_secs(server_settings.header_read_timeout_secs),
+            drain: Duration::from_secs(server_settings.shutdown_drain_secs),
+        };
+        let store = self.state.ctx.store.clone();
+        let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.state.ctx.clone()));
+        let janitor = tokio::spawn(self.state.ops.clone().forget_idle_clients());
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(http::accept::serve(
+                listener,
+                http::metrics_router(self.state.clone()),
+                options,
+                Arc::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
+        let connections = self.state.ops.connections.clone();
+        let router = router(self.state);
+        http::accept::serve(self.listener, router, options, connections, async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        })
+        .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
+        sweeper.abort();
+        janitor.abort();
+        // Connections still busy after the drain may hold database
+        // connections; committed writes are safe either way (WAL).
+        if tokio::time::timeout(options.drain.max(Duration::from_secs(1)), store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use; exiting without waiting");
+        }
+        Ok(())
+    }
+}
+
+pub use minilvb_store::settings::redact_url;
