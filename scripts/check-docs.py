@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks README.md and docs/*.md: tables render, relative links resolve,
-the README stays short, and no text talks about how the work was organised.
+"""Checks README.md and docs/*.md: tables render, relative links (and their
+#anchors) resolve, the README stays short, and no text talks about how the
+work was organised.
 
 Usage: scripts/check-docs.py [--allow-missing PATH ...]
 
@@ -124,18 +125,33 @@ def check_tables(name, lines, problems):
             )
 
 
+def anchors(path):
+    """The anchors GitHub makes of a Markdown file's headings."""
+    seen, result = {}, set()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for _, line in prose_lines(lines):
+        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not heading:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        result.add(slug if count == 0 else f"{slug}-{count}")
+    return result
+
+
 def check_links(path, name, lines, allowed_missing, problems):
     for number, line in prose_lines(lines):
         text = CODE_SPAN.sub("", line)
         for match in LINK.finditer(text):
             target = match.group(1)
-            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("#"):
+            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
                 continue
-            file_part = target.split("#", 1)[0]
-            if not file_part:
-                continue
-            resolved = (path.parent / file_part).resolve()
+            file_part, _, fragment = target.partition("#")
+            resolved = (path.parent / file_part).resolve() if file_part else path
             if resolved.exists():
+                if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
+                    problems.append(f"{name}:{number}: no heading for the anchor: {target}")
                 continue
             try:
                 relative = resolved.relative_to(ROOT).as_posix()
