@@ -53,14 +53,12 @@ use async_trait::async_trait;
 
 use self::member_pages::{MAX_MEMBER_ROWS, MemberPages, NamedPage};
 use super::{
-    Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
-    NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
-    RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
+    EventOutcome, MemberChange, NewMember, NewRecording, NewSession, RecordingFile, RecordingKey,
+    RecordingOutcome, RoomKey, RoomScope, SessionOutcome, Store, StoreResult, StreamEvent,
 };
 use crate::settings::MemberOrder;
-use minilvb_protocol::{
-    Count, Counted, Group, MemberInfo, Page, PusherInfo, SharedPage, SharedPusher,
-};
+use crate::{Layer, Likes, Lists, Members, Recordings, Rooms, Written};
+use minilvb_protocol::{Count, Counted, Group, Page, PusherInfo, SharedPage, SharedPusher};
 
 /// One cached value, rebuilt when stale; one rebuild at a time.
 /// A value, the version it was built at, and its read.
@@ -1202,8 +1200,187 @@ pub(super) fn window<T>(items: &[T], offset: i64, limit: i64) -> &[T] {
     &items[start..end]
 }
 
+/// Moderation, import and lookups pass through; what their writes change
+/// is dropped once they are done.
+impl Layer for ListSnapshots {
+    fn below(&self) -> &dyn Store {
+        &*self.inner
+    }
+
+    fn written(&self, write: Written<'_>) {
+        match write {
+            // A ban sets the room offline; it changes no recording's row
+            // (only whether it is listed).
+            Written::Ban { userid } => {
+                self.rooms.invalidate();
+                self.recordings.invalidate();
+                self.changed(Key::Room(userid));
+            }
+            Written::RoomImported { userid } => {
+                self.rooms.invalidate();
+                self.changed(Key::Room(userid));
+                self.member_pages.invalidate(userid);
+            }
+            Written::RecordingDeleted { userid, fileid }
+            | Written::RecordingImported { userid, fileid } => {
+                self.recordings.invalidate();
+                self.changed(Key::Recording(userid, fileid));
+                self.member_pages.invalidate(userid);
+            }
+            Written::MembersImported { group } => {
+                self.changed(Key::group(group));
+                self.member_pages.invalidate(group.anchor());
+            }
+        }
+    }
+}
+
 #[async_trait]
-impl Store for ListSnapshots {
+impl Rooms for ListSnapshots {
+    // Writes invalidate, after they are done (or failed: they may have
+    // been applied), the order they can change and the rows they can change.
+
+    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
+        let outcome = self.inner.start_session(session).await;
+        match outcome {
+            Ok(SessionOutcome::Started) => self.rooms.patch(|order| {
+                order.with_session(&session.userid, session.started_at, self.pages())
+            }),
+            _ => self.rooms.invalidate(),
+        }
+        self.changed(Key::Room(&session.userid));
+        self.member_pages.invalidate(&session.userid);
+        outcome
+    }
+
+    async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
+        let outcome = self.inner.set_online(userid, online, now).await;
+        match outcome {
+            Ok(true) => self
+                .rooms
+                .patch(|order| order.with_status(userid, online, self.pages())),
+            _ => self.rooms.invalidate(),
+        }
+        self.changed(Key::Room(userid));
+        outcome
+    }
+
+    async fn stream_event(&self, event: &StreamEvent) -> StoreResult<EventOutcome> {
+        let outcome = self.inner.stream_event(event).await;
+        self.rooms.invalidate();
+        // By stream id: whose room, only the database knows.
+        self.room_rows.invalidate_all();
+        outcome
+    }
+
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
+        let outcome = self.inner.set_snapshot(stream_id, url, taken_at).await;
+        self.room_rows.invalidate_all();
+        outcome
+    }
+
+    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
+        let outcome = self.inner.expire_online(cutoff).await;
+        self.rooms.invalidate();
+        self.room_rows.invalidate_all();
+        outcome
+    }
+}
+
+#[async_trait]
+impl Likes for ListSnapshots {
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let writing = self.begin_count(Key::of(target));
+        let outcome = self.inner.add_likes(target, delta).await;
+        let moved = matches!(outcome, Ok(true)).then_some(delta);
+        self.end_count(writing, Count::Likes, moved);
+        outcome
+    }
+
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        let writes: Vec<_> = batch
+            .iter()
+            .map(|(target, _)| self.begin_count(Key::of(target)))
+            .collect();
+        let outcome = self.inner.add_likes_many(batch).await;
+        for (at, writing) in writes.into_iter().enumerate() {
+            let found = outcome
+                .as_ref()
+                .is_ok_and(|found| found.get(at) == Some(&true));
+            self.end_count(writing, Count::Likes, found.then_some(batch[at].1));
+        }
+        outcome
+    }
+}
+
+#[async_trait]
+impl Members for ListSnapshots {
+    async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
+        let outcome = self.inner.enter(group, member).await;
+        self.changed(Key::group(group));
+        self.member_pages.invalidate(group.anchor());
+        outcome
+    }
+
+    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
+        let outcome = self.inner.quit(group, userid).await;
+        self.changed(Key::group(group));
+        self.member_pages.invalidate(group.anchor());
+        outcome
+    }
+
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
+        let writes: Vec<_> = changes
+            .iter()
+            .map(|change| {
+                let group = change.group();
+                let pages = self.member_pages.begin_write(group.anchor());
+                (self.begin_count(Key::group(group)), pages)
+            })
+            .collect();
+        let outcome = self.inner.change_members(changes).await;
+        for (at, (writing, pages)) in writes.into_iter().enumerate() {
+            let moved = outcome
+                .as_ref()
+                .ok()
+                .and_then(|moved| moved.get(at).copied().flatten());
+            self.end_count(writing, Count::Viewers, moved);
+            let applied = moved.map(|moved| (&changes[at], moved));
+            self.member_pages.end_write(pages, applied);
+        }
+        outcome
+    }
+
+    /// Page 1 kept (see [`MemberPages`]); other pages read.
+    async fn members_named(
+        &self,
+        anchor: &str,
+        groupid: &str,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<NamedPage> {
+        if page.offset() != 0 {
+            return self.inner.members_named(anchor, groupid, order, page).await;
+        }
+        self.epochs.check(&*self.inner).await;
+        let pages = &self.member_pages;
+        let ticket = match pages.get(anchor, groupid, order, page.size, Instant::now()) {
+            Ok(kept) => return Ok(kept),
+            Err(ticket) => ticket,
+        };
+        let read = self
+            .inner
+            .members_named(anchor, groupid, order, page)
+            .await?;
+        if let Some(ticket) = ticket {
+            pages.install(ticket, anchor, groupid, order, page.size, &read);
+        }
+        Ok(read)
+    }
+}
+
+#[async_trait]
+impl Lists for ListSnapshots {
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
         let order = match scope {
             RoomScope::All => return self.inner.count_rooms(scope).await,
@@ -1292,85 +1469,15 @@ impl Store for ListSnapshots {
         }
         Ok(row)
     }
+}
 
-    // Writes invalidate, after they are done (or failed: they may have
-    // been applied), the order they can change and the rows they can change.
-
-    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
-        let outcome = self.inner.start_session(session).await;
-        match outcome {
-            Ok(SessionOutcome::Started) => self.rooms.patch(|order| {
-                order.with_session(&session.userid, session.started_at, self.pages())
-            }),
-            _ => self.rooms.invalidate(),
-        }
-        self.changed(Key::Room(&session.userid));
-        self.member_pages.invalidate(&session.userid);
-        outcome
-    }
-
-    async fn set_online(&self, userid: &str, online: bool, now: i64) -> StoreResult<bool> {
-        let outcome = self.inner.set_online(userid, online, now).await;
-        match outcome {
-            Ok(true) => self
-                .rooms
-                .patch(|order| order.with_status(userid, online, self.pages())),
-            _ => self.rooms.invalidate(),
-        }
-        self.changed(Key::Room(userid));
-        outcome
-    }
-
-    async fn stream_event(&self, event: &StreamEvent) -> StoreResult<EventOutcome> {
-        let outcome = self.inner.stream_event(event).await;
-        self.rooms.invalidate();
-        // By stream id: whose room, only the database knows.
-        self.room_rows.invalidate_all();
-        outcome
-    }
-
-    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
-        let outcome = self.inner.set_snapshot(stream_id, url, taken_at).await;
-        self.room_rows.invalidate_all();
-        outcome
-    }
-
-    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
-        let outcome = self.inner.expire_online(cutoff).await;
-        self.rooms.invalidate();
-        self.room_rows.invalidate_all();
-        outcome
-    }
-
+#[async_trait]
+impl Recordings for ListSnapshots {
     async fn put_recording(&self, recording: &NewRecording) -> StoreResult<()> {
         let outcome = self.inner.put_recording(recording).await;
         self.recordings.invalidate();
         self.changed(Key::Recording(&recording.userid, &recording.fileid));
         self.member_pages.invalidate(&recording.userid);
-        outcome
-    }
-
-    async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome> {
-        let outcome = self.inner.import_room(room).await;
-        self.rooms.invalidate();
-        self.changed(Key::Room(&room.session.userid));
-        self.member_pages.invalidate(&room.session.userid);
-        outcome
-    }
-
-    async fn import_recording(&self, imported: &ImportedRecording) -> StoreResult<()> {
-        let outcome = self.inner.import_recording(imported).await;
-        self.recordings.invalidate();
-        let recording = &imported.recording;
-        self.changed(Key::Recording(&recording.userid, &recording.fileid));
-        self.member_pages.invalidate(&recording.userid);
-        outcome
-    }
-
-    async fn import_members(&self, group: &Group, members: &[NewMember]) -> StoreResult<bool> {
-        let outcome = self.inner.import_members(group, members).await;
-        self.changed(Key::group(group));
-        self.member_pages.invalidate(group.anchor());
         outcome
     }
 
@@ -1391,203 +1498,6 @@ impl Store for ListSnapshots {
             }
         }
         outcome
-    }
-
-    async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool> {
-        let outcome = self.inner.delete_recording(userid, fileid).await;
-        self.recordings.invalidate();
-        self.changed(Key::Recording(userid, fileid));
-        self.member_pages.invalidate(userid);
-        outcome
-    }
-
-    // A ban sets the room offline; it changes no recording's row (only
-    // whether it is listed).
-
-    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
-        let outcome = self.inner.ban(userid, reason, now).await;
-        self.rooms.invalidate();
-        self.recordings.invalidate();
-        self.changed(Key::Room(userid));
-        outcome
-    }
-
-    async fn unban(&self, userid: &str) -> StoreResult<bool> {
-        let outcome = self.inner.unban(userid).await;
-        self.rooms.invalidate();
-        self.recordings.invalidate();
-        self.changed(Key::Room(userid));
-        outcome
-    }
-
-    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        let writing = self.begin_count(Key::of(target));
-        let outcome = self.inner.add_likes(target, delta).await;
-        let moved = matches!(outcome, Ok(true)).then_some(delta);
-        self.end_count(writing, Count::Likes, moved);
-        outcome
-    }
-
-    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
-        let writes: Vec<_> = batch
-            .iter()
-            .map(|(target, _)| self.begin_count(Key::of(target)))
-            .collect();
-        let outcome = self.inner.add_likes_many(batch).await;
-        for (at, writing) in writes.into_iter().enumerate() {
-            let found = outcome
-                .as_ref()
-                .is_ok_and(|found| found.get(at) == Some(&true));
-            self.end_count(writing, Count::Likes, found.then_some(batch[at].1));
-        }
-        outcome
-    }
-
-    async fn enter(&self, group: &Group, member: &NewMember) -> StoreResult<bool> {
-        let outcome = self.inner.enter(group, member).await;
-        self.changed(Key::group(group));
-        self.member_pages.invalidate(group.anchor());
-        outcome
-    }
-
-    async fn quit(&self, group: &Group, userid: &str) -> StoreResult<()> {
-        let outcome = self.inner.quit(group, userid).await;
-        self.changed(Key::group(group));
-        self.member_pages.invalidate(group.anchor());
-        outcome
-    }
-
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
-        let writes: Vec<_> = changes
-            .iter()
-            .map(|change| {
-                let group = change.group();
-                let pages = self.member_pages.begin_write(group.anchor());
-                (self.begin_count(Key::group(group)), pages)
-            })
-            .collect();
-        let outcome = self.inner.change_members(changes).await;
-        for (at, (writing, pages)) in writes.into_iter().enumerate() {
-            let moved = outcome
-                .as_ref()
-                .ok()
-                .and_then(|moved| moved.get(at).copied().flatten());
-            self.end_count(writing, Count::Viewers, moved);
-            let applied = moved.map(|moved| (&changes[at], moved));
-            self.member_pages.end_write(pages, applied);
-        }
-        outcome
-    }
-
-    // Everything else passes through: `pusher` too, read fresh (the member
-    // list and the operator decide by it).
-
-    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
-        self.inner.stream_id_of(userid).await
-    }
-
-    async fn exists(&self, target: &Counted) -> StoreResult<bool> {
-        self.inner.exists(target).await
-    }
-
-    async fn members(
-        &self,
-        group: &Group,
-        order: MemberOrder,
-        page: Page,
-    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
-        self.inner.members(group, order, page).await
-    }
-
-    /// Page 1 kept (see [`MemberPages`]); other pages read.
-    async fn members_named(
-        &self,
-        anchor: &str,
-        groupid: &str,
-        order: MemberOrder,
-        page: Page,
-    ) -> StoreResult<NamedPage> {
-        if page.offset() != 0 {
-            return self.inner.members_named(anchor, groupid, order, page).await;
-        }
-        self.epochs.check(&*self.inner).await;
-        let pages = &self.member_pages;
-        let ticket = match pages.get(anchor, groupid, order, page.size, Instant::now()) {
-            Ok(kept) => return Ok(kept),
-            Err(ticket) => ticket,
-        };
-        let read = self
-            .inner
-            .members_named(anchor, groupid, order, page)
-            .await?;
-        if let Some(ticket) = ticket {
-            pages.install(ticket, anchor, groupid, order, page.size, &read);
-        }
-        Ok(read)
-    }
-
-    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
-        self.inner.room_keys().await
-    }
-
-    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
-        self.inner.recording_keys().await
-    }
-
-    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
-        self.inner.rooms_by_userid(userids).await
-    }
-
-    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
-        self.inner.recordings_by_key(keys).await
-    }
-
-    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
-        self.inner.pusher(target).await
-    }
-
-    async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
-        self.inner.add_report(reporter, reported, now).await
-    }
-
-    async fn reports(&self, include_resolved: bool) -> StoreResult<Vec<Report>> {
-        self.inner.reports(include_resolved).await
-    }
-
-    async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool> {
-        self.inner.resolve_report(id, resolution, now).await
-    }
-
-    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
-        self.inner.is_banned(userid).await
-    }
-
-    async fn bans(&self) -> StoreResult<Vec<Ban>> {
-        self.inner.bans().await
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-
-    async fn count_members(&self) -> StoreResult<i64> {
-        self.inner.count_members().await
-    }
-
-    async fn analyze(&self) -> StoreResult<()> {
-        self.inner.analyze().await
-    }
-
-    async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
-        self.inner.foreign_writes().await
-    }
-
-    fn pool_stats(&self) -> Vec<PoolStats> {
-        self.inner.pool_stats()
-    }
-
-    async fn close(&self) {
-        self.inner.close().await
     }
 }
 

@@ -10,6 +10,8 @@ use std::sync::atomic::AtomicUsize;
 use tokio::sync::oneshot;
 
 use super::*;
+use crate::*;
+use minilvb_protocol::MemberInfo;
 use minilvb_protocol::UserInfo;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -331,7 +333,121 @@ fn counted(group: &Group) -> Counted {
 }
 
 #[async_trait]
-impl Store for Memory {
+impl Rooms for Memory {
+    // The other writes change nothing here: the tests count re-reads.
+
+    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
+        // Offline until its stream begins (the order here is by userid).
+        if let Some(room) = self.rooms.lock().unwrap().get_mut(&session.userid) {
+            room.status = false;
+        }
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn set_online(&self, userid: &str, online: bool, _: i64) -> StoreResult<bool> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let room = rooms.get_mut(userid);
+        Ok(room.map(|room| room.status = online).is_some())
+    }
+
+    async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
+        Ok(EventOutcome::Applied)
+    }
+
+    async fn set_snapshot(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn expire_online(&self, _: i64) -> StoreResult<u64> {
+        Ok(1)
+    }
+}
+
+#[async_trait]
+impl Likes for Memory {
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let found = self.change(target, |row| row.likecount += delta);
+        let held = self.hold_like.lock().unwrap().take();
+        if let Some((applied, go_on)) = held {
+            let _ = applied.send(());
+            let _ = go_on.await;
+        }
+        Ok(found)
+    }
+
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        Ok(batch
+            .iter()
+            .map(|(target, delta)| self.change(target, |row| row.likecount += delta))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Members for Memory {
+    async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
+        Ok(self.change(&counted(group), |row| row.viewercount += 1))
+    }
+
+    async fn quit(&self, group: &Group, _: &str) -> StoreResult<()> {
+        self.change(&counted(group), |row| row.viewercount -= 1);
+        Ok(())
+    }
+
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
+        Ok(changes
+            .iter()
+            .map(|change| match change {
+                MemberChange::Enter { group, .. } => self
+                    .change(&counted(group), |row| row.viewercount += 1)
+                    .then_some(1),
+                MemberChange::Quit { group, .. } => {
+                    let left = self.change(&counted(group), |row| row.viewercount -= 1);
+                    Some(if left { -1 } else { 0 })
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Lists for Memory {
+    async fn count_rooms(&self, _: RoomScope) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn rooms(&self, _: RoomScope, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+
+    async fn count_recordings(&self, _: i64) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn recordings(&self, _: i64, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Recordings for Memory {
+    async fn put_recording(&self, _: &NewRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
+        match file.stream_id.as_str() {
+            "fails" => Err(crate::StoreError::Timeout(Duration::ZERO)),
+            _ => Ok(RecordingOutcome::Merged {
+                userid: "a".into(),
+                fileid: file.fileid.clone(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Lookups for Memory {
     async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
         let rows: Vec<PusherInfo> = {
             let rooms = self.rooms.lock().unwrap();
@@ -407,117 +523,6 @@ impl Store for Memory {
         Ok(keys)
     }
 
-    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        let found = self.change(target, |row| row.likecount += delta);
-        let held = self.hold_like.lock().unwrap().take();
-        if let Some((applied, go_on)) = held {
-            let _ = applied.send(());
-            let _ = go_on.await;
-        }
-        Ok(found)
-    }
-
-    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
-        Ok(batch
-            .iter()
-            .map(|(target, delta)| self.change(target, |row| row.likecount += delta))
-            .collect())
-    }
-
-    async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
-        Ok(self.change(&counted(group), |row| row.viewercount += 1))
-    }
-
-    async fn quit(&self, group: &Group, _: &str) -> StoreResult<()> {
-        self.change(&counted(group), |row| row.viewercount -= 1);
-        Ok(())
-    }
-
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
-        Ok(changes
-            .iter()
-            .map(|change| match change {
-                MemberChange::Enter { group, .. } => self
-                    .change(&counted(group), |row| row.viewercount += 1)
-                    .then_some(1),
-                MemberChange::Quit { group, .. } => {
-                    let left = self.change(&counted(group), |row| row.viewercount -= 1);
-                    Some(if left { -1 } else { 0 })
-                }
-            })
-            .collect())
-    }
-
-    // The other writes change nothing here: the tests count re-reads.
-
-    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
-        // Offline until its stream begins (the order here is by userid).
-        if let Some(room) = self.rooms.lock().unwrap().get_mut(&session.userid) {
-            room.status = false;
-        }
-        Ok(SessionOutcome::Started)
-    }
-
-    async fn set_online(&self, userid: &str, online: bool, _: i64) -> StoreResult<bool> {
-        let mut rooms = self.rooms.lock().unwrap();
-        let room = rooms.get_mut(userid);
-        Ok(room.map(|room| room.status = online).is_some())
-    }
-
-    async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
-        Ok(EventOutcome::Applied)
-    }
-
-    async fn set_snapshot(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn expire_online(&self, _: i64) -> StoreResult<u64> {
-        Ok(1)
-    }
-
-    async fn put_recording(&self, _: &NewRecording) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
-        match file.stream_id.as_str() {
-            "fails" => Err(crate::StoreError::Timeout(Duration::ZERO)),
-            _ => Ok(RecordingOutcome::Merged {
-                userid: "a".into(),
-                fileid: file.fileid.clone(),
-            }),
-        }
-    }
-
-    async fn delete_recording(&self, _: &str, _: &str) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {
-        Ok(SessionOutcome::Started)
-    }
-
-    async fn import_recording(&self, _: &ImportedRecording) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn import_members(&self, _: &Group, _: &[NewMember]) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn ban(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn unban(&self, _: &str) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn add_report(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
-        Ok(1)
-    }
-
     // Not used by these tests.
 
     async fn stream_id_of(&self, _: &str) -> StoreResult<Option<String>> {
@@ -536,21 +541,24 @@ impl Store for Memory {
     ) -> StoreResult<(i64, Vec<MemberInfo>)> {
         unimplemented!()
     }
+}
 
-    async fn count_rooms(&self, _: RoomScope) -> StoreResult<i64> {
-        unimplemented!()
+#[async_trait]
+impl Moderation for Memory {
+    async fn delete_recording(&self, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn rooms(&self, _: RoomScope, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
-        unimplemented!()
+    async fn ban(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn count_recordings(&self, _: i64) -> StoreResult<i64> {
-        unimplemented!()
+    async fn unban(&self, _: &str) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn recordings(&self, _: i64, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
-        unimplemented!()
+    async fn add_report(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
+        Ok(1)
     }
 
     async fn reports(&self, _: bool) -> StoreResult<Vec<Report>> {
@@ -568,7 +576,25 @@ impl Store for Memory {
     async fn bans(&self) -> StoreResult<Vec<Ban>> {
         unimplemented!()
     }
+}
 
+#[async_trait]
+impl Import for Memory {
+    async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn import_recording(&self, _: &ImportedRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn import_members(&self, _: &Group, _: &[NewMember]) -> StoreResult<bool> {
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Upkeep for Memory {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }

@@ -81,9 +81,10 @@ use async_trait::async_trait;
 use super::{
     Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
     NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
-    RoomScope, SessionOutcome, Store, StoreError, StoreResult, StreamEvent,
+    RoomScope, SessionOutcome, StoreError, StoreResult, StreamEvent,
 };
 use crate::settings::{DatabaseSettings, MemberOrder};
+use crate::{Import, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Upkeep};
 use minilvb_protocol::cloud::events::{recording_urls, same_broadcast};
 use minilvb_protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedMembers, UserInfo};
 
@@ -1453,17 +1454,7 @@ impl<DB: Dialect> SqlStore<DB> {
 }
 
 #[async_trait]
-impl<DB: Dialect> Store for SqlStore<DB> {
-    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
-        let rows = self
-            .read(
-                "SELECT stream_id FROM rooms WHERE userid = ?",
-                args![userid],
-            )
-            .await?;
-        Ok(rows.first().map(|row| text(row, "stream_id")))
-    }
-
+impl<DB: Dialect> Rooms for SqlStore<DB> {
     async fn start_session(&self, s: &NewSession) -> StoreResult<SessionOutcome> {
         transaction!(self, "start_session", |tx| {
             Self::replace_room(tx, s, false, 0, s.started_at).await
@@ -1481,6 +1472,72 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         Ok(changed > 0)
     }
 
+    async fn stream_event(&self, e: &StreamEvent) -> StoreResult<EventOutcome> {
+        // Applied only over an older event: by time, then sequence; at equal
+        // keys offline wins. One statement, so concurrent events serialize
+        // on the row and each sees the other's result.
+        let applied = self
+            .write(
+                "UPDATE rooms SET online = ?, status_at = ?, last_event_time = ?, \
+                 last_event_seq = ? WHERE stream_id = ? AND (last_event_time < ? OR \
+                 (last_event_time = ? AND (last_event_seq < ? OR \
+                 (last_event_seq = ? AND ? = 0))))",
+                args![
+                    e.online,
+                    e.now,
+                    e.at,
+                    &e.sequence,
+                    &e.stream_id,
+                    e.at,
+                    e.at,
+                    &e.sequence,
+                    &e.sequence,
+                    e.online,
+                ],
+            )
+            .await?
+            > 0;
+        if applied {
+            return Ok(EventOutcome::Applied);
+        }
+        let known = !self
+            .read(
+                "SELECT 1 FROM rooms WHERE stream_id = ?",
+                args![&e.stream_id],
+            )
+            .await?
+            .is_empty();
+        Ok(if known {
+            EventOutcome::Stale
+        } else {
+            EventOutcome::UnknownStream
+        })
+    }
+
+    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
+        self.write(
+            "UPDATE rooms SET snapshot_url = ?, snapshot_at = ? WHERE stream_id = ? \
+             AND snapshot_at <= ?",
+            args![url, taken_at, stream_id, taken_at],
+        )
+        .await?;
+        let rows = self
+            .read("SELECT 1 FROM rooms WHERE stream_id = ?", args![stream_id])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
+        self.write(
+            "UPDATE rooms SET online = 0 WHERE online = 1 AND status_at < ?",
+            args![cutoff],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl<DB: Dialect> Likes for SqlStore<DB> {
     async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
         if delta == 0 {
             return self.exists(target).await;
@@ -1520,13 +1577,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             Ok(found)
         })
     }
+}
 
-    async fn exists(&self, target: &Counted) -> StoreResult<bool> {
-        let (table, key, keys) = counted_row(target);
-        let statement = format!("SELECT 1 FROM {table} WHERE {key}");
-        Ok(!self.read(&statement, &keys).await?.is_empty())
-    }
-
+#[async_trait]
+impl<DB: Dialect> Members for SqlStore<DB> {
     async fn enter(&self, group: &Group, m: &NewMember) -> StoreResult<bool> {
         let enter = MemberChange::Enter {
             group: group.clone(),
@@ -1563,19 +1617,6 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         })
     }
 
-    async fn members(
-        &self,
-        group: &Group,
-        order: MemberOrder,
-        page: Page,
-    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
-        let kind = Some(group_kind(group));
-        let (_, total, members) = self
-            .member_page(group.anchor(), group.key(), kind, order, page)
-            .await?;
-        Ok((total, members))
-    }
-
     async fn members_named(
         &self,
         anchor: &str,
@@ -1586,7 +1627,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         let (group, total, members) = self.member_page(anchor, groupid, None, order, page).await?;
         Ok((group, total, SharedMembers::new(members)))
     }
+}
 
+#[async_trait]
+impl<DB: Dialect> Lists for SqlStore<DB> {
     async fn count_rooms(&self, scope: RoomScope) -> StoreResult<i64> {
         let statement = format!("SELECT COUNT(*) FROM rooms {}", room_filter(scope));
         self.read_count(&statement, &[]).await
@@ -1631,131 +1675,13 @@ impl<DB: Dialect> Store for SqlStore<DB> {
         let rows = self.read(&statement, args![since, limit, offset]).await?;
         Ok(rows.iter().map(recording_info).collect())
     }
+}
 
-    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
-        let statement = format!(
-            "SELECT userid, online, started_at FROM rooms {} ORDER BY started_at DESC, userid",
-            room_filter(RoomScope::Listed)
-        );
-        let rows = self.read_bulk(&statement, &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|row| RoomKey {
-                userid: text(row, "userid"),
-                online: int(row, "online") != 0,
-                started_at: int(row, "started_at"),
-            })
-            .collect())
-    }
-
-    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
-        let statement = format!(
-            "SELECT userid, fileid, end_time FROM recordings WHERE {} \
-             ORDER BY end_time DESC, userid, fileid",
-            not_banned("recordings")
-        );
-        let rows = self.read_bulk(&statement, &[]).await?;
-        Ok(rows
-            .iter()
-            .map(|row| RecordingKey {
-                userid: text(row, "userid"),
-                fileid: text(row, "fileid"),
-                end_time: int(row, "end_time"),
-            })
-            .collect())
-    }
-
-    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
-        if userids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let statement = format!(
-            "SELECT {} FROM rooms WHERE userid IN ({})",
-            room_columns::<DB>(),
-            vec!["?"; userids.len()].join(", ")
-        );
-        let keys: Vec<Arg> = userids.iter().map(|&userid| Arg::Text(userid)).collect();
-        let rows = self.read(&statement, &keys).await?;
-        Ok(rows.iter().map(room_info).collect())
-    }
-
-    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let statement = format!(
-            // An OR of key lookups: SQLite scans the table for a row-value IN.
-            "SELECT {} FROM recordings WHERE {}",
-            recording_columns::<DB>(),
-            vec!["(userid = ? AND fileid = ?)"; keys.len()].join(" OR ")
-        );
-        let keys: Vec<Arg> = keys
-            .iter()
-            .flat_map(|&(userid, fileid)| [Arg::Text(userid), Arg::Text(fileid)])
-            .collect();
-        let rows = self.read(&statement, &keys).await?;
-        Ok(rows.iter().map(recording_info).collect())
-    }
-
-    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
-        let (table, key, keys) = counted_row(target);
-        let columns = match target {
-            Counted::Room { .. } => room_columns::<DB>(),
-            Counted::Recording { .. } => recording_columns::<DB>(),
-        };
-        let statement = format!("SELECT {columns} FROM {table} WHERE {key}");
-        let rows = self.read(&statement, &keys).await?;
-        Ok(rows.first().map(|row| match target {
-            Counted::Room { .. } => room_info(row),
-            Counted::Recording { .. } => recording_info(row),
-        }))
-    }
-
+#[async_trait]
+impl<DB: Dialect> Recordings for SqlStore<DB> {
     async fn put_recording(&self, r: &NewRecording) -> StoreResult<()> {
         transaction!(self, "put_recording", |tx| {
             Self::replace_recording(tx, r, None).await
-        })
-    }
-
-    async fn stream_event(&self, e: &StreamEvent) -> StoreResult<EventOutcome> {
-        // Applied only over an older event: by time, then sequence; at equal
-        // keys offline wins. One statement, so concurrent events serialize
-        // on the row and each sees the other's result.
-        let applied = self
-            .write(
-                "UPDATE rooms SET online = ?, status_at = ?, last_event_time = ?, \
-                 last_event_seq = ? WHERE stream_id = ? AND (last_event_time < ? OR \
-                 (last_event_time = ? AND (last_event_seq < ? OR \
-                 (last_event_seq = ? AND ? = 0))))",
-                args![
-                    e.online,
-                    e.now,
-                    e.at,
-                    &e.sequence,
-                    &e.stream_id,
-                    e.at,
-                    e.at,
-                    &e.sequence,
-                    &e.sequence,
-                    e.online,
-                ],
-            )
-            .await?
-            > 0;
-        if applied {
-            return Ok(EventOutcome::Applied);
-        }
-        let known = !self
-            .read(
-                "SELECT 1 FROM rooms WHERE stream_id = ?",
-                args![&e.stream_id],
-            )
-            .await?
-            .is_empty();
-        Ok(if known {
-            EventOutcome::Stale
-        } else {
-            EventOutcome::UnknownStream
         })
     }
 
@@ -1893,28 +1819,121 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             })
         })
     }
+}
 
-    async fn set_snapshot(&self, stream_id: &str, url: &str, taken_at: i64) -> StoreResult<bool> {
-        self.write(
-            "UPDATE rooms SET snapshot_url = ?, snapshot_at = ? WHERE stream_id = ? \
-             AND snapshot_at <= ?",
-            args![url, taken_at, stream_id, taken_at],
-        )
-        .await?;
+#[async_trait]
+impl<DB: Dialect> Lookups for SqlStore<DB> {
+    async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
         let rows = self
-            .read("SELECT 1 FROM rooms WHERE stream_id = ?", args![stream_id])
+            .read(
+                "SELECT stream_id FROM rooms WHERE userid = ?",
+                args![userid],
+            )
             .await?;
-        Ok(!rows.is_empty())
+        Ok(rows.first().map(|row| text(row, "stream_id")))
     }
 
-    async fn expire_online(&self, cutoff: i64) -> StoreResult<u64> {
-        self.write(
-            "UPDATE rooms SET online = 0 WHERE online = 1 AND status_at < ?",
-            args![cutoff],
-        )
-        .await
+    async fn exists(&self, target: &Counted) -> StoreResult<bool> {
+        let (table, key, keys) = counted_row(target);
+        let statement = format!("SELECT 1 FROM {table} WHERE {key}");
+        Ok(!self.read(&statement, &keys).await?.is_empty())
     }
 
+    async fn members(
+        &self,
+        group: &Group,
+        order: MemberOrder,
+        page: Page,
+    ) -> StoreResult<(i64, Vec<MemberInfo>)> {
+        let kind = Some(group_kind(group));
+        let (_, total, members) = self
+            .member_page(group.anchor(), group.key(), kind, order, page)
+            .await?;
+        Ok((total, members))
+    }
+
+    async fn room_keys(&self) -> StoreResult<Vec<RoomKey>> {
+        let statement = format!(
+            "SELECT userid, online, started_at FROM rooms {} ORDER BY started_at DESC, userid",
+            room_filter(RoomScope::Listed)
+        );
+        let rows = self.read_bulk(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| RoomKey {
+                userid: text(row, "userid"),
+                online: int(row, "online") != 0,
+                started_at: int(row, "started_at"),
+            })
+            .collect())
+    }
+
+    async fn recording_keys(&self) -> StoreResult<Vec<RecordingKey>> {
+        let statement = format!(
+            "SELECT userid, fileid, end_time FROM recordings WHERE {} \
+             ORDER BY end_time DESC, userid, fileid",
+            not_banned("recordings")
+        );
+        let rows = self.read_bulk(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| RecordingKey {
+                userid: text(row, "userid"),
+                fileid: text(row, "fileid"),
+                end_time: int(row, "end_time"),
+            })
+            .collect())
+    }
+
+    async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
+        if userids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            "SELECT {} FROM rooms WHERE userid IN ({})",
+            room_columns::<DB>(),
+            vec!["?"; userids.len()].join(", ")
+        );
+        let keys: Vec<Arg> = userids.iter().map(|&userid| Arg::Text(userid)).collect();
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.iter().map(room_info).collect())
+    }
+
+    async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            // An OR of key lookups: SQLite scans the table for a row-value IN.
+            "SELECT {} FROM recordings WHERE {}",
+            recording_columns::<DB>(),
+            vec!["(userid = ? AND fileid = ?)"; keys.len()].join(" OR ")
+        );
+        let keys: Vec<Arg> = keys
+            .iter()
+            .flat_map(|&(userid, fileid)| [Arg::Text(userid), Arg::Text(fileid)])
+            .collect();
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.iter().map(recording_info).collect())
+    }
+
+    async fn pusher(&self, target: &Counted) -> StoreResult<Option<PusherInfo>> {
+        let (table, key, keys) = counted_row(target);
+        let columns = match target {
+            Counted::Room { .. } => room_columns::<DB>(),
+            Counted::Recording { .. } => recording_columns::<DB>(),
+        };
+        let statement = format!("SELECT {columns} FROM {table} WHERE {key}");
+        let rows = self.read(&statement, &keys).await?;
+        Ok(rows.first().map(|row| match target {
+            Counted::Room { .. } => room_info(row),
+            Counted::Recording { .. } => recording_info(row),
+        }))
+    }
+}
+
+#[async_trait]
+impl<DB: Dialect> Moderation for SqlStore<DB> {
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
         const OPEN: &str = "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? \
              AND reporter = ? ORDER BY id DESC";
@@ -2061,7 +2080,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             Ok(deleted)
         })
     }
+}
 
+#[async_trait]
+impl<DB: Dialect> Import for SqlStore<DB> {
     async fn import_room(&self, room: &ImportedRoom) -> StoreResult<SessionOutcome> {
         transaction!(self, "import_room", |tx| {
             let s = &room.session;
@@ -2121,7 +2143,10 @@ impl<DB: Dialect> Store for SqlStore<DB> {
             Ok(true)
         })
     }
+}
 
+#[async_trait]
+impl<DB: Dialect> Upkeep for SqlStore<DB> {
     async fn ping(&self) -> StoreResult<()> {
         self.read("SELECT 1", &[]).await.map(drop)
     }
