@@ -1,0 +1,153 @@
+//! Moderation: reports, bans, deleting a recording.
+
+use super::*;
+
+#[async_trait]
+impl<DB: Dialect> Moderation for SqlStore<DB> {
+    async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
+        const OPEN: &str = "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? \
+             AND reporter = ? ORDER BY id DESC";
+        transaction!(self, "add_report", |tx| {
+            let open = Self::fetch(tx, OPEN, args![reported, reporter]).await?;
+            if let Some(row) = open.first() {
+                let id = int(row, "id");
+                Self::exec(
+                    tx,
+                    "UPDATE reports SET times = times + 1, last_at = ? WHERE id = ?",
+                    args![now, id],
+                )
+                .await?;
+                return Ok(id);
+            }
+            Self::exec(
+                tx,
+                "INSERT INTO reports (reporter, reported, created_at, last_at) \
+                 VALUES (?, ?, ?, ?)",
+                args![reporter, reported, now, now],
+            )
+            .await?;
+            // Our own insert is the newest open report of the pair.
+            let open = Self::fetch(tx, OPEN, args![reported, reporter]).await?;
+            Ok(open.first().map(|row| int(row, "id")).unwrap_or_default())
+        })
+    }
+
+    async fn reports(&self, include_resolved: bool) -> StoreResult<Vec<Report>> {
+        let filter = if include_resolved {
+            ""
+        } else {
+            "WHERE resolved_at IS NULL"
+        };
+        let statement = format!(
+            "SELECT id, reporter, reported, times, created_at, last_at, resolved_at, resolution \
+             FROM reports {filter} ORDER BY id DESC"
+        );
+        let rows = self.read(&statement, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Report {
+                id: int(row, "id"),
+                reporter: text(row, "reporter"),
+                reported: text(row, "reported"),
+                times: int(row, "times"),
+                created_at: int(row, "created_at"),
+                last_at: int(row, "last_at"),
+                resolved_at: row.opt_int("resolved_at"),
+                resolution: text(row, "resolution"),
+            })
+            .collect())
+    }
+
+    async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool> {
+        let changed = self
+            .write(
+                "UPDATE reports SET resolved_at = ?, resolution = ? WHERE id = ? \
+                 AND resolved_at IS NULL",
+                args![now, resolution, id],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
+        transaction!(self, "ban", |tx| {
+            let lock = format!("SELECT userid FROM bans WHERE userid = ?{}", DB::FOR_UPDATE);
+            let added = !Self::found(tx, &lock, args![userid]).await?;
+            if added {
+                Self::exec(
+                    tx,
+                    "INSERT INTO bans (userid, reason, created_at) VALUES (?, ?, ?)",
+                    args![userid, reason, now],
+                )
+                .await?;
+            } else {
+                Self::exec(
+                    tx,
+                    "UPDATE bans SET reason = ? WHERE userid = ?",
+                    args![reason, userid],
+                )
+                .await?;
+            }
+            Self::exec(
+                tx,
+                "UPDATE rooms SET online = 0, status_at = ? WHERE userid = ?",
+                args![now, userid],
+            )
+            .await?;
+            Ok(added)
+        })
+    }
+
+    async fn unban(&self, userid: &str) -> StoreResult<bool> {
+        let removed = self
+            .write("DELETE FROM bans WHERE userid = ?", args![userid])
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
+        let rows = self
+            .read("SELECT 1 FROM bans WHERE userid = ?", args![userid])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn bans(&self) -> StoreResult<Vec<Ban>> {
+        let rows = self
+            .read(
+                "SELECT userid, reason, created_at FROM bans ORDER BY created_at DESC, userid",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Ban {
+                userid: text(row, "userid"),
+                reason: text(row, "reason"),
+                created_at: int(row, "created_at"),
+            })
+            .collect())
+    }
+
+    async fn delete_recording(&self, userid: &str, fileid: &str) -> StoreResult<bool> {
+        transaction!(self, "delete_recording", |tx| {
+            let deleted = Self::exec(
+                tx,
+                "DELETE FROM recordings WHERE userid = ? AND fileid = ?",
+                args![userid, fileid],
+            )
+            .await?
+                > 0;
+            Self::exec(
+                tx,
+                "DELETE FROM members WHERE anchor = ? AND group_key = ? AND kind = 1",
+                args![userid, fileid],
+            )
+            .await?;
+            Self::clear_likes(tx, (userid, 1, fileid)).await?;
+            // The files stay keyed by notice, so that a late repeat of a
+            // deleted recording's notice does not bring it back.
+            Ok(deleted)
+        })
+    }
+}
