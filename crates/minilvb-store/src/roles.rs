@@ -123,7 +123,7 @@ pub trait Lists: Send + Sync + Lookups {
     // (FetchGroupMemberList and the operator decide by it).
 
     /// [`Self::rooms`] for FetchList.
-    async fn shown_rooms(
+    async fn rendered_rooms(
         &self,
         scope: RoomScope,
         offset: i64,
@@ -136,7 +136,7 @@ pub trait Lists: Send + Sync + Lookups {
     }
 
     /// [`Self::recordings`] for FetchList.
-    async fn shown_recordings(
+    async fn rendered_recordings(
         &self,
         since: i64,
         offset: i64,
@@ -149,7 +149,7 @@ pub trait Lists: Send + Sync + Lookups {
     }
 
     /// [`Self::pusher`] for GetUserInfo.
-    async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
+    async fn rendered_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
         Ok(self.pusher(target).await?.map(SharedPusher::new))
     }
 }

@@ -12,7 +12,7 @@
 //!   in place) and at least every `database.list_snapshot_ms` (unless
 //!   nobody else wrote, see [`Epochs`]);
 //! - the rows the pages showed (and GetUserInfo asked for, through
-//!   [`Store::shown_pusher`]), by key: a room by its anchor's userid, a
+//!   [`Store::rendered_pusher`]), by key: a room by its anchor's userid, a
 //!   recording by (userid, fileid), kept as the JSON the apps receive. A
 //!   row is used for at most `database.list_snapshot_ms` after its read
 //!   from the database began (longer while no other process writes, see
@@ -504,14 +504,14 @@ impl Lists for ListSnapshots {
         self.inner.rooms(scope, offset, limit).await
     }
 
-    async fn shown_rooms(
+    async fn rendered_rooms(
         &self,
         scope: RoomScope,
         offset: i64,
         limit: i64,
     ) -> StoreResult<Arc<SharedPage>> {
         let order = match scope {
-            RoomScope::All => return self.inner.shown_rooms(scope, offset, limit).await,
+            RoomScope::All => return self.inner.rendered_rooms(scope, offset, limit).await,
             _ => self.room_order().await?,
         };
         let (list, userids) = match scope {
@@ -537,7 +537,7 @@ impl Lists for ListSnapshots {
         self.inner.recordings(since, offset, limit).await
     }
 
-    async fn shown_recordings(
+    async fn rendered_recordings(
         &self,
         since: i64,
         offset: i64,
@@ -556,7 +556,7 @@ impl Lists for ListSnapshots {
             .await
     }
 
-    async fn shown_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
+    async fn rendered_pusher(&self, target: &Counted) -> StoreResult<Option<Arc<SharedPusher>>> {
         self.epochs.check(&*self.inner).await;
         let key = Key::of(target);
         let cache = self.cache(key);

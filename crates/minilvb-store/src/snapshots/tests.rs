@@ -637,7 +637,7 @@ fn snapshots(memory: &Arc<Memory>) -> Arc<ListSnapshots> {
 
 async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
     store
-        .shown_pusher(target)
+        .rendered_pusher(target)
         .await
         .expect("read")
         .expect("found")
@@ -647,7 +647,7 @@ async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
 /// The first page of online rooms, as (userid, likes).
 async fn room_page(store: &ListSnapshots) -> Vec<(String, i64)> {
     store
-        .shown_rooms(RoomScope::Online, 0, 20)
+        .rendered_rooms(RoomScope::Online, 0, 20)
         .await
         .expect("read")
         .rows()
@@ -662,14 +662,14 @@ async fn pages_and_get_user_info_are_served_from_the_rows_kept() {
     let store = snapshots(&memory);
     assert_eq!(room_page(&store).await, [("a".into(), 0), ("b".into(), 0)]);
     assert_eq!(shown(&store, &room("a")).await.likecount, 0);
-    let recordings = store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    let recordings = store.rendered_recordings(i64::MIN, 0, 20).await.unwrap();
     assert_eq!(recordings.rows().len(), 1);
     let reads = memory.row_reads.load(Ordering::SeqCst);
     assert_eq!(reads, 3, "one read per row");
     room_page(&store).await;
     shown(&store, &room("b")).await;
     shown(&store, &recording("a", "f")).await;
-    store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    store.rendered_recordings(i64::MIN, 0, 20).await.unwrap();
     assert_eq!(memory.row_reads.load(Ordering::SeqCst), reads, "all kept");
     // A write behind the store's back is not seen while the rows are kept
     // (the integration tests see it within the interval).
@@ -731,7 +731,10 @@ async fn a_page_read_before_an_enter_does_not_bring_the_old_count_back() {
     assert_eq!(shown(&store, &room("b")).await.viewercount, 1);
     assert_eq!(shown(&store, &room("a")).await.viewercount, 0);
     store.quit(&group, "v").await.unwrap();
-    let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let page = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     let viewers: Vec<i64> = page
         .rows()
         .iter()
@@ -982,17 +985,17 @@ fn recent_recordings_are_a_prefix_of_the_order() {
 async fn a_page_shown_again_is_the_same_until_a_write_to_one_of_its_rows() {
     let memory = Memory::with(&["a", "b", "c"], &[("a", "f")]);
     let store = snapshots(&memory);
-    let first = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
-    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let first = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let again = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     // Writes to rows not on the page leave it.
     store.add_likes(&room("c"), 1).await.unwrap();
     store.add_likes(&recording("a", "f"), 1).await.unwrap();
-    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let again = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     // A write to one of its rows: built again, the others from the rows kept.
     store.add_likes(&room("b"), 1).await.unwrap();
-    let rebuilt = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let rebuilt = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(!Arc::ptr_eq(&first, &rebuilt));
     assert_eq!(
         room_page(&store).await[..2],
@@ -1004,12 +1007,12 @@ async fn a_page_shown_again_is_the_same_until_a_write_to_one_of_its_rows() {
         (1, 1)
     );
     // Another window is another page.
-    let second = store.shown_rooms(RoomScope::Online, 2, 2).await.unwrap();
+    let second = store.rendered_rooms(RoomScope::Online, 2, 2).await.unwrap();
     assert_eq!(second.rows().len(), 1);
     // A write dropping every room row drops every page.
-    let before = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let before = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     store.set_snapshot("s", "http://x", 0).await.unwrap();
-    let after = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let after = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(!Arc::ptr_eq(&before, &after));
 }
 
@@ -1175,10 +1178,16 @@ async fn pages_and_rows_are_kept_while_no_other_process_writes() {
     // Long enough that a busy machine does not stall a request past it.
     let ttl = Duration::from_millis(300);
     let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl, BIG);
-    let first = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let first = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     shown(&store, &recording("a", "f")).await;
     tokio::time::sleep(ttl * 2).await;
-    let again = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let again = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     shown(&store, &recording("a", "f")).await;
     assert_eq!(
@@ -1206,7 +1215,10 @@ async fn a_status_change_through_this_node_changes_the_order_without_a_query() {
     let memory = Memory::with(&["a", "b", "c"], &[]);
     let store = snapshots(&memory);
     let online = |store: Arc<ListSnapshots>| async move {
-        let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+        let page = store
+            .rendered_rooms(RoomScope::Online, 0, 20)
+            .await
+            .unwrap();
         let count = store.count_rooms(RoomScope::Online).await.unwrap();
         let userids: Vec<String> = page.rows().iter().map(|r| r.userid().to_owned()).collect();
         (count, userids)
@@ -1328,7 +1340,7 @@ async fn a_session_started_through_this_node_changes_the_order_without_a_query()
 async fn assert_rows_current(store: &ListSnapshots, memory: &Memory, targets: &[Counted]) {
     for target in targets {
         let fresh = memory.row(target).map(SharedPusher::new);
-        let kept = store.shown_pusher(target).await.unwrap();
+        let kept = store.rendered_pusher(target).await.unwrap();
         assert_eq!(
             kept.as_ref().map(|row| row.json()),
             fresh.as_ref().map(|row| row.json()),

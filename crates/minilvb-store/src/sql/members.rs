@@ -323,7 +323,7 @@ impl<DB: Dialect> SqlStore<DB> {
         let deep = self.member_orders.serves(page.offset());
         let list = member_list(order_by);
         let (kind, total, rows) = self
-            .run("read", &Phase::default(), || async {
+            .run("read", &CommitSent::default(), || async {
                 let mut conn = self.acquire(DB::lend(&self.pools)).await?;
                 let keys = args![anchor, groupid];
                 let mut counted = Vec::new();

@@ -132,16 +132,16 @@ pub struct SqlStore<DB: Dialect> {
 /// How far one attempt of an operation got: whether its `COMMIT` may have
 /// reached the database. Set by `transaction!` just before it commits.
 #[derive(Debug, Default)]
-struct Phase {
+struct CommitSent {
     committing: AtomicBool,
 }
 
-impl Phase {
-    fn commit(&self) {
+impl CommitSent {
+    fn mark_sent(&self) {
         self.committing.store(true, Ordering::Relaxed);
     }
 
-    fn committing(&self) -> bool {
+    fn is_sent(&self) -> bool {
         self.committing.load(Ordering::Relaxed)
     }
 
@@ -178,16 +178,16 @@ macro_rules! args {
 /// the commit (see `SqlStore::run`).
 macro_rules! transaction {
     ($store:ident, $what:literal, |$tx:ident| $body:block) => {{
-        let phase = Phase::default();
+        let commit = CommitSent::default();
         $store
-            .run($what, &phase, || async {
+            .run($what, &commit, || async {
                 let mut transaction = $store
                     .acquire(DB::begin(&$store.pools, $store.guarded))
                     .await?;
                 let $tx: &mut DB::Conn = &mut transaction;
                 let value: Result<_, sqlx::Error> = async { $body }.await;
                 let value = value?;
-                phase.commit();
+                commit.mark_sent();
                 if $store.guarded {
                     DB::commit_guarded(&mut transaction).await?;
                 }
@@ -312,9 +312,14 @@ impl<DB: Dialect> SqlStore<DB> {
 
     /// Runs `op` (one transaction or one read) under the operation deadline,
     /// re-running it after a conflict or a connection lost before its commit
-    /// (`phase` says whether the attempt got that far), and keeps track of
+    /// (`commit` says whether the attempt got that far), and keeps track of
     /// reachability.
-    async fn run<T, F, Fut>(&self, what: &'static str, phase: &Phase, mut op: F) -> StoreResult<T>
+    async fn run<T, F, Fut>(
+        &self,
+        what: &'static str,
+        commit: &CommitSent,
+        mut op: F,
+    ) -> StoreResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -328,7 +333,7 @@ impl<DB: Dialect> SqlStore<DB> {
         };
         let mut conflicts = 0u32;
         loop {
-            phase.reset();
+            commit.reset();
             let error = match tokio::time::timeout_at(deadline, op()).await {
                 Ok(Ok(value)) => {
                     self.unreachable.store(false, Ordering::Relaxed);
@@ -341,7 +346,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 Err(_) => {
                     self.mark_unreachable(what);
                     let timeout = StoreError::Timeout(self.operation_timeout);
-                    return Err(if phase.committing() {
+                    return Err(if commit.is_sent() {
                         StoreError::OutcomeUnknown(Box::new(timeout))
                     } else {
                         timeout
@@ -363,7 +368,7 @@ impl<DB: Dialect> SqlStore<DB> {
                         "conflicts persisted; giving up"
                     );
                 }
-                Failure::Lost if phase.committing() => {
+                Failure::Lost if commit.is_sent() => {
                     self.mark_unreachable(what);
                     tracing::warn!(operation = what, %error, "connection lost during commit; outcome unknown");
                     return Err(StoreError::OutcomeUnknown(Box::new(error.into())));
@@ -463,7 +468,7 @@ impl<DB: Dialect> SqlStore<DB> {
     /// A read outside a transaction, on the reader pool.
     async fn read(&self, statement: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
         // A read never commits: a lost connection is always re-run.
-        self.run("read", &Phase::default(), || async {
+        self.run("read", &CommitSent::default(), || async {
             let mut conn = self.acquire(DB::lend(&self.pools)).await?;
             Self::fetch(&mut conn, statement, args).await
         })
@@ -521,10 +526,10 @@ impl<DB: Dialect> SqlStore<DB> {
             false => Cow::Borrowed(statement),
         };
         let statement = statement.as_ref();
-        let phase = Phase::default();
-        self.run(what, &phase, || async {
+        let commit = CommitSent::default();
+        self.run(what, &commit, || async {
             let mut conn = self.acquire(DB::lend(&self.pools)).await?;
-            phase.commit();
+            commit.mark_sent();
             Self::exec(&mut conn, statement, args).await
         })
         .await
