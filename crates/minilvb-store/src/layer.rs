@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use minilvb_protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
 
 use crate::model::*;
-use crate::roles::{Import, Lookups, Moderation, Store, Upkeep};
+use crate::roles::{Import, Leases, Lookups, Moderation, Store, Upkeep};
 use crate::{MemberOrder, StoreResult};
 
 /// A store over another one; see the module's documentation.
@@ -42,6 +42,9 @@ pub enum Written<'a> {
     MembersImported {
         group: &'a Group,
     },
+    /// A write whose reach is not known (it failed, and may have been
+    /// applied): anything may have changed.
+    Unknown,
 }
 
 #[async_trait]
@@ -82,6 +85,10 @@ impl<L: Layer> Lookups for L {
     async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
         self.below().recordings_by_key(keys).await
     }
+
+    async fn room_streams(&self) -> StoreResult<Vec<RoomStream>> {
+        self.below().room_streams().await
+    }
 }
 
 #[async_trait]
@@ -98,8 +105,14 @@ impl<L: Layer> Moderation for L {
         self.below().resolve_report(id, resolution, now).await
     }
 
-    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
-        let outcome = self.below().ban(userid, reason, now).await;
+    async fn ban(
+        &self,
+        userid: &str,
+        reason: &str,
+        now: i64,
+        ends_at: Option<i64>,
+    ) -> StoreResult<bool> {
+        let outcome = self.below().ban(userid, reason, now, ends_at).await;
         self.written(Written::Ban { userid });
         outcome
     }
@@ -110,8 +123,30 @@ impl<L: Layer> Moderation for L {
         outcome
     }
 
-    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
-        self.below().is_banned(userid).await
+    async fn is_banned(&self, userid: &str, now: i64) -> StoreResult<bool> {
+        self.below().is_banned(userid, now).await
+    }
+
+    async fn lift_ended_bans(&self, now: i64) -> StoreResult<Vec<String>> {
+        let lifted = self.below().lift_ended_bans(now).await;
+        match &lifted {
+            Ok(userids) => {
+                for userid in userids {
+                    self.written(Written::Ban { userid });
+                }
+            }
+            // Which were lifted, only the database knows.
+            Err(_) => self.written(Written::Unknown),
+        }
+        lifted
+    }
+
+    async fn record_action(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.below().record_action(entry).await
+    }
+
+    async fn audit_log(&self, offset: i64, limit: i64) -> StoreResult<(i64, Vec<AuditEntry>)> {
+        self.below().audit_log(offset, limit).await
     }
 
     async fn bans(&self) -> StoreResult<Vec<Ban>> {
@@ -175,5 +210,22 @@ impl<L: Layer> Upkeep for L {
 
     async fn close(&self) {
         self.below().close().await
+    }
+}
+
+#[async_trait]
+impl<L: Layer> Leases for L {
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        self.below().take_lease(name, holder, now_ms, ttl_ms).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.below().release_lease(name, holder).await
     }
 }

@@ -36,7 +36,7 @@ pub use crate::error::{StoreError, StoreResult};
 pub use crate::layer::{Layer, Written};
 pub use crate::model::*;
 pub use crate::roles::{
-    Import, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Store, Upkeep,
+    Import, Leases, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Store, Upkeep,
 };
 pub use crate::settings::{Backend, DatabaseSettings, InvalidUrl, MemberOrder};
 

@@ -169,10 +169,37 @@ pub struct Ban {
     pub userid: String,
     pub reason: String,
     pub created_at: i64,
+    /// When the ban ends by itself; `None`: until lifted.
+    pub ends_at: Option<i64>,
+}
+
+/// One operator action as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    /// `cli:<unix user>`, `console:<operator>`, or `server` for the
+    /// server's own duties (the sweep, ended bans).
+    pub actor: String,
+    /// What was done: `force_offline`, `ban`, `unban`, `delete_recording`,
+    /// `resolve_report`, ...
+    pub action: String,
+    /// On whom: a userid, `userid/fileid`, `report 12`.
+    pub target: String,
+    pub reason: String,
+    /// What happened, the cloud's answer included.
+    pub outcome: String,
+}
+
+/// A room's stream, for the stream-status sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStream {
+    pub userid: String,
+    pub stream_id: String,
+    pub online: bool,
 }
 
 /// A recording file of a broadcast.
-
 #[derive(Debug, Clone)]
 pub struct NewRecording {
     pub userid: String,

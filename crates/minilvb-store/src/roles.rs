@@ -201,6 +201,9 @@ pub trait Lookups: Send + Sync {
 
     /// Recordings by (userid, fileid), in any order; missing ones are left out.
     async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>>;
+
+    /// Every room's stream and status, for the stream-status sweep.
+    async fn room_streams(&self) -> StoreResult<Vec<RoomStream>>;
 }
 
 /// Moderation: reports, bans, deleting recordings (the operator's tools).
@@ -216,14 +219,31 @@ pub trait Moderation: Send + Sync {
     /// Marks an open report resolved; false if there is no such open report.
     async fn resolve_report(&self, id: i64, resolution: &str, now: i64) -> StoreResult<bool>;
 
-    /// Bans a user from broadcasting and sets its room offline; false if
-    /// it was banned already (the reason is then updated).
-    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool>;
+    /// Bans a user from broadcasting (until `ends_at`, or until lifted) and
+    /// sets its room offline; false if it was banned already (the reason
+    /// and end are then updated).
+    async fn ban(
+        &self,
+        userid: &str,
+        reason: &str,
+        now: i64,
+        ends_at: Option<i64>,
+    ) -> StoreResult<bool>;
 
     /// Lifts a ban; false if the user was not banned.
     async fn unban(&self, userid: &str) -> StoreResult<bool>;
 
-    async fn is_banned(&self, userid: &str) -> StoreResult<bool>;
+    /// Whether a ban in force at `now` bars the user.
+    async fn is_banned(&self, userid: &str, now: i64) -> StoreResult<bool>;
+
+    /// Lifts the bans that ended at or before `now`; their userids.
+    async fn lift_ended_bans(&self, now: i64) -> StoreResult<Vec<String>>;
+
+    /// Adds an entry to the audit log (its `id` is the database's).
+    async fn record_action(&self, entry: &AuditEntry) -> StoreResult<()>;
+
+    /// The audit log, newest first: the total and one page.
+    async fn audit_log(&self, offset: i64, limit: i64) -> StoreResult<(i64, Vec<AuditEntry>)>;
 
     async fn bans(&self) -> StoreResult<Vec<Ban>>;
 
@@ -275,9 +295,39 @@ pub trait Upkeep: Send + Sync {
     async fn close(&self);
 }
 
+/// Leases: which node of a deployment runs a duty that must run on one
+/// node at a time (the stream-status sweep).
+#[async_trait]
+pub trait Leases: Send + Sync {
+    /// Takes or renews the lease `name` for `holder` until `now_ms + ttl_ms`
+    /// (Unix milliseconds): true when `holder` holds it now, false while
+    /// another holder's lease has not expired.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool>;
+
+    /// Gives the lease up, if `holder` holds it, so another node need not
+    /// wait for it to expire.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+}
+
 /// Everything a store does: what the server, its tools and its tests hold.
 pub trait Store:
-    Rooms + Likes + Members + Lists + Recordings + Lookups + Moderation + Import + Upkeep + 'static
+    Rooms
+    + Likes
+    + Members
+    + Lists
+    + Recordings
+    + Lookups
+    + Moderation
+    + Import
+    + Leases
+    + Upkeep
+    + 'static
 {
 }
 
@@ -290,6 +340,7 @@ impl<T> Store for T where
         + Lookups
         + Moderation
         + Import
+        + Leases
         + Upkeep
         + 'static
 {

@@ -14,6 +14,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use minilvb_protocol::ACTIONS;
+
+mod cloud_api;
+pub use cloud_api::CloudApiSettings;
 pub use minilvb_store::settings::{Backend, DatabaseSettings, MemberOrder, driver_url};
 
 /// A configured secret. Its `Debug` and `Serialize` forms never show the value.
@@ -109,6 +112,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub auth: AuthSettings,
     pub metrics: MetricsSettings,
+    pub cloud_api: CloudApiSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -644,6 +648,7 @@ impl Settings {
         if self.vod.sign_ttl_secs == 0 {
             return Err(invalid("vod.sign_ttl_secs", "must be at least 1"));
         }
+        self.cloud_api.validate()?;
         self.validate_operations()
     }
 

@@ -332,6 +332,13 @@ impl Layer for ListSnapshots {
                 self.changed(Key::group(group));
                 self.member_pages.invalidate(group.anchor());
             }
+            Written::Unknown => {
+                self.rooms.invalidate();
+                self.recordings.invalidate();
+                self.room_rows.invalidate_all();
+                self.recording_rows.invalidate_all();
+                self.member_pages.invalidate_all();
+            }
         }
     }
 }

@@ -462,6 +462,10 @@ impl Lookups for Memory {
         Ok(rows)
     }
 
+    async fn room_streams(&self) -> StoreResult<Vec<RoomStream>> {
+        unimplemented!()
+    }
+
     async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
         let rows: Vec<PusherInfo> = {
             let recordings = self.recordings.lock().unwrap();
@@ -549,7 +553,7 @@ impl Moderation for Memory {
         Ok(true)
     }
 
-    async fn ban(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+    async fn ban(&self, _: &str, _: &str, _: i64, _: Option<i64>) -> StoreResult<bool> {
         Ok(true)
     }
 
@@ -569,11 +573,34 @@ impl Moderation for Memory {
         unimplemented!()
     }
 
-    async fn is_banned(&self, _: &str) -> StoreResult<bool> {
+    async fn is_banned(&self, _: &str, _: i64) -> StoreResult<bool> {
         unimplemented!()
     }
 
     async fn bans(&self) -> StoreResult<Vec<Ban>> {
+        unimplemented!()
+    }
+
+    async fn lift_ended_bans(&self, _: i64) -> StoreResult<Vec<String>> {
+        Ok(vec!["a".into()])
+    }
+
+    async fn record_action(&self, _: &AuditEntry) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn audit_log(&self, _: i64, _: i64) -> StoreResult<(i64, Vec<AuditEntry>)> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Leases for Memory {
+    async fn take_lease(&self, _: &str, _: &str, _: i64, _: i64) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn release_lease(&self, _: &str, _: &str) -> StoreResult<()> {
         unimplemented!()
     }
 }
@@ -895,7 +922,7 @@ async fn perform(store: &ListSnapshots, write: Write) {
             .import_members(&recording_group, members)
             .await
             .map(drop),
-        Write::Ban => store.ban("a", "spam", 0).await.map(drop),
+        Write::Ban => store.ban("a", "spam", 0, None).await.map(drop),
         Write::Unban => store.unban("a").await.map(drop),
         Write::Report => store.add_report("v", "a", 0).await.map(drop),
     };

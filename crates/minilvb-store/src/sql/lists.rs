@@ -53,6 +53,20 @@ impl<DB: Dialect> Lists for SqlStore<DB> {
 
 #[async_trait]
 impl<DB: Dialect> Lookups for SqlStore<DB> {
+    async fn room_streams(&self) -> StoreResult<Vec<RoomStream>> {
+        let rows = self
+            .read_bulk("SELECT userid, stream_id, online FROM rooms", &[])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| RoomStream {
+                userid: text(row, "userid"),
+                stream_id: text(row, "stream_id"),
+                online: int(row, "online") != 0,
+            })
+            .collect())
+    }
+
     async fn stream_id_of(&self, userid: &str) -> StoreResult<Option<String>> {
         let rows = self
             .read(

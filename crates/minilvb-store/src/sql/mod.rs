@@ -81,12 +81,14 @@ use super::snapshots::window;
 use async_trait::async_trait;
 
 use super::{
-    Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember, NewRecording,
-    NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report, RoomKey,
-    RoomScope, SessionOutcome, StoreError, StoreResult, StreamEvent,
+    AuditEntry, Ban, EventOutcome, ImportedRecording, ImportedRoom, MemberChange, NewMember,
+    NewRecording, NewSession, PoolStats, RecordingFile, RecordingKey, RecordingOutcome, Report,
+    RoomKey, RoomScope, RoomStream, SessionOutcome, StoreError, StoreResult, StreamEvent,
 };
 use crate::settings::{DatabaseSettings, MemberOrder};
-use crate::{Import, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Upkeep};
+use crate::{
+    Import, Leases, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Upkeep,
+};
 use minilvb_protocol::cloud::events::{recording_urls, same_broadcast};
 use minilvb_protocol::{Counted, Group, MemberInfo, Page, PusherInfo, SharedMembers, UserInfo};
 
@@ -200,6 +202,7 @@ macro_rules! transaction {
 
 // The concerns, after the macros they use.
 mod import;
+mod leases;
 mod likes;
 mod lists;
 mod members;

@@ -69,22 +69,28 @@ impl<DB: Dialect> Moderation for SqlStore<DB> {
         Ok(changed > 0)
     }
 
-    async fn ban(&self, userid: &str, reason: &str, now: i64) -> StoreResult<bool> {
+    async fn ban(
+        &self,
+        userid: &str,
+        reason: &str,
+        now: i64,
+        ends_at: Option<i64>,
+    ) -> StoreResult<bool> {
         transaction!(self, "ban", |tx| {
             let lock = format!("SELECT userid FROM bans WHERE userid = ?{}", DB::FOR_UPDATE);
             let added = !Self::found(tx, &lock, args![userid]).await?;
             if added {
                 Self::exec(
                     tx,
-                    "INSERT INTO bans (userid, reason, created_at) VALUES (?, ?, ?)",
-                    args![userid, reason, now],
+                    "INSERT INTO bans (userid, reason, created_at, ends_at) VALUES (?, ?, ?, ?)",
+                    args![userid, reason, now, ends_at],
                 )
                 .await?;
             } else {
                 Self::exec(
                     tx,
-                    "UPDATE bans SET reason = ? WHERE userid = ?",
-                    args![reason, userid],
+                    "UPDATE bans SET reason = ?, ends_at = ? WHERE userid = ?",
+                    args![reason, ends_at, userid],
                 )
                 .await?;
             }
@@ -105,17 +111,82 @@ impl<DB: Dialect> Moderation for SqlStore<DB> {
         Ok(removed > 0)
     }
 
-    async fn is_banned(&self, userid: &str) -> StoreResult<bool> {
+    async fn is_banned(&self, userid: &str, now: i64) -> StoreResult<bool> {
         let rows = self
-            .read("SELECT 1 FROM bans WHERE userid = ?", args![userid])
+            .read(
+                "SELECT 1 FROM bans WHERE userid = ? AND (ends_at IS NULL OR ends_at > ?)",
+                args![userid, now],
+            )
             .await?;
         Ok(!rows.is_empty())
+    }
+
+    async fn lift_ended_bans(&self, now: i64) -> StoreResult<Vec<String>> {
+        transaction!(self, "lift_ended_bans", |tx| {
+            let ended = format!(
+                "SELECT userid FROM bans WHERE ends_at <= ? ORDER BY userid{}",
+                DB::FOR_UPDATE
+            );
+            let userids: Vec<String> = Self::fetch(tx, &ended, args![now])
+                .await?
+                .iter()
+                .map(|row| text(row, "userid"))
+                .collect();
+            for userid in &userids {
+                Self::exec(tx, "DELETE FROM bans WHERE userid = ?", args![userid]).await?;
+            }
+            Ok(userids)
+        })
+    }
+
+    async fn record_action(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.write(
+            "INSERT INTO audit_log (at, actor, action, target, reason, outcome) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            args![
+                entry.at,
+                &entry.actor,
+                &entry.action,
+                &entry.target,
+                &entry.reason,
+                &entry.outcome
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn audit_log(&self, offset: i64, limit: i64) -> StoreResult<(i64, Vec<AuditEntry>)> {
+        let total = self
+            .read_count("SELECT COUNT(*) FROM audit_log", &[])
+            .await?;
+        let rows = self
+            .read(
+                "SELECT id, at, actor, action, target, reason, outcome FROM audit_log \
+                 ORDER BY id DESC LIMIT ? OFFSET ?",
+                args![limit, offset],
+            )
+            .await?;
+        let entries = rows
+            .iter()
+            .map(|row| AuditEntry {
+                id: int(row, "id"),
+                at: int(row, "at"),
+                actor: text(row, "actor"),
+                action: text(row, "action"),
+                target: text(row, "target"),
+                reason: text(row, "reason"),
+                outcome: text(row, "outcome"),
+            })
+            .collect();
+        Ok((total, entries))
     }
 
     async fn bans(&self) -> StoreResult<Vec<Ban>> {
         let rows = self
             .read(
-                "SELECT userid, reason, created_at FROM bans ORDER BY created_at DESC, userid",
+                "SELECT userid, reason, created_at, ends_at FROM bans \
+                 ORDER BY created_at DESC, userid",
                 &[],
             )
             .await?;
@@ -125,6 +196,7 @@ impl<DB: Dialect> Moderation for SqlStore<DB> {
                 userid: text(row, "userid"),
                 reason: text(row, "reason"),
                 created_at: int(row, "created_at"),
+                ends_at: row.opt_int("ends_at"),
             })
             .collect())
     }

@@ -126,7 +126,7 @@ pub async fn show_room(
 
     let detail = RoomDetail {
         room: RoomView {
-            banned: store.is_banned(userid).await?,
+            banned: store.bans().await?.iter().any(|b| b.userid == userid),
             room,
         },
         stream_id,
@@ -196,7 +196,7 @@ pub async fn force_offline(store: &dyn Store, userid: &str, now: i64) -> Result<
 }
 
 pub async fn ban(store: &dyn Store, userid: &str, reason: &str, now: i64) -> Result<Output> {
-    let new = store.ban(userid, reason, now).await?;
+    let new = store.ban(userid, reason, now, None).await?;
     done(if new {
         format!("{userid} is banned; its room is offline and no longer listed")
     } else {
