@@ -58,7 +58,7 @@ impl CloudApiSettings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.secret_id.is_empty() != !self.secret_key.is_set() {
+        if self.secret_id.is_empty() == self.secret_key.is_set() {
             let (set, unset) = match self.secret_id.is_empty() {
                 true => ("cloud_api.secret_key", "cloud_api.secret_id"),
                 false => ("cloud_api.secret_id", "cloud_api.secret_key"),
