@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::config::{CloudConfig, Endpoint};
 use crate::error::CloudError;
 use crate::wire::{self, Answer, OnlineStream, Service};
-use crate::{retry, tc3};
+use crate::{metric_names, retry, tc3};
 
 /// Longest ForbidLiveStream the documentation allows.
 pub const MAX_FORBID_SECONDS: i64 = 90 * 86_400;
@@ -313,9 +313,9 @@ impl CloudApi {
                 Ok(_) => "ok",
                 Err(err) => err.outcome(),
             };
-            metrics::counter!("minilvb_cloud_api_calls_total", "action" => action, "outcome" => outcome)
+            metrics::counter!(metric_names::CALLS, "action" => action, "outcome" => outcome)
                 .increment(1);
-            metrics::histogram!("minilvb_cloud_api_duration_seconds", "action" => action)
+            metrics::histogram!(metric_names::DURATION, "action" => action)
                 .record(elapsed.as_secs_f64());
             let elapsed_ms = elapsed.as_millis() as u64;
             match result {

@@ -25,6 +25,7 @@
 mod client;
 mod config;
 mod error;
+pub mod metric_names;
 mod retry;
 pub use minilvb_protocol::cloud::tc3;
 mod wire;

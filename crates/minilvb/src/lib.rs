@@ -28,6 +28,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::actions::Context;
+use crate::admin::moderation::Moderator;
+use crate::admin::stream_sweep::{StreamSweep, SweepStatus};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use minilvb_store::Store;
@@ -37,6 +39,10 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: http::AppState,
+    moderator: Moderator,
+    /// When the cloud API is configured and `cloud_api.sweep_secs` is not 0.
+    sweep: Option<StreamSweep>,
+    sweep_status: Option<Arc<SweepStatus>>,
 }
 
 impl Application {
@@ -73,13 +79,31 @@ impl Application {
             ),
             None => None,
         };
+        let moderator = Moderator::new(store.clone(), clock.clone(), &settings)
+            .context("cloud_api: cannot build the cloud API client")?;
+        let sweep = StreamSweep::new(moderator.clone(), &settings.cloud_api);
+        log_moderation_mode(&settings, sweep.is_some());
         let ctx = Context::new(store, clock, Arc::new(settings));
         let state = http::AppState::new(ctx)?;
         Ok(Self {
             listener,
             metrics_listener,
             state,
+            moderator,
+            sweep_status: sweep.as_ref().map(StreamSweep::status),
+            sweep,
         })
+    }
+
+    /// Moderation (the operator's actions, at the cloud and here), for the
+    /// front ends that offer it.
+    pub fn moderator(&self) -> &Moderator {
+        &self.moderator
+    }
+
+    /// The stream-status sweep's state on this node, when it runs.
+    pub fn sweep_status(&self) -> Option<Arc<SweepStatus>> {
+        self.sweep_status.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -126,6 +150,9 @@ impl Application {
         let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.state.ctx.clone()));
         let janitor = tokio::spawn(self.state.ops.clone().forget_idle_clients());
         let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let stream_sweep = self
+            .sweep
+            .map(|sweep| tokio::spawn(sweep.run(stopped.clone())));
         let metrics = self.metrics_listener.map(|listener| {
             let mut stopped = stopped.clone();
             tokio::spawn(http::accept::serve(
@@ -150,6 +177,11 @@ impl Application {
         }
         sweeper.abort();
         janitor.abort();
+        // It gives its lease up before the database closes, so that another
+        // node takes the sweep over at its next round.
+        if let Some(stream_sweep) = stream_sweep {
+            let _ = stream_sweep.await;
+        }
         // Connections still busy after the drain may hold database
         // connections; committed writes are safe either way (WAL).
         if tokio::time::timeout(options.drain.max(Duration::from_secs(1)), store.close())
@@ -160,6 +192,32 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Says at start-up where moderation acts, and whether the sweep runs.
+/// Never the key.
+fn log_moderation_mode(settings: &Settings, sweeping: bool) {
+    let cloud = &settings.cloud_api;
+    if !cloud.enabled() {
+        tracing::info!(
+            "cloud API not configured (cloud_api.secret_id and secret_key unset): moderation \
+             acts on the database only, and the stream-status sweep is off"
+        );
+        return;
+    }
+    let sweep = match sweeping {
+        true => format!(
+            "every {} s, a room offline after {} misses",
+            cloud.sweep_secs, cloud.sweep_misses
+        ),
+        false => "off (cloud_api.sweep_secs = 0)".to_owned(),
+    };
+    tracing::info!(
+        live_endpoint = %cloud.live_endpoint,
+        vod_endpoint = %cloud.vod_endpoint,
+        %sweep,
+        "cloud API configured: moderation acts at the cloud, then in the database"
+    );
 }
 
 pub use minilvb_store::settings::redact_url;

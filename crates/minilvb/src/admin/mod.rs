@@ -1,6 +1,8 @@
 //! The operator's tools: one function per operation (shared by every front
-//! end that offers it), and the import of an original server's data.
+//! end that offers it), the stream-status sweep, and the import of an
+//! original server's data.
 
 pub mod import;
 pub mod moderation;
 pub mod operations;
+pub mod stream_sweep;

@@ -192,9 +192,11 @@ impl Moderator {
             .await
     }
 
-    /// Forbids the user's stream at the cloud (until `until`, or for the
-    /// cloud's longest) and cuts it, then bans the user here: RequestLVBAddr
-    /// answers 4004, the room goes offline and out of the lists.
+    /// Forbids the user's stream at the cloud (until `until`; without an
+    /// end, for the cloud's default of 7 days, after which the stream-status
+    /// sweep cuts the stream again whenever it finds it live) and cuts it,
+    /// then bans the user here: RequestLVBAddr answers 4004, the room goes
+    /// offline and out of the lists.
     pub async fn ban(
         &self,
         actor: &Actor,
@@ -326,6 +328,31 @@ impl Moderator {
             CloudStep::Skipped,
         )
         .await
+    }
+
+    /// Cuts again the stream of a banned user that the stream-status sweep
+    /// found live (a push URL handed out before the ban, or the cloud's
+    /// forbid ran out before the ban); audited as the server.
+    pub async fn recut_banned_stream(
+        &self,
+        userid: &str,
+        stream: &str,
+    ) -> Result<Outcome, ModerationError> {
+        let actor = Actor::server();
+        let reason = "a banned user's stream was live";
+        let target = userid.to_owned();
+        let cloud = self
+            .at_cloud(&actor, "recut", &target, reason, false, |api| {
+                let (domain, stream) = (self.push_domain.clone(), stream.to_owned());
+                async move { api.drop_live_stream(&domain, APP, &stream).await }
+            })
+            .await?;
+        let message = format!(
+            "{userid} is banned but its stream {stream} was live; {}",
+            cloud.describe("cut again")
+        );
+        self.done(&actor, "recut", target, reason, message, cloud)
+            .await
     }
 
     /// Lifts the bans whose end has come (the cloud resumes their streams

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::actions::Context;
 
@@ -30,6 +30,27 @@ pub const AUTH_FAILURES: &str = "minilvb_auth_failures_total";
 pub use minilvb_store::metric_names::{
     DB_ERRORS, DB_POOL_TIMEOUTS, DB_RETRIES, DB_UNKNOWN_OUTCOMES,
 };
+/// Cloud API attempts by `action` and `outcome`, and their time by `action`.
+pub use minilvb_cloud::metric_names::{
+    CALLS as CLOUD_API_CALLS, DURATION as CLOUD_API_DURATION,
+};
+/// Stream-status sweeps by `outcome` (`ok`, `cloud_error`, `store_error`).
+pub const SWEEPS: &str = "minilvb_sweeps_total";
+/// Time of one sweep, the cloud's pages included.
+pub const SWEEP_DURATION: &str = "minilvb_sweep_duration_seconds";
+/// Rooms the sweep changed, by `change` (`offline`, `online`, `recut`).
+pub const SWEEP_ROOMS_CHANGED: &str = "minilvb_sweep_rooms_changed_total";
+/// 1 on the node that holds the sweep's lease.
+pub const SWEEP_LEASE_HELD: &str = "minilvb_sweep_lease_held";
+
+/// Buckets of the cloud API's latency, seconds: its calls take tens to
+/// hundreds of milliseconds, and time out after `cloud_api.timeout_secs`.
+const CLOUD_API_BUCKETS: [f64; 11] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Buckets of a sweep's time, seconds: a page of the online list per
+/// hundred live streams.
+const SWEEP_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// Each action's [`REQUESTS`] counter for return value 0, registered once:
 /// through the macros, every request built its labels and looked them up
@@ -173,7 +194,15 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Without buckets the recorder would render summaries.
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(CLOUD_API_DURATION.into()), &CLOUD_API_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(SWEEP_DURATION.into()), &SWEEP_BUCKETS)
+                })
+                // Only an empty list is refused, and these are not empty.
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
@@ -191,8 +220,16 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Folds the recorder's queued histogram samples in, so that they do not
+/// pile up between scrapes (or without any).
+pub fn run_upkeep() {
+    if let Some(Some(handle)) = HANDLE.get() {
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
-    use metrics::describe_counter;
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(REQUESTS, "Protocol requests by Action and returnValue.");
     describe_counter!(CALLBACKS, "Cloud callbacks by event type and outcome.");
     describe_counter!(RATE_LIMITED, "Requests over a client's budget, by budget.");
@@ -214,6 +251,29 @@ fn describe() {
     describe_counter!(
         DB_RETRIES,
         "Store operations re-run after a conflict or a connection lost before commit, by reason."
+    );
+    describe_counter!(
+        CLOUD_API_CALLS,
+        "Cloud API HTTP attempts by action and outcome."
+    );
+    describe_histogram!(
+        CLOUD_API_DURATION,
+        metrics::Unit::Seconds,
+        "Cloud API HTTP attempt latency by action."
+    );
+    describe_counter!(SWEEPS, "Stream-status sweeps by outcome.");
+    describe_histogram!(
+        SWEEP_DURATION,
+        metrics::Unit::Seconds,
+        "Time of one stream-status sweep, the cloud's pages included."
+    );
+    describe_counter!(
+        SWEEP_ROOMS_CHANGED,
+        "Rooms the stream-status sweep set offline or online, or whose banned stream it cut again."
+    );
+    describe_gauge!(
+        SWEEP_LEASE_HELD,
+        "1 on the node that holds the stream-status sweep's lease."
     );
 }
 
