@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::admin::ban_end::parse_ban_end;
+use crate::admin::moderation::{Actor, ModerationError, Moderator, Outcome};
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::{Application, telemetry};
 
@@ -57,6 +60,14 @@ pub enum Command {
     /// Look at and delete recordings.
     #[command(subcommand)]
     Recordings(RecordingsCommand),
+    /// The audit log: who did what to whom, why, and what the cloud said.
+    Audit {
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Copy rooms, recordings and members from an original server's
     /// database (`live_demo` on MySQL) into this one. Safe to re-run: each
     /// imported room and recording is replaced with the original's state.
@@ -73,6 +84,15 @@ pub struct OutputArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where a moderation action acts.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct ScopeArgs {
+    /// Change the database only, without asking the cloud (when the cloud
+    /// refuses or cannot be reached, and the change must be made anyway).
+    #[arg(long)]
+    pub local_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,9 +114,14 @@ pub enum RoomsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Set a room offline now.
+    /// Cut the room's stream at the cloud, then set the room offline.
     Offline {
         userid: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -104,18 +129,31 @@ pub enum RoomsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Ban a user: RequestLVBAddr then fails with 4004, the room goes offline and out of the lists.
+    /// Ban a user: the cloud forbids and cuts its stream; RequestLVBAddr then fails with 4004,
+    /// the room goes offline and out of the lists.
     Ban {
         userid: String,
-        /// Why, for the record.
-        #[arg(long, default_value = "")]
+        /// Why, for the audit log and the cloud.
+        #[arg(long)]
         reason: String,
+        /// When the ban ends (UTC): 2026-12-31T18:00:00Z, "2026-12-31 18:00", or a duration
+        /// such as 7d, 12h, 30m; at most 90 days away when the cloud is asked. Default: until
+        /// lifted.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Lift a ban.
+    /// Lift a ban: the cloud resumes the stream, the user may broadcast again.
     Unban {
         userid: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -157,10 +195,15 @@ pub enum RecordingsCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Delete a recording, its members and likes.
+    /// Delete a recording's media on VOD, then the recording, its members and likes.
     Delete {
         userid: String,
         fileid: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -209,11 +252,19 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // An operator's typo is not worth an error log line.
-            if error
+            // An operator's typo is not worth an error log line, nor is
+            // a cloud refusal, which its client logged already.
+            let operators_mistake = error
                 .downcast_ref::<crate::admin::operations::NotFound>()
-                .is_none()
-            {
+                .is_some()
+                || error
+                    .downcast_ref::<crate::admin::operations::BadInput>()
+                    .is_some();
+            let cloud_refusal = matches!(
+                error.downcast_ref::<ModerationError>(),
+                Some(ModerationError::NotFound(_) | ModerationError::Cloud(_))
+            );
+            if !operators_mistake && !cloud_refusal {
                 tracing::error!("{error:#}");
             }
             eprintln!("minilvb: {error:#}");
@@ -313,15 +364,27 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Runs an operator command against the configured database.
+/// Runs an operator command against the configured database (and, for the
+/// moderation actions, the cloud).
 async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
     use crate::admin::operations;
-    use crate::clock::{Clock, SystemClock};
+    use crate::clock::SystemClock;
 
     let store = minilvb_store::connect(&settings.database, None).await?;
+    let moderator = match Moderator::new(store.clone(), Arc::new(SystemClock), &settings) {
+        Ok(moderator) => moderator,
+        Err(error) => {
+            store.close().await;
+            return Err(anyhow::Error::new(error).context("cloud_api"));
+        }
+    };
+    let actor = Actor::cli();
     let store = store.as_ref();
-    let now = SystemClock.now();
     let order = settings.members.order;
+    let moderated = |result: Result<Outcome, ModerationError>| match result {
+        Ok(outcome) => operations::moderated(&outcome),
+        Err(error) => Err(error.into()),
+    };
     let (result, output) = match command {
         Command::Rooms(RoomsCommand::List { online, output }) => {
             (operations::list_rooms(store, online).await, output)
@@ -334,16 +397,53 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
             operations::show_room(store, &userid, order, limit).await,
             output,
         ),
-        Command::Rooms(RoomsCommand::Offline { userid, output }) => {
-            (operations::force_offline(store, &userid, now).await, output)
+        Command::Rooms(RoomsCommand::Offline {
+            userid,
+            reason,
+            scope,
+            output,
+        }) => {
+            let result = moderator
+                .force_offline(&actor, &userid, &reason, scope.local_only)
+                .await;
+            (moderated(result), output)
         }
         Command::Users(UsersCommand::Ban {
             userid,
             reason,
+            until,
+            scope,
             output,
-        }) => (operations::ban(store, &userid, &reason, now).await, output),
-        Command::Users(UsersCommand::Unban { userid, output }) => {
-            (operations::unban(store, &userid).await, output)
+        }) => {
+            let asks_cloud = moderator.cloud().is_some() && !scope.local_only;
+            let limit = asks_cloud.then_some(minilvb_cloud::MAX_FORBID_SECONDS);
+            let result = match until.map(|text| parse_ban_end(&text, moderator.now(), limit)) {
+                Some(Err(why)) => Err(operations::BadInput(why).into()),
+                Some(Ok(end)) => {
+                    let banned = moderator
+                        .ban(&actor, &userid, &reason, Some(end), scope.local_only)
+                        .await;
+                    moderated(banned)
+                }
+                None => {
+                    let banned = moderator
+                        .ban(&actor, &userid, &reason, None, scope.local_only)
+                        .await;
+                    moderated(banned)
+                }
+            };
+            (result, output)
+        }
+        Command::Users(UsersCommand::Unban {
+            userid,
+            reason,
+            scope,
+            output,
+        }) => {
+            let result = moderator
+                .unban(&actor, &userid, &reason, scope.local_only)
+                .await;
+            (moderated(result), output)
         }
         Command::Users(UsersCommand::Banned { output }) => {
             (operations::list_bans(store).await, output)
@@ -351,10 +451,10 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Reports(ReportsCommand::List { all, output }) => {
             (operations::list_reports(store, all).await, output)
         }
-        Command::Reports(ReportsCommand::Resolve { id, note, output }) => (
-            operations::resolve_report(store, id, &note, now).await,
-            output,
-        ),
+        Command::Reports(ReportsCommand::Resolve { id, note, output }) => {
+            let result = moderator.resolve_report(&actor, id, &note).await;
+            (moderated(result), output)
+        }
         Command::Recordings(RecordingsCommand::List { userid, output }) => (
             operations::list_recordings(store, userid.as_deref()).await,
             output,
@@ -362,17 +462,30 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
         Command::Recordings(RecordingsCommand::Delete {
             userid,
             fileid,
+            reason,
+            scope,
             output,
-        }) => (
-            operations::delete_recording(store, &userid, &fileid).await,
-            output,
-        ),
+        }) => {
+            let result = moderator
+                .delete_recording(&actor, &userid, &fileid, &reason, scope.local_only)
+                .await;
+            (moderated(result), output)
+        }
+        Command::Audit { limit, output } => (operations::list_audit(store, limit).await, output),
         Command::Serve | Command::Migrate | Command::Config | Command::ImportLegacy { .. } => {
             unreachable!("not an operator command")
         }
     };
     store.close().await;
-    let printed = result?;
+    let printed = match result {
+        Ok(printed) => printed,
+        Err(error) => {
+            if output.json {
+                print_json_error(&error);
+            }
+            return Err(error);
+        }
+    };
     let text = if output.json {
         serde_json::to_string_pretty(&printed.json)? + "\n"
     } else {
@@ -381,4 +494,20 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
     // Not print!: a closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     Ok(())
+}
+
+/// With `--json`, a failed command prints what failed as JSON too: the
+/// message, and the cloud's code and RequestId when the cloud refused.
+fn print_json_error(error: &anyhow::Error) {
+    let cloud = match error.downcast_ref::<ModerationError>() {
+        Some(ModerationError::Cloud(cloud)) => Some(cloud),
+        _ => None,
+    };
+    let value = serde_json::json!({
+        "error": format!("{error:#}"),
+        "code": cloud.and_then(|c| c.code()),
+        "request_id": cloud.and_then(|c| c.request_id()),
+    });
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
 }

@@ -213,6 +213,12 @@ impl FakeCloud {
         self.shared.lock().state.online.insert(key, published_at);
     }
 
+    /// Ends a stream's push, as an anchor who stops does; whether it was live.
+    pub fn end_push(&self, domain: &str, app: &str, stream: &str) -> bool {
+        let key = StreamKey::new(domain, app, stream);
+        self.shared.lock().state.online.remove(&key).is_some()
+    }
+
     /// The streams being pushed, in the order the online list pages them.
     pub fn online_streams(&self) -> Vec<StreamKey> {
         self.shared.lock().state.online.keys().cloned().collect()

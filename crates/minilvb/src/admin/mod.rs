@@ -2,6 +2,7 @@
 //! end that offers it), the stream-status sweep, and the import of an
 //! original server's data.
 
+pub mod ban_end;
 pub mod import;
 pub mod moderation;
 pub mod operations;

@@ -78,7 +78,9 @@ impl CloudStep {
                 format!("{what} at the cloud (RequestId {request_id})")
             }
             CloudStep::NothingThere { request_id } => {
-                format!("nothing to {what} at the cloud (RequestId {request_id})")
+                format!(
+                    "nothing to act on at the cloud, not live or gone already (RequestId {request_id})"
+                )
             }
         }
     }

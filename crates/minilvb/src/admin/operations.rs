@@ -1,12 +1,14 @@
-//! The operator's commands: look at rooms, force one offline, ban and unban
-//! users, handle reports, delete recordings. Plain functions over the store,
-//! each rendering a table for people or JSON for scripts.
+//! The operator's listings: rooms, bans, reports, recordings, the audit
+//! log. Plain functions over the store, each rendering a table for people or
+//! JSON for scripts. The actions themselves (offline, ban, unban, resolve,
+//! delete) are in `admin::moderation`, one place for every front end.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::admin::moderation::Outcome;
 use crate::config::MemberOrder;
 use minilvb_protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
 use minilvb_store::{Ban, Report, RoomScope, Store};
@@ -22,6 +24,12 @@ pub struct Output {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct NotFound(pub String);
+
+/// An argument the command cannot use (a ban's end in the past, ...):
+/// printed, exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
 
 type Result<T> = anyhow::Result<T>;
 
@@ -172,52 +180,49 @@ pub async fn show_room(
     output(text, &detail)
 }
 
-#[derive(Debug, Serialize)]
-struct Done {
-    done: bool,
-    message: String,
-}
-
-fn done(message: String) -> Result<Output> {
-    output(
-        format!("{message}\n"),
-        Done {
-            done: true,
-            message,
-        },
-    )
-}
-
-pub async fn force_offline(store: &dyn Store, userid: &str, now: i64) -> Result<Output> {
-    if !store.set_online(userid, false, now).await? {
-        return Err(NotFound(format!("no room of userid {userid}")).into());
-    }
-    done(format!("room of {userid} is offline"))
-}
-
-pub async fn ban(store: &dyn Store, userid: &str, reason: &str, now: i64) -> Result<Output> {
-    let new = store.ban(userid, reason, now, None).await?;
-    done(if new {
-        format!("{userid} is banned; its room is offline and no longer listed")
-    } else {
-        format!("{userid} was banned already; reason updated")
-    })
-}
-
-pub async fn unban(store: &dyn Store, userid: &str) -> Result<Output> {
-    if !store.unban(userid).await? {
-        return Err(NotFound(format!("{userid} is not banned")).into());
-    }
-    done(format!("{userid} may broadcast again"))
+/// A moderation action's outcome (see `admin::moderation`), as printed.
+pub fn moderated(outcome: &Outcome) -> Result<Output> {
+    output(format!("{}\n", outcome.message), outcome)
 }
 
 pub async fn list_bans(store: &dyn Store) -> Result<Output> {
     let bans: Vec<Ban> = store.bans().await?;
     let rows = bans
         .iter()
-        .map(|b| vec![b.userid.clone(), utc(b.created_at), b.reason.clone()])
+        .map(|b| {
+            vec![
+                b.userid.clone(),
+                utc(b.created_at),
+                b.ends_at.map_or_else(|| "until lifted".into(), utc),
+                b.reason.clone(),
+            ]
+        })
         .collect();
-    output(table(&["USERID", "SINCE (UTC)", "REASON"], rows), &bans)
+    let text = table(&["USERID", "SINCE (UTC)", "ENDS (UTC)", "REASON"], rows);
+    output(text, &bans)
+}
+
+/// The audit log's latest `limit` entries, newest first.
+pub async fn list_audit(store: &dyn Store, limit: i64) -> Result<Output> {
+    let (_, entries) = store.audit_log(0, limit.max(0)).await?;
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                utc(e.at),
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.reason.clone(),
+                e.outcome.clone(),
+            ]
+        })
+        .collect();
+    let text = table(
+        &["AT (UTC)", "ACTOR", "ACTION", "TARGET", "REASON", "OUTCOME"],
+        rows,
+    );
+    output(text, &entries)
 }
 
 pub async fn list_reports(store: &dyn Store, include_resolved: bool) -> Result<Output> {
@@ -247,18 +252,6 @@ pub async fn list_reports(store: &dyn Store, include_resolved: bool) -> Result<O
         rows,
     );
     output(text, &reports)
-}
-
-pub async fn resolve_report(
-    store: &dyn Store,
-    id: i64,
-    resolution: &str,
-    now: i64,
-) -> Result<Output> {
-    if !store.resolve_report(id, resolution, now).await? {
-        return Err(NotFound(format!("no open report {id}")).into());
-    }
-    done(format!("report {id} resolved"))
 }
 
 pub async fn list_recordings(store: &dyn Store, userid: Option<&str>) -> Result<Output> {
@@ -293,13 +286,6 @@ pub async fn list_recordings(store: &dyn Store, userid: Option<&str>) -> Result<
         rows,
     );
     output(text, &recordings)
-}
-
-pub async fn delete_recording(store: &dyn Store, userid: &str, fileid: &str) -> Result<Output> {
-    if !store.delete_recording(userid, fileid).await? {
-        return Err(NotFound(format!("no recording {fileid} of userid {userid}")).into());
-    }
-    done(format!("recording {fileid} of {userid} deleted"))
 }
 
 /// Left-aligned columns, as wide as their widest cell, no borders: what a

@@ -228,7 +228,8 @@ impl StreamSweep {
         if holds != self.status.holds_lease() {
             match holds {
                 true => tracing::info!(
-                    node, every_secs = self.every.as_secs(),
+                    node,
+                    every_secs = self.every.as_secs(),
                     "this node now runs the stream-status sweep"
                 ),
                 false => tracing::info!(node, "another node now runs the stream-status sweep"),

@@ -27,12 +27,10 @@ pub const SHED: &str = "minilvb_requests_shed_total";
 pub const TIMEOUTS: &str = "minilvb_request_timeouts_total";
 /// Requests refused by caller authentication.
 pub const AUTH_FAILURES: &str = "minilvb_auth_failures_total";
+/// Cloud API attempts by `action` and `outcome`, and their time by `action`.
+pub use minilvb_cloud::metric_names::{CALLS as CLOUD_API_CALLS, DURATION as CLOUD_API_DURATION};
 pub use minilvb_store::metric_names::{
     DB_ERRORS, DB_POOL_TIMEOUTS, DB_RETRIES, DB_UNKNOWN_OUTCOMES,
-};
-/// Cloud API attempts by `action` and `outcome`, and their time by `action`.
-pub use minilvb_cloud::metric_names::{
-    CALLS as CLOUD_API_CALLS, DURATION as CLOUD_API_DURATION,
 };
 /// Stream-status sweeps by `outcome` (`ok`, `cloud_error`, `store_error`).
 pub const SWEEPS: &str = "minilvb_sweeps_total";
@@ -45,9 +43,7 @@ pub const SWEEP_LEASE_HELD: &str = "minilvb_sweep_lease_held";
 
 /// Buckets of the cloud API's latency, seconds: its calls take tens to
 /// hundreds of milliseconds, and time out after `cloud_api.timeout_secs`.
-const CLOUD_API_BUCKETS: [f64; 11] = [
-    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+const CLOUD_API_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Buckets of a sweep's time, seconds: a page of the online list per
 /// hundred live streams.
 const SWEEP_BUCKETS: [f64; 11] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -196,7 +192,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         .get_or_init(|| {
             // Without buckets the recorder would render summaries.
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(CLOUD_API_DURATION.into()), &CLOUD_API_BUCKETS)
+                .set_buckets_for_metric(
+                    Matcher::Full(CLOUD_API_DURATION.into()),
+                    &CLOUD_API_BUCKETS,
+                )
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Full(SWEEP_DURATION.into()), &SWEEP_BUCKETS)
                 })

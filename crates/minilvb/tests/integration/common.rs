@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use minilvb::Application;
+use minilvb::admin::stream_sweep::SweepStatus;
 use minilvb::clock::ManualClock;
 use minilvb::config::Settings;
 use minilvb_store::Store;
@@ -25,10 +26,13 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
     pub settings: Settings,
+    /// The stream-status sweep on this server, when the cloud API is configured.
+    pub sweep: Option<Arc<SweepStatus>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    // Dropped after the server stops: the server database goes with it.
-    _database: TestDatabase,
+    // Dropped after the server stops: the server database goes with it
+    // (with the last of the servers sharing it, see `spawn_sibling`).
+    database: Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -46,6 +50,18 @@ impl TestApp {
         // tests switch it back on.
         settings.rate_limit.enabled = false;
         configure(&mut settings);
+        Self::spawn_on(Arc::new(database), settings).await
+    }
+
+    /// Another server on this one's database (another node), with this
+    /// one's settings changed by `configure`.
+    pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        Self::spawn_on(Arc::clone(&self.database), settings).await
+    }
+
+    async fn spawn_on(database: Arc<TestDatabase>, settings: Settings) -> Self {
         let clock = ManualClock::new(T0);
         let app = Application::build_with_clock(settings.clone(), Arc::new(clock.clone()))
             .await
@@ -53,6 +69,7 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let store = app.store();
+        let sweep = app.sweep_status();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -64,9 +81,10 @@ impl TestApp {
             clock,
             store,
             settings,
+            sweep,
             stop: Some(stop),
             server: Some(server),
-            _database: database,
+            database,
         }
     }
 

@@ -74,7 +74,8 @@ backend_test! {
         run_fails(&app, &["rooms", "show", "nobody"], "no room of userid nobody");
 
         let reply = run_json(&app, &["rooms", "offline", "vj-1"]);
-        assert_eq!(reply["done"], true);
+        assert_eq!(reply["action"], "force_offline");
+        assert_eq!(reply["cloud"]["state"], "not_configured");
         assert_eq!(app.fetch_list(1, 1, 20).await["totalcount"], 0);
         run_fails(&app, &["rooms", "offline", "nobody"], "no room");
     }
@@ -211,6 +212,7 @@ fn every_operator_command_has_help() {
         vec!["reports", "resolve", "--help"],
         vec!["recordings", "list", "--help"],
         vec!["recordings", "delete", "--help"],
+        vec!["audit", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_minilvb"))
             .args(&args)
@@ -230,7 +232,7 @@ backend_test! {
         app.go_live("vj", "g1").await;
         app.add_recording("vj", "rec", T0 - 100).await;
         assert_eq!(app.fetch_list(3, 1, 20).await["totalcount"], 2);
-        run_ok(&app, &["users", "ban", "vj"]);
+        run_ok(&app, &["users", "ban", "vj", "--reason", "spam"]);
         // Bounded wait for the snapshot interval; never a timing assertion.
         let mut hidden = false;
         for _ in 0..100 {
