@@ -10,8 +10,9 @@
 //!
 //! Invariants:
 //! - one node sweeps at a time: the holder of the lease [`LEASE`] in the
-//!   database, renewed every round for three intervals; a node that stops
-//!   gives it up, one that dies loses it when it runs out;
+//!   database, renewed every round for three intervals, and again after the
+//!   listing, before anything is changed; a node that stops gives it up, one
+//!   that dies loses it when it runs out;
 //! - a sweep that fails (the cloud unreachable or refusing, the database
 //!   failing) changes nothing and never takes a room offline;
 //! - the sweep's changes are stream events under the callbacks' ordering
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use minilvb_cloud::{CloudApi, CloudError};
+use minilvb_cloud::{CloudApi, CloudError, OnlineList};
 use minilvb_store::{EventOutcome, StoreError, StreamEvent};
 
 use super::moderation::{APP, Moderator};
@@ -82,6 +83,12 @@ impl SweepReport {
     fn changed(&self) -> bool {
         !(self.set_offline.is_empty() && self.set_online.is_empty() && self.recut.is_empty())
     }
+}
+
+/// The cloud's listing of live streams, begun at `at` (Unix seconds).
+struct Listed {
+    at: i64,
+    list: OnlineList,
 }
 
 /// Why a sweep did nothing.
@@ -168,7 +175,17 @@ impl StreamSweep {
             return;
         }
         let started = Instant::now();
-        let result = self.sweep().await;
+        let result = match self.list().await {
+            Ok(listed) => {
+                // A listing slower than the lease (many pages, retries) may
+                // have let another node take over: then that node applies.
+                if !self.hold_lease().await {
+                    return;
+                }
+                self.apply_list(listed).await
+            }
+            Err(error) => Err(error),
+        };
         metrics::histogram!(names::SWEEP_DURATION).record(started.elapsed().as_secs_f64());
         self.status.sweeps.fetch_add(1, Ordering::SeqCst);
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -242,9 +259,9 @@ impl StreamSweep {
         holds
     }
 
-    /// One sweep: the cloud's list, then the three rules.
-    pub async fn sweep(&mut self) -> Result<SweepReport, SweepError> {
-        let store = Arc::clone(self.moderator.store());
+    /// Every stream the cloud has live on the push domain, and when the
+    /// listing began.
+    async fn list(&self) -> Result<Listed, SweepError> {
         // Events are dated when the listing began: whatever a callback says
         // about a later moment wins over what the list showed.
         let at = self.moderator.now();
@@ -252,6 +269,13 @@ impl StreamSweep {
             .api
             .describe_live_stream_online_list(self.moderator.push_domain(), APP)
             .await?;
+        Ok(Listed { at, list })
+    }
+
+    /// The three rules, over a listing.
+    async fn apply_list(&mut self, listed: Listed) -> Result<SweepReport, SweepError> {
+        let store = Arc::clone(self.moderator.store());
+        let Listed { at, list } = listed;
         let live: HashMap<&str, _> = list
             .streams
             .iter()
