@@ -9,7 +9,8 @@
 //!   is sent ([`CloudError::InvalidArgument`]).
 //! - Telemetry is per HTTP attempt: `minilvb_cloud_api_calls_total{action,
 //!   outcome}` and `minilvb_cloud_api_duration_seconds{action}`, and one log
-//!   event with action, outcome, code, RequestId, attempt and elapsed time.
+//!   event with action, outcome, code, RequestId, attempt and elapsed time
+//!   (a warning for a failure, debug for a success).
 //!   Neither the secret key nor the Authorization header is ever logged.
 
 use std::collections::HashSet;
@@ -320,7 +321,9 @@ impl CloudApi {
             let elapsed_ms = elapsed.as_millis() as u64;
             match result {
                 Ok(answer) => {
-                    tracing::info!(
+                    // Debug: the sweep lists every interval, page by page;
+                    // the callers log what an action did, RequestId included.
+                    tracing::debug!(
                         action, outcome, request_id = %answer.request_id, attempt, elapsed_ms,
                         "cloud API call succeeded"
                     );
