@@ -370,3 +370,75 @@ backend_test! {
         assert_eq!(list.params["AppName"], "live");
     }
 }
+
+#[test]
+fn config_shows_the_cloud_api_settings_with_the_key_redacted() {
+    let cli = Cli::new();
+    let (table, _) = cli.config(&[], &[]);
+    assert_eq!(setting(&table, "cloud_api.secret_id"), "");
+    assert_eq!(setting(&table, "cloud_api.secret_key"), "");
+    assert_eq!(
+        setting(&table, "cloud_api.live_endpoint"),
+        "https://live.tencentcloudapi.com"
+    );
+    assert_eq!(
+        setting(&table, "cloud_api.vod_endpoint"),
+        "https://vod.tencentcloudapi.com"
+    );
+    assert_eq!(setting(&table, "cloud_api.timeout_secs"), "10");
+    assert_eq!(setting(&table, "cloud_api.max_attempts"), "3");
+    assert_eq!(setting(&table, "cloud_api.sweep_secs"), "60");
+    assert_eq!(setting(&table, "cloud_api.sweep_misses"), "3");
+    let keys = [
+        ("MINILVB_CLOUD_API__SECRET_ID", SECRET_ID),
+        ("MINILVB_CLOUD_API__SECRET_KEY", SECRET_KEY),
+    ];
+    let (table, text) = cli.config(&[], &keys);
+    assert_eq!(setting(&table, "cloud_api.secret_id"), SECRET_ID);
+    assert_eq!(setting(&table, "cloud_api.secret_key"), "<redacted>");
+    assert!(!text.contains(SECRET_KEY), "{text}");
+}
+
+#[test]
+fn unusable_cloud_api_settings_stop_start_up_naming_the_setting() {
+    let cli = Cli::new();
+    for (env, setting) in [
+        (
+            vec![("MINILVB_CLOUD_API__SECRET_ID", SECRET_ID)],
+            "cloud_api.secret_key",
+        ),
+        (
+            vec![("MINILVB_CLOUD_API__SECRET_KEY", SECRET_KEY)],
+            "cloud_api.secret_id",
+        ),
+        (
+            vec![(
+                "MINILVB_CLOUD_API__LIVE_ENDPOINT",
+                "live.tencentcloudapi.com",
+            )],
+            "cloud_api.live_endpoint",
+        ),
+        (
+            vec![(
+                "MINILVB_CLOUD_API__VOD_ENDPOINT",
+                "https://vod.tencentcloudapi.com/v2",
+            )],
+            "cloud_api.vod_endpoint",
+        ),
+        (
+            vec![("MINILVB_CLOUD_API__MAX_ATTEMPTS", "0")],
+            "cloud_api.max_attempts",
+        ),
+        (
+            vec![("MINILVB_CLOUD_API__TIMEOUT_SECS", "0")],
+            "cloud_api.timeout_secs",
+        ),
+        (
+            vec![("MINILVB_CLOUD_API__SWEEP_MISSES", "0")],
+            "cloud_api.sweep_misses",
+        ),
+    ] {
+        let stderr = cli.fails_naming(&["config"], &env, setting);
+        assert!(!stderr.contains(SECRET_KEY), "{stderr}");
+    }
+}
