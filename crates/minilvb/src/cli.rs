@@ -417,20 +417,16 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
         }) => {
             let asks_cloud = moderator.cloud().is_some() && !scope.local_only;
             let limit = asks_cloud.then_some(minilvb_cloud::MAX_FORBID_SECONDS);
-            let result = match until.map(|text| parse_ban_end(&text, moderator.now(), limit)) {
-                Some(Err(why)) => Err(operations::BadInput(why).into()),
-                Some(Ok(end)) => {
-                    let banned = moderator
-                        .ban(&actor, &userid, &reason, Some(end), scope.local_only)
-                        .await;
-                    moderated(banned)
-                }
-                None => {
-                    let banned = moderator
-                        .ban(&actor, &userid, &reason, None, scope.local_only)
-                        .await;
-                    moderated(banned)
-                }
+            let end = until
+                .map(|text| parse_ban_end(&text, moderator.now(), limit))
+                .transpose();
+            let result = match end {
+                Err(why) => Err(operations::BadInput(why).into()),
+                Ok(end) => moderated(
+                    moderator
+                        .ban(&actor, &userid, &reason, end, scope.local_only)
+                        .await,
+                ),
             };
             (result, output)
         }
