@@ -33,8 +33,8 @@ pub use minilvb_store::metric_names::{
 
 /// Each action's [`REQUESTS`] counter for return value 0, registered once:
 /// through the macros, every request built its labels and looked them up
-/// in the recorder's registry (2-3 % of the server's CPU in the
-/// benchmark's write scenarios). Other return values, rare, still go
+/// in the recorder's registry, a cost the write benchmarks show
+/// (docs/BENCHMARKS.md, design measurements). Other return values, rare, still go
 /// through the macros. Latencies go to [`LATENCIES`].
 pub struct RequestMetrics {
     /// By action, in the order of [`LABELS`].
@@ -84,8 +84,8 @@ const LABELS: [&str; minilvb_protocol::ACTIONS.len() + 1] = {
 
 /// [`REQUEST_DURATION`], by action: a count per bucket, kept here rather
 /// than in the recorder, whose histograms queue every sample until an
-/// upkeep folds them in (1.6 % of the server's CPU in the `mixed`
-/// benchmark, and a thread to keep the queue bounded). Process-wide, as the
+/// upkeep folds them in (a cost `mixed` shows, see docs/BENCHMARKS.md, and
+/// a thread to keep the queue bounded). Process-wide, as the
 /// recorder is.
 static LATENCIES: Latencies = Latencies {
     by_action: [const { Latency::new() }; LABELS.len()],
