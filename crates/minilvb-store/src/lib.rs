@@ -17,10 +17,12 @@ pub mod metric_names;
 mod migrations;
 mod mysql;
 mod postgres;
+pub mod repeated_log;
 pub mod settings;
 mod snapshots;
 pub mod sql;
 mod sqlite;
+mod write_health;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,9 +61,10 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A storage failure reaches the apps as a plain 2003; the cause goes to
-/// the log and the metrics only.
+/// the log (once per interval for a burst of the same error) and the
+/// metrics only.
 fn storage_failure(error: &StoreError) -> ProtocolError {
-    tracing::error!(%error, "storage failure");
+    log_storage_failure(error);
     metrics::counter!(crate::metric_names::DB_ERRORS).increment(1);
     if matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) {
         metrics::counter!(crate::metric_names::DB_POOL_TIMEOUTS).increment(1);
@@ -70,6 +73,16 @@ fn storage_failure(error: &StoreError) -> ProtocolError {
         metrics::counter!(crate::metric_names::DB_UNKNOWN_OUTCOMES).increment(1);
     }
     ProtocolError::database()
+}
+
+/// Logs a storage failure, unless the same failure was logged within the
+/// last [`repeated_log::INTERVAL`]: those are counted, and summed up in one
+/// line when the interval is over.
+pub fn log_storage_failure(error: &StoreError) {
+    let text = error.to_string();
+    if repeated_log::storage_failures().first(&text) {
+        tracing::error!(error = %text, "storage failure");
+    }
 }
 
 impl From<StoreError> for ProtocolError {
@@ -306,7 +319,8 @@ pub trait Store: Send + Sync + 'static {
     async fn expire_online(&self, cutoff: i64) -> StoreResult<u64>;
 
     /// Records a report; a repeat by the same reporter while one is open
-    /// counts on that one. Returns the report's id.
+    /// counts on that one, whichever node records it (at most one report
+    /// of a pair is open). Returns the report's id.
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64>;
 
     /// Reports, newest first; open ones only unless `include_resolved`.
@@ -343,6 +357,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes a row kept for this (see [`Store::write_failure`]): whether a
+    /// write goes through. Stores that cannot fail a write keep this default.
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        let _ = now;
+        Ok(())
+    }
+
+    /// The error of the last write, while no write has succeeded since
+    /// (reads may well work meanwhile: a full disk, a read-only database).
+    fn write_failure(&self) -> Option<String> {
+        None
+    }
 
     /// Members of every room and recording, for the metrics.
     async fn count_members(&self) -> StoreResult<i64>;
@@ -548,14 +575,15 @@ pub async fn connect(
         }
         Backend::MySql => Arc::new(sql::SqlStore::<sqlx::MySql>::connect(settings, members).await?),
     };
-    Ok(match settings.list_snapshot_ms {
+    let store: Arc<dyn Store> = match settings.list_snapshot_ms {
         0 => store,
         ms => Arc::new(snapshots::ListSnapshots::new(
             store,
             Duration::from_millis(ms),
             usize::try_from(settings.list_cache_mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
         )),
-    })
+    };
+    Ok(Arc::new(write_health::WriteHealth::new(store)))
 }
 
 /// Checks that a database URL names a backend and that its driver can read it.

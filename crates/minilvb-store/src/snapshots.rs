@@ -1570,6 +1570,10 @@ impl Store for ListSnapshots {
         self.inner.ping().await
     }
 
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        self.inner.probe_write(now).await
+    }
+
     async fn count_members(&self) -> StoreResult<i64> {
         self.inner.count_members().await
     }

@@ -1916,6 +1916,9 @@ impl<DB: Dialect> Store for SqlStore<DB> {
     }
 
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
+        // Two nodes recording the same first report at once both find none
+        // open and insert: the unique index on open reports fails the
+        // second insert, a conflict, and the re-run counts on the first.
         const OPEN: &str = "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? \
              AND reporter = ? ORDER BY id DESC";
         transaction!(self, "add_report", |tx| {
@@ -2124,6 +2127,16 @@ impl<DB: Dialect> Store for SqlStore<DB> {
 
     async fn ping(&self) -> StoreResult<()> {
         self.read("SELECT 1", &[]).await.map(drop)
+    }
+
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        // A changed value: the page is written, so a full disk fails it.
+        self.write(
+            "UPDATE write_probe SET written_at = ? WHERE id = 1",
+            args![now],
+        )
+        .await
+        .map(drop)
     }
 
     async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
