@@ -3,6 +3,8 @@
 //! they migrate together), then hammered by concurrent clients on the same
 //! rooms: enters, quits, likes and unlikes, duplicate POSTs sent to both
 //! nodes at once, status changes. Afterwards counts are checked exactly.
+//! And two nodes' stores on one database of each backend, receiving the
+//! same reports at the same instant.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
