@@ -18,6 +18,7 @@ pub use minilvb_protocol::cloud::events::{
 };
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -27,6 +28,7 @@ use crate::telemetry::metrics as m;
 use minilvb_protocol::cloud;
 use minilvb_protocol::cloud::media_hosts::HostPatterns;
 use minilvb_protocol::{ErrorCode, Fields, Limits, ProtocolError, limits};
+use minilvb_store::repeated_log::{self, RepeatedLog};
 use minilvb_store::{EventOutcome, RecordingFile, RecordingOutcome, StreamEvent};
 
 /// What the cloud gets back. Only HTTP 200 stops its retries; the body is
@@ -82,6 +84,19 @@ impl CallbackRules {
             format!("notices from {client} are not accepted (callback.allowed_sources)"),
         ))
     }
+}
+
+fn rejections() -> &'static Arc<RepeatedLog> {
+    static LOG: OnceLock<Arc<RepeatedLog>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        RepeatedLog::new(repeated_log::INTERVAL, |code, times, interval| {
+            tracing::warn!(
+                code,
+                "callback rejected{}",
+                repeated_log::repeated(times, interval)
+            );
+        })
+    })
 }
 
 /// A notice refused before it is applied, counted by `reason`.
@@ -213,7 +228,10 @@ async fn handle_notice(
         .and_then(|()| check_times(ctx, &event, now))
         .and_then(|()| check_media(rules, &event));
     if let Err(reply) = checked {
-        tracing::warn!(%stream_id, t, code = reply.code, reason = %reply.msg, "callback rejected");
+        // Anyone can post notices: a flood of them logs once per interval.
+        if rejections().first(&reply.code.to_string()) {
+            tracing::warn!(%stream_id, t, code = reply.code, reason = %reply.msg, "callback rejected");
+        }
         return reply;
     }
     match apply(ctx, &stream_id, event).await {

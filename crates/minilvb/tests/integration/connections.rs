@@ -291,7 +291,7 @@ fn settled_descriptors(pid: u32) -> usize {
 #[test]
 fn each_connection_costs_the_server_one_descriptor() {
     let cli = Cli::new();
-    let server = cli.serve(&["serve"], &[("MINILVB_RATE_LIMIT__ENABLED", "false")]);
+    let server = cli.serve(&["--listen", "127.0.0.1:0"], &[]);
     let pid = server.child.id();
     let addr: SocketAddr = server.addr.parse().unwrap();
     let before = settled_descriptors(pid);
