@@ -1,25 +1,31 @@
 //! The HTTP layer: thin. It turns bytes into a parsed request, applies the
-//! operational guards (concurrency limit, timeouts, rate limits, optional
-//! caller authentication), runs the action and turns the result into the
-//! protocol's envelope; one log line and the metrics per request.
+//! operational guards (body deadline, rate limits, concurrency limit,
+//! timeouts, optional caller authentication), runs the action and turns the
+//! result into the protocol's envelope; one log line and the metrics per
+//! request.
+//!
+//! A request's body is read before it takes a place among the requests
+//! handled at once: a client slow to send holds a connection (capped per
+//! address, see `connection_limits`) for at most
+//! `server.body_read_timeout_secs`, never a place meant for work.
 
 pub mod accept;
 pub mod caller_auth;
+pub mod connection_limits;
 pub mod rate_limit;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::actions::{self, Context};
@@ -27,9 +33,11 @@ use crate::callbacks;
 use crate::config::Settings;
 use crate::http::accept::ConnectionGauge;
 use crate::http::caller_auth::CallerAuth;
+use crate::http::connection_limits::ConnectionLimits;
 use crate::http::rate_limit::{ClientAddr, OverLimit, RateLimits};
 use crate::telemetry::metrics::{self as m, ServerGauges};
 use minilvb_protocol::{Envelope, ErrorCode, ProtocolError, ReturnData};
+use minilvb_store::repeated_log::{self, RepeatedLog};
 
 /// The router's state: the actions' context and the operational guards,
 /// behind one `Arc`. axum clones the state for each extractor of each
@@ -59,9 +67,14 @@ pub struct Ops {
     permits: Arc<Semaphore>,
     max_concurrent: usize,
     request_timeout: Duration,
+    body_read_timeout: Duration,
     limits: minilvb_protocol::Limits,
     requests: m::RequestMetrics,
+    callbacks: callbacks::CallbackRules,
+    /// Open connections of the public port.
     pub connections: Arc<ConnectionGauge>,
+    /// The connection caps every listener shares.
+    pub connection_limits: Arc<ConnectionLimits>,
 }
 
 impl Ops {
@@ -77,9 +90,34 @@ impl Ops {
             permits: Arc::new(Semaphore::new(server.max_concurrent_requests)),
             max_concurrent: server.max_concurrent_requests,
             request_timeout: Duration::from_secs(server.request_timeout_secs),
+            body_read_timeout: Duration::from_secs(server.body_read_timeout_secs),
             limits: settings.limits.protocol(),
             requests: m::RequestMetrics::new(),
+            callbacks: callbacks::CallbackRules::new(settings)?,
             connections: Arc::default(),
+            connection_limits: Arc::new(ConnectionLimits::for_settings(settings)?),
+        })
+    }
+
+    /// When a request whose headers came at `started` must have its body.
+    fn body_deadline(&self, started: Instant) -> Instant {
+        started + self.body_read_timeout.min(self.request_timeout)
+    }
+
+    /// A place among the requests handled at once, or HTTP 503 at once.
+    fn permit(&self) -> Result<OwnedSemaphorePermit, Refusal> {
+        self.permits.clone().try_acquire_owned().map_err(|_| {
+            metrics::counter!(m::SHED).increment(1);
+            if shed_requests().first("at the concurrency limit") {
+                tracing::warn!(
+                    limit = self.max_concurrent,
+                    "request shed: at the concurrency limit (server.max_concurrent_requests)"
+                );
+            }
+            Refusal {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: busy(),
+            }
         })
     }
 
@@ -88,6 +126,7 @@ impl Ops {
             open_connections: self.connections.get(),
             requests_in_flight: (self.max_concurrent - self.permits.available_permits()) as i64,
             max_concurrent_requests: self.max_concurrent as i64,
+            max_connections: self.connection_limits.total() as i64,
             rate_limited_clients: self.rate.as_ref().map(RateLimits::tracked),
         }
     }
@@ -124,13 +163,13 @@ pub fn router(state: AppState) -> Router {
     with_guards(guarded, state)
 }
 
-/// The public port's stack around `guarded` routes: the concurrency limit,
-/// health, the fallback and the body limit. [`router`] puts the protocol
-/// behind it; the load generator puts a do-nothing handler behind it.
+/// The public port's stack around `guarded` routes: health, the fallback
+/// and the body limit. [`router`] puts the protocol behind it; the load
+/// generator puts a do-nothing handler behind it. The handlers admit
+/// their requests themselves ([`admit_request`]): body first, then a place.
 pub fn with_guards(guarded: Router<AppState>, state: AppState) -> Router {
     let max_body = state.ctx.settings.server.max_body_bytes;
     guarded
-        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -138,11 +177,26 @@ pub fn with_guards(guarded: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Reads a request's body as the protocol's interface does (same deadline,
-/// same limits), or the envelope that refuses it.
-pub async fn read_request_body(state: &AppState, request: Request) -> Result<Bytes, Response> {
-    let deadline = Instant::now() + state.ops.request_timeout;
-    read_body(request, deadline, &state.ctx)
+/// A request admitted to the work: its body, read, and its place among the
+/// requests handled at once, held while this value lives.
+pub struct Admitted {
+    pub body: Bytes,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Admits a request as the protocol's interface does: its body within
+/// `server.body_read_timeout_secs` (same limits), then a place among the
+/// requests handled at once; or the envelope that refuses it.
+pub async fn admit_request(state: &AppState, request: Request) -> Result<Admitted, Response> {
+    let ops = &state.ops;
+    let admitted = async {
+        let body = read_body(request, ops.body_deadline(Instant::now()), &state.ctx).await?;
+        Ok::<_, Refusal>(Admitted {
+            body,
+            _permit: ops.permit()?,
+        })
+    };
+    admitted
         .await
         .map_err(|refusal| envelope_error(refusal.status, &refusal.error))
 }
@@ -186,22 +240,16 @@ fn busy() -> ProtocolError {
     )
 }
 
-/// At most `server.max_concurrent_requests` protocol and callback requests
-/// run at once; more are answered at once with HTTP 503 rather than queued.
-async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.ops.permits.clone().try_acquire_owned() {
-        Ok(permit) => {
-            let response = next.run(request).await;
-            drop(permit);
-            response
-        }
-        Err(_) => {
-            metrics::counter!(m::SHED).increment(1);
-            metrics::counter!(m::REQUESTS, "action" => "-", "return_value" => "4003").increment(1);
-            tracing::warn!(path = %request.uri().path(), "request shed: at the concurrency limit");
-            envelope_error(StatusCode::SERVICE_UNAVAILABLE, &busy())
-        }
-    }
+fn shed_requests() -> &'static Arc<RepeatedLog> {
+    static LOG: OnceLock<Arc<RepeatedLog>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        RepeatedLog::new(repeated_log::INTERVAL, |_, times, interval| {
+            tracing::warn!(
+                "request shed: at the concurrency limit{}",
+                repeated_log::repeated(times, interval)
+            );
+        })
+    })
 }
 
 /// A request that ends before its action: its HTTP status and envelope.
@@ -243,7 +291,8 @@ fn over_limit(over: OverLimit) -> Refusal {
 }
 
 /// Reads the body within the deadline: HTTP 408 when it does not arrive in
-/// time, 413 when it is larger than `server.max_body_bytes`.
+/// time, 413 when it is larger than `server.max_body_bytes`. No place among
+/// the requests handled at once is held meanwhile.
 ///
 /// An oversized body is still read (and dropped) up to a bound before the
 /// 413 goes out: closing a socket with unread data makes the kernel reset
@@ -252,8 +301,8 @@ fn over_limit(over: OverLimit) -> Refusal {
 async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result<Bytes, Refusal> {
     use http_body_util::BodyExt;
 
-    let server = &ctx.settings.server;
-    let limit = server.max_body_bytes;
+    let limit = ctx.settings.server.max_body_bytes;
+    let allowed = deadline.saturating_duration_since(Instant::now());
     let drain_limit = limit.saturating_mul(16).max(1 << 20);
     let mut body = request.into_body();
     let mut kept = Vec::new();
@@ -297,7 +346,7 @@ async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result
                 status: StatusCode::REQUEST_TIMEOUT,
                 error: ProtocolError::invalid_json(&format!(
                     "request body not received within {} s",
-                    server.request_timeout_secs
+                    allowed.as_secs_f64().round()
                 )),
             })
         }
@@ -371,10 +420,11 @@ async fn run_protocol(
         Some(_) => request.headers().clone(),
         None => HeaderMap::new(),
     };
-    let body = read_body(request, deadline, ctx).await?;
+    let body = read_body(request, ops.body_deadline(started), ctx).await?;
     if let Some(rate) = &ops.rate {
         rate.check_request(client).map_err(over_limit)?;
     }
+    let _permit = ops.permit()?;
     let object = minilvb_protocol::read_object(&body, &ops.limits)?;
     seen.action = minilvb_protocol::action_label(&object);
     let parsed = minilvb_protocol::request_from_object(&object, &ops.limits)?;
@@ -398,30 +448,57 @@ async fn run_protocol(
 /// The cloud's stream event callbacks.
 async fn callback(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let deadline = started + state.ops.request_timeout;
-    let ctx = &state.ctx;
-    let (status, reply) = match read_body(request, deadline, ctx).await {
-        Ok(body) => match tokio::time::timeout_at(deadline, callbacks::handle(ctx, &body)).await {
-            Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
-            Ok(reply) => (StatusCode::OK, reply),
-            Err(_) => {
-                let refusal = action_timeout(ctx);
-                let mut reply = callbacks::CallbackReply::rejected(
-                    refusal.error.code.value(),
-                    refusal.error.msg,
-                );
-                reply.retry = true;
-                (refusal.status, reply)
+    let (ctx, ops) = (&state.ctx, &state.ops);
+    let client = ops.clients.resolve(peer_ip(&request), request.headers());
+    let (status, reply) = match admit_callback(&state, client, request, started).await {
+        Ok((body, _permit)) => {
+            let deadline = started + ops.request_timeout;
+            let handled = callbacks::handle(ctx, &ops.callbacks, &body);
+            match tokio::time::timeout_at(deadline, handled).await {
+                Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
+                Ok(reply) => (StatusCode::OK, reply),
+                Err(_) => {
+                    let refusal = action_timeout(ctx);
+                    let mut reply = callbacks::CallbackReply::rejected(
+                        refusal.error.code.value(),
+                        refusal.error.msg,
+                    );
+                    reply.retry = true;
+                    (refusal.status, reply)
+                }
             }
-        },
-        Err(refusal) => (
-            refusal.status,
-            callbacks::CallbackReply::rejected(refusal.error.code.value(), refusal.error.msg),
-        ),
+        }
+        Err((status, reply)) => (status, reply),
     };
     metrics::counter!(m::CALLBACKS, "event_type" => reply.event, "outcome" => reply.outcome())
         .increment(1);
     json(status, &reply)
+}
+
+/// A callback from an allowed source, its body, and a place among the
+/// requests handled at once; or the reply that refuses it.
+async fn admit_callback(
+    state: &AppState,
+    client: IpAddr,
+    request: Request,
+    started: Instant,
+) -> Result<(Bytes, OwnedSemaphorePermit), (StatusCode, callbacks::CallbackReply)> {
+    let ops = &state.ops;
+    if let Err(reply) = ops.callbacks.check_source(client) {
+        return Err((StatusCode::FORBIDDEN, reply));
+    }
+    let refused = |refusal: Refusal| {
+        let mut reply =
+            callbacks::CallbackReply::rejected(refusal.error.code.value(), refusal.error.msg);
+        // Busy: the cloud is to deliver it again.
+        reply.retry = refusal.status == StatusCode::SERVICE_UNAVAILABLE;
+        (refusal.status, reply)
+    };
+    let body = read_body(request, ops.body_deadline(started), &state.ctx)
+        .await
+        .map_err(refused)?;
+    let permit = ops.permit().map_err(refused)?;
+    Ok((body, permit))
 }
 
 #[derive(Serialize)]
@@ -434,20 +511,55 @@ async fn healthz() -> Response {
     json(StatusCode::OK, &Health { status: "ok" })
 }
 
-/// The database answers.
+#[derive(Serialize)]
+struct NotReady {
+    status: &'static str,
+    reason: String,
+}
+
+/// The database answers, and takes writes. After a write failed (a full
+/// disk, a database turned read-only: reads still work), each check tries
+/// a write of its own until one succeeds, so that a node its load balancer
+/// took out of service, which gets no writes, learns when they work again.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.ctx.store.ping().await {
-        Ok(()) => json(StatusCode::OK, &Health { status: "ready" }),
-        Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &Health {
-                    status: "database unavailable",
-                },
-            )
+    let store = &state.ctx.store;
+    if let Err(error) = store.ping().await {
+        if readiness_failures().first(&error.to_string()) {
+            tracing::warn!(%error, "readiness check failed: the database does not answer");
         }
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &Health {
+                status: "database unavailable",
+            },
+        );
     }
+    if store.write_failure().is_some() {
+        if let Err(error) = store.probe_write(state.ctx.clock.now()).await {
+            let reason = error.to_string();
+            if readiness_failures().first(&reason) {
+                tracing::warn!(error = %reason, "readiness check failed: writes fail");
+            }
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &NotReady {
+                    status: "database writes failing",
+                    reason: reason.chars().take(300).collect(),
+                },
+            );
+        }
+        tracing::info!("database writes work again");
+    }
+    json(StatusCode::OK, &Health { status: "ready" })
+}
+
+fn readiness_failures() -> &'static Arc<RepeatedLog> {
+    static LOG: OnceLock<Arc<RepeatedLog>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        RepeatedLog::new(repeated_log::INTERVAL, |error, times, interval| {
+            tracing::warn!(%error, "readiness check failed{}", repeated_log::repeated(times, interval));
+        })
+    })
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
