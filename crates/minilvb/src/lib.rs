@@ -90,7 +90,7 @@ impl Application {
 
     /// The most connections the server holds at once, on all its ports.
     pub fn max_connections(&self) -> usize {
-        self.state.ops.connection_limits.total()
+        self.state.guards.connection_limits.total()
     }
 
     /// The metrics endpoint's address, when `metrics.listen` is set.
@@ -129,10 +129,10 @@ impl Application {
         };
         let store = self.state.ctx.store.clone();
         let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.state.ctx.clone()));
-        let janitor = tokio::spawn(self.state.ops.clone().forget_idle_clients());
+        let janitor = tokio::spawn(self.state.guards.clone().forget_idle_clients());
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         // Every listener under the same connection caps.
-        let limits = self.state.ops.connection_limits.clone();
+        let limits = self.state.guards.connection_limits.clone();
         let metrics = self.metrics_listener.map(|listener| {
             let mut stopped = stopped.clone();
             tokio::spawn(http::accept::serve(
@@ -146,7 +146,7 @@ impl Application {
                 },
             ))
         });
-        let connections = self.state.ops.connections.clone();
+        let connections = self.state.guards.connections.clone();
         let router = router(self.state);
         http::accept::serve(
             self.listener,

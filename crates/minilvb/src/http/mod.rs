@@ -44,23 +44,23 @@ use minilvb_store::repeated_log::{self, RepeatedLog};
 /// request: one reference count moved between the cores, where the
 /// context's own `Arc`s were six.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<ServerState>);
 
-pub struct Shared {
+pub struct ServerState {
     pub ctx: Context,
-    pub ops: Arc<Ops>,
+    pub guards: Arc<Guards>,
 }
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
+    type Target = ServerState;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &ServerState {
         &self.0
     }
 }
 
 /// What the guards need, built once from the settings.
-pub struct Ops {
+pub struct Guards {
     clients: ClientAddr,
     rate: Option<RateLimits>,
     auth: Option<CallerAuth>,
@@ -77,7 +77,7 @@ pub struct Ops {
     pub connection_limits: Arc<ConnectionLimits>,
 }
 
-impl Ops {
+impl Guards {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let server = &settings.server;
         Ok(Self {
@@ -105,7 +105,7 @@ impl Ops {
     }
 
     /// A place among the requests handled at once, or HTTP 503 at once.
-    fn permit(&self) -> Result<OwnedSemaphorePermit, Refusal> {
+    fn permit(&self) -> Result<OwnedSemaphorePermit, ErrorReply> {
         self.permits.clone().try_acquire_owned().map_err(|_| {
             metrics::counter!(m::SHED).increment(1);
             if shed_requests().first("at the concurrency limit") {
@@ -114,7 +114,7 @@ impl Ops {
                     "request shed: at the concurrency limit (server.max_concurrent_requests)"
                 );
             }
-            Refusal {
+            ErrorReply {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 error: busy(),
             }
@@ -148,8 +148,8 @@ impl Ops {
 
 impl AppState {
     pub fn new(ctx: Context) -> anyhow::Result<Self> {
-        let ops = Arc::new(Ops::new(&ctx.settings)?);
-        Ok(Self(Arc::new(Shared { ctx, ops })))
+        let guards = Arc::new(Guards::new(&ctx.settings)?);
+        Ok(Self(Arc::new(ServerState { ctx, guards })))
     }
 }
 
@@ -188,12 +188,12 @@ pub struct Admitted {
 /// `server.body_read_timeout_secs` (same limits), then a place among the
 /// requests handled at once; or the envelope that refuses it.
 pub async fn admit_request(state: &AppState, request: Request) -> Result<Admitted, Response> {
-    let ops = &state.ops;
+    let guards = &state.guards;
     let admitted = async {
-        let body = read_body(request, ops.body_deadline(Instant::now()), &state.ctx).await?;
-        Ok::<_, Refusal>(Admitted {
+        let body = read_body(request, guards.body_deadline(Instant::now()), &state.ctx).await?;
+        Ok::<_, ErrorReply>(Admitted {
             body,
-            _permit: ops.permit()?,
+            _permit: guards.permit()?,
         })
     };
     admitted
@@ -253,12 +253,12 @@ fn shed_requests() -> &'static Arc<RepeatedLog> {
 }
 
 /// A request that ends before its action: its HTTP status and envelope.
-struct Refusal {
+struct ErrorReply {
     status: StatusCode,
     error: ProtocolError,
 }
 
-impl From<ProtocolError> for Refusal {
+impl From<ProtocolError> for ErrorReply {
     fn from(error: ProtocolError) -> Self {
         Self {
             status: StatusCode::OK,
@@ -268,7 +268,7 @@ impl From<ProtocolError> for Refusal {
 }
 
 /// What the request line in the log says about a request.
-struct Seen {
+struct LoggedRequest {
     action: &'static str,
     userid: Option<String>,
 }
@@ -280,7 +280,7 @@ fn peer_ip(request: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
-fn over_limit(over: OverLimit) -> Refusal {
+fn over_limit(over: OverLimit) -> ErrorReply {
     metrics::counter!(m::RATE_LIMITED, "budget" => over.budget.name()).increment(1);
     let secs = over.retry_after.as_secs_f64().ceil().max(1.0) as u64;
     ProtocolError::new(
@@ -298,7 +298,11 @@ fn over_limit(over: OverLimit) -> Refusal {
 /// 413 goes out: closing a socket with unread data makes the kernel reset
 /// the connection, and a client still sending would then never see the
 /// envelope.
-async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result<Bytes, Refusal> {
+async fn read_body(
+    request: Request,
+    deadline: Instant,
+    ctx: &Context,
+) -> Result<Bytes, ErrorReply> {
     use http_body_util::BodyExt;
 
     let limit = ctx.settings.server.max_body_bytes;
@@ -325,7 +329,7 @@ async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result
         Ok(Ok(())) if seen <= limit => Ok(Bytes::from(kept)),
         Ok(Ok(())) => {
             tracing::info!(status = %StatusCode::PAYLOAD_TOO_LARGE, "request body rejected");
-            Err(Refusal {
+            Err(ErrorReply {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 error: ProtocolError::new(
                     ErrorCode::InvalidJson,
@@ -335,14 +339,14 @@ async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result
         }
         Ok(Err(error)) => {
             tracing::info!(%error, "request body could not be read");
-            Err(Refusal {
+            Err(ErrorReply {
                 status: StatusCode::BAD_REQUEST,
                 error: ProtocolError::invalid_json("request body could not be read"),
             })
         }
         Err(_) => {
             metrics::counter!(m::TIMEOUTS, "stage" => "body").increment(1);
-            Err(Refusal {
+            Err(ErrorReply {
                 status: StatusCode::REQUEST_TIMEOUT,
                 error: ProtocolError::invalid_json(&format!(
                     "request body not received within {} s",
@@ -353,9 +357,9 @@ async fn read_body(request: Request, deadline: Instant, ctx: &Context) -> Result
     }
 }
 
-fn action_timeout(ctx: &Context) -> Refusal {
+fn action_timeout(ctx: &Context) -> ErrorReply {
     metrics::counter!(m::TIMEOUTS, "stage" => "action").increment(1);
-    Refusal {
+    ErrorReply {
         status: StatusCode::GATEWAY_TIMEOUT,
         error: ProtocolError::new(
             ErrorCode::Database,
@@ -372,10 +376,10 @@ fn action_timeout(ctx: &Context) -> Refusal {
 async fn interface(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let client = state
-        .ops
+        .guards
         .clients
         .resolve(peer_ip(&request), request.headers());
-    let mut seen = Seen {
+    let mut seen = LoggedRequest {
         action: "-",
         userid: None,
     };
@@ -395,7 +399,7 @@ async fn interface(State(state): State<AppState>, request: Request) -> Response 
         "request"
     );
     state
-        .ops
+        .guards
         .requests
         .record(seen.action, i64::from(return_value), elapsed);
     match result {
@@ -408,32 +412,32 @@ async fn run_protocol(
     state: &AppState,
     client: IpAddr,
     request: Request,
-    seen: &mut Seen,
+    seen: &mut LoggedRequest,
     started: Instant,
-) -> Result<ReturnData, Refusal> {
-    let (ctx, ops) = (&state.ctx, &state.ops);
+) -> Result<ReturnData, ErrorReply> {
+    let (ctx, guards) = (&state.ctx, &state.guards);
     if request.method() != Method::POST {
         return Err(ProtocolError::invalid_json("send a POST with a JSON body").into());
     }
-    let deadline = started + ops.request_timeout;
-    let headers: HeaderMap = match &ops.auth {
+    let deadline = started + guards.request_timeout;
+    let headers: HeaderMap = match &guards.auth {
         Some(_) => request.headers().clone(),
         None => HeaderMap::new(),
     };
-    let body = read_body(request, ops.body_deadline(started), ctx).await?;
-    if let Some(rate) = &ops.rate {
+    let body = read_body(request, guards.body_deadline(started), ctx).await?;
+    if let Some(rate) = &guards.rate {
         rate.check_request(client).map_err(over_limit)?;
     }
-    let _permit = ops.permit()?;
-    let object = minilvb_protocol::read_object(&body, &ops.limits)?;
+    let _permit = guards.permit()?;
+    let object = minilvb_protocol::read_object(&body, &guards.limits)?;
     seen.action = minilvb_protocol::action_label(&object);
-    let parsed = minilvb_protocol::request_from_object(&object, &ops.limits)?;
+    let parsed = minilvb_protocol::request_from_object(&object, &guards.limits)?;
     seen.action = parsed.action();
     seen.userid = parsed.userid().map(str::to_owned);
-    if let Some(rate) = &ops.rate {
+    if let Some(rate) = &guards.rate {
         rate.check_action(client, &parsed).map_err(over_limit)?;
     }
-    if let Some(auth) = &ops.auth {
+    if let Some(auth) = &guards.auth {
         auth.check(&parsed, &headers, ctx.clock.now()).inspect_err(|error| {
             metrics::counter!(m::AUTH_FAILURES).increment(1);
             tracing::info!(action = seen.action, reason = %error.msg, "caller not authenticated");
@@ -448,12 +452,12 @@ async fn run_protocol(
 /// The cloud's stream event callbacks.
 async fn callback(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let (ctx, ops) = (&state.ctx, &state.ops);
-    let client = ops.clients.resolve(peer_ip(&request), request.headers());
+    let (ctx, guards) = (&state.ctx, &state.guards);
+    let client = guards.clients.resolve(peer_ip(&request), request.headers());
     let (status, reply) = match admit_callback(&state, client, request, started).await {
         Ok((body, _permit)) => {
-            let deadline = started + ops.request_timeout;
-            let handled = callbacks::handle(ctx, &ops.callbacks, &body);
+            let deadline = started + guards.request_timeout;
+            let handled = callbacks::handle(ctx, &guards.callbacks, &body);
             match tokio::time::timeout_at(deadline, handled).await {
                 Ok(reply) if reply.retry => (StatusCode::INTERNAL_SERVER_ERROR, reply),
                 Ok(reply) => (StatusCode::OK, reply),
@@ -483,21 +487,21 @@ async fn admit_callback(
     request: Request,
     started: Instant,
 ) -> Result<(Bytes, OwnedSemaphorePermit), (StatusCode, callbacks::CallbackReply)> {
-    let ops = &state.ops;
-    if let Err(reply) = ops.callbacks.check_source(client) {
+    let guards = &state.guards;
+    if let Err(reply) = guards.callbacks.check_source(client) {
         return Err((StatusCode::FORBIDDEN, reply));
     }
-    let refused = |refusal: Refusal| {
+    let refused = |refusal: ErrorReply| {
         let mut reply =
             callbacks::CallbackReply::rejected(refusal.error.code.value(), refusal.error.msg);
         // Busy: the cloud is to deliver it again.
         reply.retry = refusal.status == StatusCode::SERVICE_UNAVAILABLE;
         (refusal.status, reply)
     };
-    let body = read_body(request, ops.body_deadline(started), &state.ctx)
+    let body = read_body(request, guards.body_deadline(started), &state.ctx)
         .await
         .map_err(refused)?;
-    let permit = ops.permit().map_err(refused)?;
+    let permit = guards.permit().map_err(refused)?;
     Ok((body, permit))
 }
 
@@ -563,7 +567,7 @@ fn readiness_failures() -> &'static Arc<RepeatedLog> {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = m::render(state.ctx.store.as_ref(), state.ops.gauges()).await;
+    let text = m::render(state.ctx.store.as_ref(), state.guards.gauges()).await;
     (
         [(
             header::CONTENT_TYPE,
