@@ -311,7 +311,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let database = crate::redact_url(&settings.database.url);
     let shutdown = shutdown_signal();
     let app = Application::build(settings).await?;
-    tracing::info!(address = %app.local_addr(), %database, "minilvb serving");
+    tracing::info!(
+        address = %app.local_addr(),
+        %database,
+        max_connections = app.max_connections(),
+        "minilvb serving"
+    );
     app.run_until(shutdown).await?;
     tracing::info!("minilvb stopped");
     Ok(())
