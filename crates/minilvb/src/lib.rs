@@ -158,6 +158,11 @@ impl Application {
         let stream_sweep = self
             .sweep
             .map(|sweep| tokio::spawn(sweep.run(stopped.clone())));
+        // The sweep lifts ended bans each round; without it, this does.
+        let ban_ends = stream_sweep.is_none().then(|| {
+            let every = Duration::from_secs(ENDED_BANS_EVERY_SECS);
+            tokio::spawn(self.moderator.clone().lift_ended_bans_every(every))
+        });
         // Every listener under the same connection caps.
         let limits = self.state.guards.connection_limits.clone();
         let metrics = self.metrics_listener.map(|listener| {
@@ -192,6 +197,9 @@ impl Application {
         }
         sweeper.abort();
         janitor.abort();
+        if let Some(ban_ends) = ban_ends {
+            ban_ends.abort();
+        }
         // It gives its lease up before the database closes, so that another
         // node takes the sweep over at its next round.
         if let Some(stream_sweep) = stream_sweep {
@@ -208,6 +216,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// How often ended bans are lifted where no stream-status sweep runs.
+const ENDED_BANS_EVERY_SECS: u64 = 60;
 
 /// Says at start-up where moderation acts, and whether the sweep runs.
 /// Never the key.

@@ -374,6 +374,25 @@ impl Moderator {
         Ok(lifted)
     }
 
+    /// Lifts ended bans every `every` until the server stops: where no
+    /// stream-status sweep runs (it lifts them itself), so that the lists,
+    /// which leave out every banned user, show the user again. Any node may
+    /// run it: a ban is lifted, and audited, once.
+    pub async fn lift_ended_bans_every(self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.lift_ended_bans().await {
+                Ok(lifted) if !lifted.is_empty() => {
+                    tracing::info!(users = %lifted.join(","), "bans ended and were lifted");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot lift ended bans"),
+            }
+        }
+    }
+
     /// The stream id the user's room has, or would get from RequestLVBAddr.
     async fn stream_of(&self, userid: &str) -> Result<String, StoreError> {
         if let Some(stream) = self.store.stream_id_of(userid).await? {

@@ -442,3 +442,26 @@ fn unusable_cloud_api_settings_stop_start_up_naming_the_setting() {
         assert!(!stderr.contains(SECRET_KEY), "{stderr}");
     }
 }
+
+backend_test! {
+    async fn without_the_sweep_ended_bans_are_lifted_all_the_same(backend) {
+        let app = spawn(backend).await;
+        app.go_live("vj", "g1").await;
+        app.store.ban("vj", "a day off", T0 - 86_400, Some(T0 - 10)).await.unwrap();
+        assert_eq!(app.fetch_list(4, 1, 20).await["totalcount"], 0, "a banned user's room is not listed");
+        // A node starting now lifts it at once (the running one, within a minute).
+        let node = app.spawn_sibling(|_| {}).await;
+        assert!(node.sweep.is_none());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !app.store.bans().await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the ended ban was never lifted");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(app.fetch_list(4, 1, 20).await["totalcount"], 1);
+        let (_, entries) = app.store.audit_log(0, 10).await.unwrap();
+        let lifted: Vec<_> = entries.iter().filter(|e| e.action == "unban").collect();
+        assert_eq!(lifted.len(), 1, "lifted once, by one node: {entries:?}");
+        assert_eq!((lifted[0].actor.as_str(), lifted[0].target.as_str()), ("server", "vj"));
+        node.stop().await;
+    }
+}
