@@ -452,13 +452,18 @@ backend_test! {
         // A node starting now lifts it at once (the running one, within a minute).
         let node = app.spawn_sibling(|_| {}).await;
         assert!(node.sweep.is_none());
+        // The audit entry is written after the ban is gone: wait for it.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !app.store.bans().await.unwrap().is_empty() {
+        let entries = loop {
+            let (_, entries) = app.store.audit_log(0, 10).await.unwrap();
+            if entries.iter().any(|e| e.action == "unban") {
+                break entries;
+            }
             assert!(std::time::Instant::now() < deadline, "the ended ban was never lifted");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        };
+        assert!(app.store.bans().await.unwrap().is_empty());
         assert_eq!(app.fetch_list(4, 1, 20).await["totalcount"], 1);
-        let (_, entries) = app.store.audit_log(0, 10).await.unwrap();
         let lifted: Vec<_> = entries.iter().filter(|e| e.action == "unban").collect();
         assert_eq!(lifted.len(), 1, "lifted once, by one node: {entries:?}");
         assert_eq!((lifted[0].actor.as_str(), lifted[0].target.as_str()), ("server", "vj"));
