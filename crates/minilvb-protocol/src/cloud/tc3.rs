@@ -16,6 +16,9 @@
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// The signature algorithm's name, first word of the Authorization header.
 pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -27,7 +30,6 @@ pub const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
 pub const SIGNED_HEADERS: &str = "content-type;host";
 
 const TERMINATOR: &str = "tc3_request";
-const SECONDS_PER_DAY: i64 = 86_400;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -42,95 +44,35 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+/// The API's UTC time format, `YYYY-MM-DDThh:mm:ssZ`.
+const ISO8601: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
-/// (year, month, day) → days since 1970-01-01, proleptic Gregorian.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = year - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
+/// A Unix timestamp as a UTC date and time (timestamps beyond year 9999
+/// are no time the API knows: they read as the epoch).
+fn utc(timestamp: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(timestamp).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The UTC date of a Unix timestamp, `YYYY-MM-DD`: the credential scope's date.
 pub fn utc_date(timestamp: i64) -> String {
-    let (year, month, day) = civil_from_days(timestamp.div_euclid(SECONDS_PER_DAY));
-    format!("{year:04}-{month:02}-{day:02}")
+    utc(timestamp).date().to_string()
 }
 
 /// A Unix timestamp in the API's UTC time format, `YYYY-MM-DDThh:mm:ssZ`
 /// (ISO 8601, as `ResumeTime` and `PublishTime` use).
 pub fn utc_iso8601(timestamp: i64) -> String {
-    let secs = timestamp.rem_euclid(SECONDS_PER_DAY);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        utc_date(timestamp),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    utc(timestamp)
+        .format(ISO8601)
+        .expect("every date of years 0 to 9999 formats")
 }
 
 /// Reads `YYYY-MM-DDThh:mm:ssZ` back into Unix seconds; `None` for anything
 /// else, including impossible dates.
 pub fn parse_utc_iso8601(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        let digits = &text[range];
-        if digits.bytes().all(|c| c.is_ascii_digit()) {
-            digits.parse().ok()
-        } else {
-            None
-        }
-    };
-    let year = i64::from(num(0..4)?);
-    let (month, day) = (num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some(days * SECONDS_PER_DAY + i64::from(hour * 3600 + minute * 60 + second))
+    PrimitiveDateTime::parse(text, ISO8601)
+        .ok()
+        .map(|at| at.assume_utc().unix_timestamp())
 }
 
 /// `DATE/SERVICE/tc3_request`, DATE being the UTC date of `timestamp`.

@@ -451,7 +451,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = m::render(&state.ctx, state.ops.gauges()).await;
+    let text = m::render(state.ctx.store.as_ref(), state.ops.gauges()).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::actions::Context;
+use minilvb_store::Store;
 
 /// Requests by `action` and `return_value` (HTTP-level refusals included).
 pub const REQUESTS: &str = "minilvb_requests_total";
@@ -239,15 +239,12 @@ fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
 }
 
 /// The scrape: the recorder's counters, the latencies, then the gauges.
-pub async fn render(ctx: &Context, server: ServerGauges) -> String {
+pub async fn render(store: &dyn Store, server: ServerGauges) -> String {
     let mut out = install().map(|h| h.render()).unwrap_or_default();
     LATENCIES.render(&mut out);
     let counts = async {
-        let rooms = ctx
-            .store
-            .count_rooms(minilvb_store::RoomScope::Online)
-            .await?;
-        let members = ctx.store.count_members().await?;
+        let rooms = store.count_rooms(minilvb_store::RoomScope::Online).await?;
+        let members = store.count_members().await?;
         Ok::<_, minilvb_store::StoreError>((rooms, members))
     };
     let database_up = match counts.await {
@@ -277,7 +274,7 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
         "1 if the database answered this scrape.",
         &[("", database_up)],
     );
-    let pools = ctx.store.pool_stats();
+    let pools = store.pool_stats();
     if !pools.is_empty() {
         let mut connections = Vec::new();
         let mut max = Vec::new();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestDatabase};
+use crate::common::{Backend, TestDatabase, anchor, group, like_body};
 use crate::nodes::{Node, ok, post, room_with_members};
 
 const ROOMS: usize = 3;
@@ -41,18 +41,6 @@ struct Tally {
     members: BTreeSet<String>,
     failures: Vec<String>,
     requests: usize,
-}
-
-fn anchor(room: usize) -> String {
-    format!("anchor-{room}")
-}
-
-fn group(room: usize) -> String {
-    format!("@TGS#room{room}")
-}
-
-fn like_body(room: usize, optype: i64) -> Value {
-    json!({"Action":"ChangeCount","userid":anchor(room),"type":1,"optype":optype,"flag":0,"fileid":""})
 }
 
 fn script(rng: &mut impl rand::Rng) -> Vec<Step> {
