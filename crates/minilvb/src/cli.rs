@@ -1,4 +1,7 @@
-//! The command line: `serve` (the default), `migrate`, `config`.
+//! The command line: `serve` (the default), `migrate`, `config`, the
+//! operator's commands and `operators` (the web console's accounts).
+
+mod operators;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +60,9 @@ pub enum Command {
     /// Look at and delete recordings.
     #[command(subcommand)]
     Recordings(RecordingsCommand),
+    /// The web console's operators: add, list, remove, set a password.
+    #[command(subcommand)]
+    Operators(operators::OperatorsCommand),
     /// Copy rooms, recordings and members from an original server's
     /// database (`live_demo` on MySQL) into this one. Safe to re-run: each
     /// imported room and recording is replaced with the original's state.
@@ -202,6 +208,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
             Some(Command::ImportLegacy { from }) => import_legacy(settings, &from).await,
+            Some(Command::Operators(command)) => operators::run(settings, command).await,
             None | Some(Command::Serve) | Some(Command::Config) => serve(settings).await,
             Some(command) => operate(settings, command).await,
         }
@@ -213,6 +220,7 @@ pub fn main() -> ExitCode {
             if error
                 .downcast_ref::<crate::admin::operations::NotFound>()
                 .is_none()
+                && error.downcast_ref::<operators::Refused>().is_none()
             {
                 tracing::error!("{error:#}");
             }
@@ -261,6 +269,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     let app = Application::build(settings).await?;
     tracing::info!(address = %app.local_addr(), %database, "minilvb serving");
+    if let Some(url) = app.console_url() {
+        tracing::info!(%url, "web console serving (operators: minilvb operators add)");
+    }
     app.run_until(shutdown).await?;
     tracing::info!("minilvb stopped");
     Ok(())
@@ -367,7 +378,11 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
             operations::delete_recording(store, &userid, &fileid).await,
             output,
         ),
-        Command::Serve | Command::Migrate | Command::Config | Command::ImportLegacy { .. } => {
+        Command::Serve
+        | Command::Migrate
+        | Command::Config
+        | Command::ImportLegacy { .. }
+        | Command::Operators(_) => {
             unreachable!("not an operator command")
         }
     };

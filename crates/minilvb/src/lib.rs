@@ -6,7 +6,8 @@
 //! - [`actions`]: one function per Action, over the store;
 //! - [`callbacks`]: the cloud's stream event callbacks;
 //! - [`http`]: the router, the accept loop, limits, client addresses, caller auth;
-//! - [`admin`]: the operator's tools (operations, legacy import);
+//! - [`admin`]: the operator's tools (operations, moderation, legacy
+//!   import) and the web console on its own listener (`admin.listen`);
 //! - [`config`], [`telemetry`] (logs, metrics), [`cli`]: running it.
 
 pub mod actions;
@@ -36,7 +37,15 @@ use minilvb_store::Store;
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    console: Option<ConsoleListener>,
     state: http::AppState,
+}
+
+/// The web console (`admin.listen`): a listener of its own and its pages.
+struct ConsoleListener {
+    listener: TcpListener,
+    router: axum::Router,
+    base_path: String,
 }
 
 impl Application {
@@ -53,6 +62,7 @@ impl Application {
         settings.validate()?;
         let addr = settings.listen_addr()?;
         let metrics_addr = settings.metrics_addr()?;
+        let console_addr = settings.admin.listen_addr()?;
         telemetry::metrics::install();
         let store = minilvb_store::connect(&settings.database, Some(settings.members.order))
             .await
@@ -73,11 +83,37 @@ impl Application {
             ),
             None => None,
         };
+        let console_listener = match console_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("admin.listen: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         let ctx = Context::new(store, clock, Arc::new(settings));
+        let console = match console_listener {
+            Some(listener) => {
+                let settings = &ctx.settings;
+                let moderator = admin::moderation::Moderator::new(
+                    ctx.store.clone(),
+                    ctx.clock.clone(),
+                    settings,
+                )
+                .context("cloud_api: cannot set up the cloud API client")?;
+                Some(ConsoleListener {
+                    listener,
+                    router: admin::console::router(moderator, settings.members.order, settings)?,
+                    base_path: settings.admin.console_config()?.base_path.to_string(),
+                })
+            }
+            None => None,
+        };
         let state = http::AppState::new(ctx)?;
         Ok(Self {
             listener,
             metrics_listener,
+            console,
             state,
         })
     }
@@ -93,6 +129,20 @@ impl Application {
         self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The web console's address, when `admin.listen` is set.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console
+            .as_ref()
+            .and_then(|c| c.listener.local_addr().ok())
+    }
+
+    /// Where an operator opens the console (its listener and base path).
+    pub fn console_url(&self) -> Option<String> {
+        let console = self.console.as_ref()?;
+        let addr = console.listener.local_addr().ok()?;
+        Some(format!("http://{addr}{}/", console.base_path))
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -138,6 +188,18 @@ impl Application {
                 },
             ))
         });
+        let console = self.console.map(|console| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(http::accept::serve(
+                console.listener,
+                console.router,
+                options,
+                Arc::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let connections = self.state.ops.connections.clone();
         let router = router(self.state);
         http::accept::serve(self.listener, router, options, connections, async move {
@@ -147,6 +209,9 @@ impl Application {
         .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
+        }
+        if let Some(console) = console {
+            let _ = console.await;
         }
         sweeper.abort();
         janitor.abort();
