@@ -716,10 +716,10 @@ impl Cli {
             let line = server
                 .next_line()
                 .unwrap_or_else(|| panic!("minilvb stopped before serving: {:?}", server.log));
-            if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                if event["message"] == "minilvb serving" {
-                    server.addr = event["address"].as_str().expect("address").to_owned();
-                }
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "minilvb serving"
+            {
+                server.addr = event["address"].as_str().expect("address").to_owned();
             }
         }
         server
