@@ -239,13 +239,13 @@ impl Browser {
             .expect("the notice's text")
     }
 
-    /// The text of the page's error message.
-    pub async fn error(&self) -> String {
-        self.wait_for(By::Css(".error"))
+    /// The text of an error page (its heading, status and message).
+    pub async fn problem(&self) -> String {
+        self.wait_for(By::Css(".problem"))
             .await
             .text()
             .await
-            .expect("the error's text")
+            .expect("the error page's text")
     }
 
     /// Everything the page shows, as text.
@@ -318,13 +318,24 @@ impl Browser {
             return;
         }
         let height = self
-            .driver
-            .execute("return document.documentElement.scrollHeight;", Vec::new())
-            .await
-            .expect("the page's height")
-            .convert::<u32>()
-            .expect("a height");
-        self.resize(width, height.clamp(600, 2400) + 90).await;
+            .script_number("return document.documentElement.scrollHeight;")
+            .await;
+        let wanted = height.clamp(600, 2400);
+        self.resize(width, wanted + 90).await;
+        // The window's own bars take what they take: make up the difference.
+        let inner = self.script_number("return window.innerHeight;").await;
+        if inner < wanted {
+            self.resize(width, wanted + 90 + (wanted - inner)).await;
+        }
         self.screenshot(name).await;
+    }
+
+    async fn script_number(&self, script: &str) -> u32 {
+        self.driver
+            .execute(script, Vec::new())
+            .await
+            .expect("the script runs")
+            .convert::<u32>()
+            .expect("a number")
     }
 }

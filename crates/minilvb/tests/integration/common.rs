@@ -21,6 +21,8 @@ pub struct TestApp {
     pub base: String,
     /// `http://ADDR` of the metrics endpoint, when `metrics.listen` is set.
     pub metrics_base: Option<String>,
+    /// `http://ADDR/BASE_PATH` of the web console, when `admin.listen` is set.
+    pub console_base: Option<String>,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
@@ -52,6 +54,9 @@ impl TestApp {
             .expect("the server starts");
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
+        let console_base = app
+            .console_url()
+            .map(|url| url.trim_end_matches('/').to_owned());
         let store = app.store();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -60,6 +65,7 @@ impl TestApp {
         TestApp {
             base,
             metrics_base,
+            console_base,
             client: reqwest::Client::new(),
             clock,
             store,

@@ -12,6 +12,7 @@ mod apps;
 mod auth;
 mod callbacks;
 mod cli;
+mod console;
 mod extra_actions;
 mod fuzz;
 mod galera;
