@@ -270,7 +270,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     tracing::info!(address = %app.local_addr(), %database, "minilvb serving");
     if let Some(url) = app.console_url() {
-        tracing::info!(%url, "web console serving (operators: minilvb operators add)");
+        tracing::info!(%url, "web console serving");
+        if let Ok(operators) = app.store().operators().await
+            && operators.is_empty()
+        {
+            tracing::warn!(
+                "the web console has no operators yet: add one with \
+                 `minilvb operators add NAME --role admin`"
+            );
+        }
     }
     app.run_until(shutdown).await?;
     tracing::info!("minilvb stopped");

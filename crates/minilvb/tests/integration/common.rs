@@ -752,6 +752,20 @@ impl ServerProcess {
         }
     }
 
+    /// Reads the log until a JSON line with this message; returns it.
+    pub fn wait_for_log(&mut self, message: &str) -> Value {
+        loop {
+            let line = self
+                .next_line()
+                .unwrap_or_else(|| panic!("minilvb stopped before {message:?}: {:?}", self.log));
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == message
+            {
+                return event;
+            }
+        }
+    }
+
     /// Sends SIGTERM, waits for the process to exit; returns its exit
     /// status and its complete log.
     pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {

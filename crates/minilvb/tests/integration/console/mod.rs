@@ -1,8 +1,10 @@
 //! The web console as the server serves it (`admin.listen`), over the real
 //! store on every backend: request by request with a small cookie jar
-//! (`requests`), and in a real browser (`browser`).
+//! (`requests`), in a real browser (`browser`), and its accounts made
+//! with `minilvb operators` (`cli`).
 
 mod browser;
+mod cli;
 mod requests;
 
 use std::collections::BTreeMap;
