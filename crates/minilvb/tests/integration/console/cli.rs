@@ -215,3 +215,22 @@ async fn an_operator_added_on_the_command_line_signs_in_to_the_console_the_binar
     let (status, log) = server.terminate();
     assert!(status.success(), "{log:?}");
 }
+
+#[test]
+fn a_console_on_the_apps_port_is_refused_before_anything_starts() {
+    let cli = Cli::new();
+    let stderr = cli.fails_naming(
+        &["--listen", "127.0.0.1:18080", "config"],
+        &[("MINILVB_ADMIN__LISTEN", "127.0.0.1:18080")],
+        "admin.listen",
+    );
+    assert!(stderr.contains("the apps' port"), "{stderr}");
+    cli.fails_naming(
+        &["config"],
+        &[("MINILVB_ADMIN__BASE_PATH", "admin/")],
+        "admin.base_path",
+    );
+    let (table, _) = cli.config(&[], &[("MINILVB_ADMIN__LISTEN", "127.0.0.1:8081")]);
+    assert_eq!(setting(&table, "admin.listen"), "127.0.0.1:8081");
+    assert_eq!(setting(&table, "admin.secure_cookies"), "auto");
+}

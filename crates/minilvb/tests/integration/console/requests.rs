@@ -350,3 +350,38 @@ backend_test! {
         app.stop().await;
     }
 }
+
+backend_test! {
+    async fn a_refusal_by_the_cloud_is_shown_in_the_page_audited_and_changes_nothing(backend) {
+        use minilvb_cloud::fake::{Fault, FakeCloud};
+        let cloud = FakeCloud::start("AKIDconsole", "console-secret").await.unwrap();
+        cloud.set_now(Some(T0));
+        let app = spawn_console(backend, |settings| {
+            settings.cloud_api.secret_id = "AKIDconsole".into();
+            settings.cloud_api.secret_key = minilvb::config::Secret::new("console-secret");
+            settings.cloud_api.live_endpoint = cloud.base_url();
+            settings.cloud_api.vod_endpoint = cloud.base_url();
+        })
+        .await;
+        app.go_live("alice", "g-alice").await;
+        let mut agent = Agent::signed_in(&app, "mia").await;
+        cloud.fail_next(1, Fault::refuse("UnauthorizedOperation", "this key may not cut streams"));
+        let answer = agent.act("/rooms/alice/force-offline", &[("reason", "test")]).await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{}", answer.body);
+        assert!(answer.body.contains("this key may not cut streams"), "{}", answer.body);
+        assert!(answer.body.contains("nothing was changed"), "{}", answer.body);
+        assert!(!answer.body.contains("--local-only"), "a command-line hint in a page");
+        assert_eq!(live_userids(&app).await, ["alice"]);
+        let entry = last_audit(&app).await;
+        assert_eq!((entry.actor.as_str(), entry.action.as_str()), ("console:mia", "force_offline"));
+        assert!(entry.outcome.starts_with("failed: "), "{}", entry.outcome);
+
+        // Once the cloud agrees, the same button works, and says so.
+        let answer = agent.act("/rooms/alice/force-offline", &[("reason", "test")]).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert!(agent.notice_at(answer.location()).await.contains("RequestId"));
+        assert!(live_userids(&app).await.is_empty());
+        assert_eq!(cloud.calls_of("DropLiveStream").len(), 2);
+        app.stop().await;
+    }
+}
