@@ -103,7 +103,8 @@ pub struct Config {
     /// which the scenarios seed directly.
     pub database_url: Option<String>,
     /// A running server, `http://host:port`, instead of the in-process one
-    /// (run it with `rate_limit.enabled = false`). `baseline` still runs
+    /// (run it with `rate_limit.enabled = false` and a `server.max_connections_per_ip`
+    /// above `connections`). `baseline` still runs
     /// in-process.
     pub target: Option<String>,
     pub connections: usize,

@@ -56,10 +56,9 @@ pub struct ScenarioReport {
     pub baseline: Option<Bracket>,
 }
 
-/// The baseline measured on either side of a scenario. This machine's
-/// speed can change between phases (the same baseline measured 117k and
-/// 210k req/s minutes apart here, with no other load and no steal time):
-/// a fraction is only meaningful against a baseline measured at the same
+/// The baseline measured on either side of a scenario. A machine's speed
+/// can change between phases, with no other load and no steal time
+/// (docs/BENCHMARKS.md, method): a fraction is only meaningful against a baseline measured at the same
 /// speed, so each scenario is compared with the mean of the two, and the
 /// report says when they differ by more than [`Bracket::STEADY`].
 #[derive(Debug, Clone, Copy)]

@@ -117,8 +117,10 @@ impl<'a> Runner<'a> {
         };
         settings.server.listen = "127.0.0.1:0".into();
         // One client address plays thousands of viewers: per-address
-        // budgets would answer most requests 4003.
+        // budgets would answer most requests 4003, and the per-address
+        // connection cap would refuse most of its connections.
         settings.rate_limit.enabled = false;
+        settings.server.max_connections_per_ip = usize::MAX;
         // The baseline needs no database of the backend's: a SQLite file.
         let base = match (&self.config.database_url, baseline) {
             (Some(url), false) => Some(url.as_str()),

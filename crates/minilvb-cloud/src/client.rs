@@ -133,19 +133,8 @@ impl CloudApi {
         app: &str,
         stream: &str,
     ) -> Result<Called, CloudError> {
-        const ACTION: &str = "DropLiveStream";
-        require(
-            ACTION,
-            &[("domain", domain), ("app", app), ("stream", stream)],
-        )?;
-        let params = wire::StreamParams {
-            domain_name: domain,
-            app_name: app,
-            stream_name: stream,
-        };
-        self.call(Service::Live, ACTION, &params)
+        self.stream_action("DropLiveStream", domain, app, stream)
             .await
-            .map(|(called, _)| called)
     }
 
     /// Forbids pushing a stream until `resume_time` (Unix seconds; the cloud's
@@ -207,9 +196,20 @@ impl CloudApi {
         app: &str,
         stream: &str,
     ) -> Result<Called, CloudError> {
-        const ACTION: &str = "ResumeLiveStream";
+        self.stream_action("ResumeLiveStream", domain, app, stream)
+            .await
+    }
+
+    /// A live API action whose only parameters name the stream.
+    async fn stream_action(
+        &self,
+        action: &'static str,
+        domain: &str,
+        app: &str,
+        stream: &str,
+    ) -> Result<Called, CloudError> {
         require(
-            ACTION,
+            action,
             &[("domain", domain), ("app", app), ("stream", stream)],
         )?;
         let params = wire::StreamParams {
@@ -217,7 +217,7 @@ impl CloudApi {
             app_name: app,
             stream_name: stream,
         };
-        self.call(Service::Live, ACTION, &params)
+        self.call(Service::Live, action, &params)
             .await
             .map(|(called, _)| called)
     }

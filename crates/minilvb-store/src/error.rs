@@ -31,9 +31,10 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A storage failure reaches the apps as a plain 2003; the cause goes to
-/// the log and the metrics only.
+/// the log (once per interval for a burst of the same error) and the
+/// metrics only.
 fn storage_failure(error: &StoreError) -> ProtocolError {
-    tracing::error!(%error, "storage failure");
+    log_storage_failure(error);
     metrics::counter!(crate::metric_names::DB_ERRORS).increment(1);
     if matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) {
         metrics::counter!(crate::metric_names::DB_POOL_TIMEOUTS).increment(1);
@@ -42,6 +43,16 @@ fn storage_failure(error: &StoreError) -> ProtocolError {
         metrics::counter!(crate::metric_names::DB_UNKNOWN_OUTCOMES).increment(1);
     }
     ProtocolError::database()
+}
+
+/// Logs a storage failure, unless the same failure was logged within the
+/// last [`repeated_log::INTERVAL`](crate::repeated_log::INTERVAL): those
+/// are counted, and summed up in one line when the interval is over.
+pub fn log_storage_failure(error: &StoreError) {
+    let text = error.to_string();
+    if crate::repeated_log::storage_failures().first(&text) {
+        tracing::error!(error = %text, "storage failure");
+    }
 }
 
 impl From<StoreError> for ProtocolError {

@@ -192,6 +192,14 @@ impl<L: Layer> Upkeep for L {
         self.below().ping().await
     }
 
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        self.below().probe_write(now).await
+    }
+
+    fn write_failure(&self) -> Option<String> {
+        self.below().write_failure()
+    }
+
     async fn count_members(&self) -> StoreResult<i64> {
         self.below().count_members().await
     }

@@ -23,6 +23,7 @@ mod migrations;
 mod model;
 mod mysql;
 mod postgres;
+pub mod repeated_log;
 mod roles;
 pub mod settings;
 mod snapshots;

@@ -210,7 +210,8 @@ pub trait Lookups: Send + Sync {
 #[async_trait]
 pub trait Moderation: Send + Sync {
     /// Records a report; a repeat by the same reporter while one is open
-    /// counts on that one. Returns the report's id.
+    /// counts on that one, whichever node records it (at most one report
+    /// of a pair is open). Returns the report's id.
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64>;
 
     /// Reports, newest first; open ones only unless `include_resolved`.
@@ -272,6 +273,20 @@ pub trait Import: Send + Sync {
 pub trait Upkeep: Send + Sync {
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Writes a row kept for this (see [`Upkeep::write_failure`]): whether
+    /// a write goes through. Stores that cannot fail a write keep this
+    /// default.
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        let _ = now;
+        Ok(())
+    }
+
+    /// The error of the last write, while no write has succeeded since
+    /// (reads may well work meanwhile: a full disk, a read-only database).
+    fn write_failure(&self) -> Option<String> {
+        None
+    }
 
     /// Members of every room and recording, for the metrics.
     async fn count_members(&self) -> StoreResult<i64>;

@@ -268,7 +268,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let database = crate::redact_url(&settings.database.url);
     let shutdown = shutdown_signal();
     let app = Application::build(settings).await?;
-    tracing::info!(address = %app.local_addr(), %database, "minilvb serving");
+    tracing::info!(
+        address = %app.local_addr(),
+        %database,
+        max_connections = app.max_connections(),
+        "minilvb serving"
+    );
     if let Some(url) = app.console_url() {
         tracing::info!(%url, "web console serving");
         if let Ok(operators) = app.store().operators().await

@@ -129,6 +129,8 @@ pub struct SqlStore<DB: Dialect> {
     member_orders: MemberOrders,
     /// See [`Dialect::guarded`].
     guarded: bool,
+    /// Whether the last write went through.
+    writes: write_health::WriteHealth,
 }
 
 /// How far one attempt of an operation got: whether its `COMMIT` may have
@@ -181,7 +183,7 @@ macro_rules! args {
 macro_rules! transaction {
     ($store:ident, $what:literal, |$tx:ident| $body:block) => {{
         let commit = CommitSent::default();
-        $store
+        let outcome = $store
             .run($what, &commit, || async {
                 let mut transaction = $store
                     .acquire(DB::begin(&$store.pools, $store.guarded))
@@ -196,7 +198,8 @@ macro_rules! transaction {
                 DB::commit(transaction).await?;
                 Ok(value)
             })
-            .await
+            .await;
+        $store.writes.note(outcome)
     }};
 }
 
@@ -212,6 +215,7 @@ mod recordings;
 mod rooms;
 mod rows;
 mod upkeep;
+mod write_health;
 
 /// A statement in the dialect's placeholder style.
 fn sql<DB: Dialect>(text: &str) -> Cow<'_, str> {
@@ -311,6 +315,7 @@ impl<DB: Dialect> SqlStore<DB> {
             outage: tokio::sync::Notify::new(),
             member_orders: MemberOrders::new(Duration::from_millis(settings.list_snapshot_ms)),
             guarded,
+            writes: write_health::WriteHealth::default(),
         })
     }
 
@@ -531,12 +536,14 @@ impl<DB: Dialect> SqlStore<DB> {
         };
         let statement = statement.as_ref();
         let commit = CommitSent::default();
-        self.run(what, &commit, || async {
-            let mut conn = self.acquire(DB::lend(&self.pools)).await?;
-            commit.mark_sent();
-            Self::exec(&mut conn, statement, args).await
-        })
-        .await
+        let outcome = self
+            .run(what, &commit, || async {
+                let mut conn = self.acquire(DB::lend(&self.pools)).await?;
+                commit.mark_sent();
+                Self::exec(&mut conn, statement, args).await
+            })
+            .await;
+        self.writes.note(outcome)
     }
 }
 

@@ -5,6 +5,9 @@ use super::*;
 #[async_trait]
 impl<DB: Dialect> Moderation for SqlStore<DB> {
     async fn add_report(&self, reporter: &str, reported: &str, now: i64) -> StoreResult<i64> {
+        // Two nodes recording the same first report at once both find none
+        // open and insert: the unique index on open reports fails the
+        // second insert, a conflict, and the re-run counts on the first.
         const OPEN: &str = "SELECT id FROM reports WHERE resolved_at IS NULL AND reported = ? \
              AND reporter = ? ORDER BY id DESC";
         transaction!(self, "add_report", |tx| {

@@ -8,6 +8,20 @@ impl<DB: Dialect> Upkeep for SqlStore<DB> {
         self.read("SELECT 1", &[]).await.map(drop)
     }
 
+    fn write_failure(&self) -> Option<String> {
+        self.writes.failure()
+    }
+
+    async fn probe_write(&self, now: i64) -> StoreResult<()> {
+        // A changed value: the page is written, so a full disk fails it.
+        self.write(
+            "UPDATE write_probe SET written_at = ? WHERE id = 1",
+            args![now],
+        )
+        .await
+        .map(drop)
+    }
+
     async fn foreign_writes(&self) -> StoreResult<Option<u64>> {
         Ok(DB::foreign_writes(&self.pools).await)
     }

@@ -59,8 +59,8 @@ const STATEMENT_CACHE: usize = 128;
 /// Each reader's page cache, in KiB (SQLite's default is 2 000). A reader
 /// drops its whole cache whenever another connection committed since its
 /// last read, so under a write load the cache is refilled for every read;
-/// the list rows read most are kept by the list snapshots anyway. Measured
-/// in `churn`: the same throughput, 15-20 MiB less resident.
+/// the list rows read most are kept by the list snapshots anyway: a small
+/// cache costs no throughput and saves memory (docs/BENCHMARKS.md).
 const READER_CACHE_KIB: i64 = 512;
 
 /// The page size of a database file minilvb creates (SQLite's default is
@@ -68,9 +68,8 @@ const READER_CACHE_KIB: i64 = 512;
 /// again at the checkpoint, and the enters, quits and likes of a busy
 /// server change a row here and a row there: some tens of pages a commit,
 /// few of them changed by more than a row. Readers, whose caches every
-/// commit empties, read pages whole too. Measured on 2 cores against 4 KiB
-/// pages (BENCHMARKS.md, session 8): `mixed` and `likes` up by a fifth,
-/// `churn` and `list` by up to a tenth. A row larger than about 1 000 bytes
+/// commit empties, read pages whole too: smaller pages raise every write
+/// scenario's throughput (docs/BENCHMARKS.md, design measurements). A row larger than about 1 000 bytes
 /// spills into overflow pages (the rows here are a few hundred). A file
 /// created with another page size keeps it (see DEPLOYMENT.md to change it).
 const NEW_PAGE_BYTES: u32 = 1024;
@@ -100,8 +99,8 @@ impl Dialect for Sqlite {
     const INTEGER: &'static str = "INTEGER";
     const SINGLE_WRITER: bool = true;
     // Its planner finds the key lookups without statistics; with them
-    // (`sqlite_stat1`) it chose worse plans for the list pages (measured:
-    // the `list` benchmark at half the rate).
+    // (`sqlite_stat1`) it chose worse plans for the list pages
+    // (docs/BENCHMARKS.md, design measurements).
     const ANALYZE: Option<&'static str> = None;
 
     type Conn = Connection;
@@ -191,9 +190,9 @@ impl Dialect for Sqlite {
     }
 
     /// The level index (members by group, level and id) serves only the
-    /// `level` order, and costs every enter and quit a b-tree write (churn
-    /// +8 % without it): kept only while the order is `level`. Built when
-    /// a server starts with that order (0.6 s per million members here).
+    /// `level` order, and costs every enter and quit a b-tree write: kept
+    /// only while the order is `level`. Built when a server starts with that
+    /// order (docs/BENCHMARKS.md, design measurements, has both costs).
     async fn index_members_for(pools: &SqlitePools, order: MemberOrder) -> anyhow::Result<()> {
         let state = pools.writer.conn.lock().await;
         let conn = &state.conn;

@@ -41,7 +41,9 @@ impl WriterState {
             Ok(()) => Ok(()),
             Err(error) => {
                 let error = SqliteError::from(error);
-                tracing::error!(%error, transactions = batch.released, "SQLite group commit failed");
+                // Each caller logs the failure it answers: one line per
+                // failed write, not one more here.
+                tracing::debug!(%error, transactions = batch.released, "SQLite group commit failed");
                 // A failed COMMIT may leave the transaction open.
                 let _ = self.conn.execute_batch("ROLLBACK");
                 Err(error)
