@@ -172,11 +172,11 @@ fn main() -> ExitCode {
         }
     };
     println!("{}", minilvb_bench::report::text(&report));
-    if let Some(path) = &args.markdown {
-        if let Err(error) = std::fs::write(path, minilvb_bench::report::markdown(&report)) {
-            eprintln!("minilvb-bench: cannot write {}: {error}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Some(path) = &args.markdown
+        && let Err(error) = std::fs::write(path, minilvb_bench::report::markdown(&report))
+    {
+        eprintln!("minilvb-bench: cannot write {}: {error}", path.display());
+        return ExitCode::from(2);
     }
     if let Some(path) = &args.chart {
         let title = format!(

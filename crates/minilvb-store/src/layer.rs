@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use minilvb_protocol::{Counted, Group, MemberInfo, Page, PusherInfo};
 
 use crate::model::*;
-use crate::roles::{Import, Leases, Lookups, Moderation, Store, Upkeep};
+use crate::roles::{Import, Leases, Lookups, Moderation, Operators, Store, Upkeep};
 use crate::{MemberOrder, StoreResult};
 
 /// A store over another one; see the module's documentation.
@@ -235,5 +235,46 @@ impl<L: Layer> Leases for L {
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.below().release_lease(name, holder).await
+    }
+}
+
+#[async_trait]
+impl<L: Layer> Operators for L {
+    async fn operator(&self, name: &str) -> StoreResult<Option<OperatorAccount>> {
+        self.below().operator(name).await
+    }
+
+    async fn operators(&self) -> StoreResult<Vec<OperatorAccount>> {
+        self.below().operators().await
+    }
+
+    async fn add_operator(&self, account: &OperatorAccount) -> StoreResult<bool> {
+        self.below().add_operator(account).await
+    }
+
+    async fn remove_operator(&self, name: &str) -> StoreResult<OperatorRemoval> {
+        self.below().remove_operator(name).await
+    }
+
+    async fn set_operator_password(&self, name: &str, password_hash: &str) -> StoreResult<bool> {
+        self.below()
+            .set_operator_password(name, password_hash)
+            .await
+    }
+
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        self.below().create_console_session(session).await
+    }
+
+    async fn console_session(&self, id: &str) -> StoreResult<Option<(ConsoleSession, String)>> {
+        self.below().console_session(id).await
+    }
+
+    async fn touch_console_session(&self, id: &str, expires_at: i64) -> StoreResult<()> {
+        self.below().touch_console_session(id, expires_at).await
+    }
+
+    async fn delete_console_session(&self, id: &str) -> StoreResult<()> {
+        self.below().delete_console_session(id).await
     }
 }

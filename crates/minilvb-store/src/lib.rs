@@ -1,6 +1,6 @@
 //! Storage: role traits in the actions' words ([`Rooms`], [`Likes`],
 //! [`Members`], [`Lists`], [`Recordings`], [`Lookups`], [`Moderation`],
-//! [`Import`], [`Upkeep`]; [`Store`] is all of them), implemented once over
+//! [`Import`], [`Leases`], [`Operators`], [`Upkeep`]; [`Store`] is all of them), implemented once over
 //! SQL ([`sql::SqlStore`]) for the three databases the URL selects: SQLite,
 //! PostgreSQL and MySQL/MariaDB. What differs between them (placeholders,
 //! row locks, conflict errors, pools, migrations) is a small [`sql::Dialect`]
@@ -37,7 +37,8 @@ pub use crate::error::{StoreError, StoreResult};
 pub use crate::layer::{Layer, Written};
 pub use crate::model::*;
 pub use crate::roles::{
-    Import, Leases, Likes, Lists, Lookups, Members, Moderation, Recordings, Rooms, Store, Upkeep,
+    Import, Leases, Likes, Lists, Lookups, Members, Moderation, Operators, Recordings, Rooms,
+    Store, Upkeep,
 };
 pub use crate::settings::{Backend, DatabaseSettings, InvalidUrl, MemberOrder};
 

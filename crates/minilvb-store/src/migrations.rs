@@ -58,6 +58,11 @@ pub const SQLITE: Embedded = Embedded(&[
         "moderation: ban ends, audit log, leases",
         include_str!("migrations/sqlite/0008_moderation.sql"),
     ),
+    (
+        9,
+        "console operators and login sessions",
+        include_str!("migrations/sqlite/0009_console.sql"),
+    ),
 ]);
 
 pub const POSTGRES: Embedded = Embedded(&[
@@ -96,6 +101,11 @@ pub const POSTGRES: Embedded = Embedded(&[
         8,
         "moderation: ban ends, audit log, leases",
         include_str!("migrations/postgres/0008_moderation.sql"),
+    ),
+    (
+        9,
+        "console operators and login sessions",
+        include_str!("migrations/postgres/0009_console.sql"),
     ),
 ]);
 
@@ -137,6 +147,11 @@ pub const MYSQL: Embedded = Embedded(&[
         8,
         "moderation: ban ends, audit log, leases",
         include_str!("migrations/mysql/0008_moderation.sql"),
+    ),
+    (
+        9,
+        "console operators and login sessions",
+        include_str!("migrations/mysql/0009_console.sql"),
     ),
 ]);
 

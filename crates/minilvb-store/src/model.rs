@@ -191,6 +191,41 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// An operator of the web console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorAccount {
+    pub name: String,
+    /// `admin`, `moderator` or `viewer` (see [`ADMIN_ROLE`]).
+    pub role: String,
+    /// An Argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// The role of which one operator must always remain.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// What removing an operator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorRemoval {
+    Removed,
+    NotFound,
+    /// Refused: it is the last operator whose role is [`ADMIN_ROLE`].
+    LastAdmin,
+}
+
+/// A login session to the web console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// The SHA-256 (hex) of the id in the operator's cookie.
+    pub id: String,
+    pub operator: String,
+    /// Every form the session posts carries it.
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// A room's stream, for the stream-status sweep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomStream {

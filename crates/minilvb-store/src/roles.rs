@@ -330,6 +330,38 @@ pub trait Leases: Send + Sync {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
+/// Operators: the web console's accounts and their login sessions.
+#[async_trait]
+pub trait Operators: Send + Sync {
+    async fn operator(&self, name: &str) -> StoreResult<Option<OperatorAccount>>;
+
+    /// Every operator, by name.
+    async fn operators(&self) -> StoreResult<Vec<OperatorAccount>>;
+
+    /// Adds an operator; false (and nothing changed) when the name is taken.
+    async fn add_operator(&self, account: &OperatorAccount) -> StoreResult<bool>;
+
+    /// Removes an operator and ends its login sessions, unless it is the
+    /// last [`ADMIN_ROLE`] one.
+    async fn remove_operator(&self, name: &str) -> StoreResult<OperatorRemoval>;
+
+    /// Replaces an operator's password hash and ends its login sessions;
+    /// false when there is no such operator.
+    async fn set_operator_password(&self, name: &str, password_hash: &str) -> StoreResult<bool>;
+
+    /// Stores a login session, and drops those that ended before it began.
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+
+    /// The session with its operator's role now; `None` when either is
+    /// gone. An ended session may be returned: the caller checks.
+    async fn console_session(&self, id: &str) -> StoreResult<Option<(ConsoleSession, String)>>;
+
+    /// Moves the session's end (a sliding expiry).
+    async fn touch_console_session(&self, id: &str, expires_at: i64) -> StoreResult<()>;
+
+    async fn delete_console_session(&self, id: &str) -> StoreResult<()>;
+}
+
 /// Everything a store does: what the server, its tools and its tests hold.
 pub trait Store:
     Rooms
@@ -341,6 +373,7 @@ pub trait Store:
     + Moderation
     + Import
     + Leases
+    + Operators
     + Upkeep
     + 'static
 {
@@ -356,6 +389,7 @@ impl<T> Store for T where
         + Moderation
         + Import
         + Leases
+        + Operators
         + Upkeep
         + 'static
 {

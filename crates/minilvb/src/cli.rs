@@ -1,4 +1,7 @@
-//! The command line: `serve` (the default), `migrate`, `config`.
+//! The command line: `serve` (the default), `migrate`, `config`, the
+//! operator's commands and `operators` (the web console's accounts).
+
+mod operators;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +71,9 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// The web console's operators: add, list, remove, set a password.
+    #[command(subcommand)]
+    Operators(operators::OperatorsCommand),
     /// Copy rooms, recordings and members from an original server's
     /// database (`live_demo` on MySQL) into this one. Safe to re-run: each
     /// imported room and recording is replaced with the original's state.
@@ -245,6 +251,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Some(Command::Migrate) => migrate(settings).await,
             Some(Command::ImportLegacy { from }) => import_legacy(settings, &from).await,
+            Some(Command::Operators(command)) => operators::run(settings, command).await,
             None | Some(Command::Serve) | Some(Command::Config) => serve(settings).await,
             Some(command) => operate(settings, command).await,
         }
@@ -259,7 +266,8 @@ pub fn main() -> ExitCode {
                 .is_some()
                 || error
                     .downcast_ref::<crate::admin::operations::BadInput>()
-                    .is_some();
+                    .is_some()
+                || error.downcast_ref::<operators::Refused>().is_some();
             let cloud_refusal = matches!(
                 error.downcast_ref::<ModerationError>(),
                 Some(ModerationError::NotFound(_) | ModerationError::Cloud(_))
@@ -317,6 +325,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_connections = app.max_connections(),
         "minilvb serving"
     );
+    if let Some(url) = app.console_url() {
+        tracing::info!(%url, "web console serving");
+        if let Ok(operators) = app.store().operators().await
+            && operators.is_empty()
+        {
+            tracing::warn!(
+                "the web console has no operators yet: add one with \
+                 `minilvb operators add NAME --role admin`"
+            );
+        }
+    }
     app.run_until(shutdown).await?;
     tracing::info!("minilvb stopped");
     Ok(())
@@ -473,7 +492,11 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
             (moderated(result), output)
         }
         Command::Audit { limit, output } => (operations::list_audit(store, limit).await, output),
-        Command::Serve | Command::Migrate | Command::Config | Command::ImportLegacy { .. } => {
+        Command::Serve
+        | Command::Migrate
+        | Command::Config
+        | Command::ImportLegacy { .. }
+        | Command::Operators(_) => {
             unreachable!("not an operator command")
         }
     };

@@ -16,7 +16,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use minilvb_protocol::ACTIONS;
 use minilvb_protocol::cloud::media_hosts::HostPatterns;
 
+mod admin;
 mod cloud_api;
+pub use admin::AdminSettings;
 pub use cloud_api::CloudApiSettings;
 pub use minilvb_store::settings::{Backend, DatabaseSettings, MemberOrder, driver_url};
 
@@ -114,6 +116,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub metrics: MetricsSettings,
     pub cloud_api: CloudApiSettings,
+    pub admin: AdminSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -679,6 +682,7 @@ impl Settings {
             return Err(invalid("vod.sign_ttl_secs", "must be at least 1"));
         }
         self.cloud_api.validate()?;
+        self.admin.validate(self.listen_addr()?)?;
         self.validate_operations()
     }
 

@@ -6,7 +6,8 @@
 //! - [`actions`]: one function per Action, over the store;
 //! - [`callbacks`]: the cloud's stream event callbacks;
 //! - [`http`]: the router, the accept loop, limits, client addresses, caller auth;
-//! - [`admin`]: the operator's tools (operations, legacy import);
+//! - [`admin`]: the operator's tools (operations, moderation, legacy
+//!   import) and the web console on its own listener (`admin.listen`);
 //! - [`config`], [`telemetry`] (logs, metrics), [`cli`]: running it.
 
 pub mod actions;
@@ -38,11 +39,19 @@ use minilvb_store::Store;
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
+    console: Option<ConsoleListener>,
     state: http::AppState,
     moderator: Moderator,
     /// When the cloud API is configured and `cloud_api.sweep_secs` is not 0.
     sweep: Option<StreamSweep>,
     sweep_status: Option<Arc<SweepStatus>>,
+}
+
+/// The web console (`admin.listen`): a listener of its own and its pages.
+struct ConsoleListener {
+    listener: TcpListener,
+    router: axum::Router,
+    base_path: String,
 }
 
 impl Application {
@@ -59,6 +68,7 @@ impl Application {
         settings.validate()?;
         let addr = settings.listen_addr()?;
         let metrics_addr = settings.metrics_addr()?;
+        let console_addr = settings.admin.listen_addr()?;
         telemetry::metrics::install();
         let store = minilvb_store::connect(&settings.database, Some(settings.members.order))
             .await
@@ -83,11 +93,35 @@ impl Application {
             .context("cloud_api: cannot build the cloud API client")?;
         let sweep = StreamSweep::new(moderator.clone(), &settings.cloud_api);
         log_moderation_mode(&settings, sweep.is_some());
+        let console_listener = match console_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("admin.listen: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         let ctx = Context::new(store, clock, Arc::new(settings));
+        let console = match console_listener {
+            Some(listener) => {
+                let settings = &ctx.settings;
+                Some(ConsoleListener {
+                    listener,
+                    router: admin::console::router(
+                        moderator.clone(),
+                        settings.members.order,
+                        settings,
+                    )?,
+                    base_path: settings.admin.console_config()?.base_path.to_string(),
+                })
+            }
+            None => None,
+        };
         let state = http::AppState::new(ctx)?;
         Ok(Self {
             listener,
             metrics_listener,
+            console,
             state,
             moderator,
             sweep_status: sweep.as_ref().map(StreamSweep::status),
@@ -122,6 +156,20 @@ impl Application {
         self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The web console's address, when `admin.listen` is set.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console
+            .as_ref()
+            .and_then(|c| c.listener.local_addr().ok())
+    }
+
+    /// Where an operator opens the console (its listener and base path).
+    pub fn console_url(&self) -> Option<String> {
+        let console = self.console.as_ref()?;
+        let addr = console.listener.local_addr().ok()?;
+        Some(format!("http://{addr}{}/", console.base_path))
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -178,6 +226,19 @@ impl Application {
                 },
             ))
         });
+        let console = self.console.map(|console| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(http::accept::serve(
+                console.listener,
+                console.router,
+                options,
+                limits.clone(),
+                Arc::default(),
+                async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let connections = self.state.guards.connections.clone();
         let router = router(self.state);
         http::accept::serve(
@@ -194,6 +255,9 @@ impl Application {
         .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
+        }
+        if let Some(console) = console {
+            let _ = console.await;
         }
         sweeper.abort();
         janitor.abort();

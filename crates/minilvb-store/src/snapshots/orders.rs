@@ -35,13 +35,12 @@ impl<T> Cached<T> {
     pub(super) fn patch(&self, change: impl FnOnce(&T) -> Option<T>) {
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Some((built, _, value)) = current.as_mut() {
-            if *built + 1 == version {
-                if let Some(changed) = change(value) {
-                    *value = Arc::new(changed);
-                    *built = version;
-                }
-            }
+        if let Some((built, _, value)) = current.as_mut()
+            && *built + 1 == version
+            && let Some(changed) = change(value)
+        {
+            *value = Arc::new(changed);
+            *built = version;
         }
     }
 

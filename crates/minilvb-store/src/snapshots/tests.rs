@@ -605,6 +605,46 @@ impl Leases for Memory {
     }
 }
 
+// The list snapshots pass operators through untouched (see `layer.rs`).
+#[async_trait]
+impl Operators for Memory {
+    async fn operator(&self, _: &str) -> StoreResult<Option<OperatorAccount>> {
+        unimplemented!()
+    }
+
+    async fn operators(&self) -> StoreResult<Vec<OperatorAccount>> {
+        unimplemented!()
+    }
+
+    async fn add_operator(&self, _: &OperatorAccount) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn remove_operator(&self, _: &str) -> StoreResult<OperatorRemoval> {
+        unimplemented!()
+    }
+
+    async fn set_operator_password(&self, _: &str, _: &str) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn create_console_session(&self, _: &ConsoleSession) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn console_session(&self, _: &str) -> StoreResult<Option<(ConsoleSession, String)>> {
+        unimplemented!()
+    }
+
+    async fn touch_console_session(&self, _: &str, _: i64) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn delete_console_session(&self, _: &str) -> StoreResult<()> {
+        unimplemented!()
+    }
+}
+
 #[async_trait]
 impl Import for Memory {
     async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {

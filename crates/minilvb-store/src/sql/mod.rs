@@ -1,6 +1,6 @@
 //! The one implementation of the store's roles, generic over the SQL
 //! dialect: one file per concern (rooms, lists, members, likes, recordings,
-//! moderation, import, upkeep), the shared machinery here.
+//! moderation, operators, leases, import, upkeep), the shared machinery here.
 //!
 //! Every statement is written once, with `?` placeholders and standard SQL
 //! (`CASE` rather than `MAX`/`GREATEST`, no upsert syntax). A [`Dialect`]
@@ -210,6 +210,7 @@ mod likes;
 mod lists;
 mod members;
 mod moderation;
+mod operators;
 mod recordings;
 mod rooms;
 mod rows;

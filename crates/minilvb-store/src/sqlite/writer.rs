@@ -266,10 +266,10 @@ impl Drop for BatchWaiter<'_> {
         if self.id == u64::MAX {
             return;
         }
-        if let Ok(mut state) = self.writer.conn.try_lock() {
-            if state.batch.as_ref().is_some_and(|b| b.id == self.id) {
-                let _ = state.commit_batch();
-            }
+        if let Ok(mut state) = self.writer.conn.try_lock()
+            && state.batch.as_ref().is_some_and(|b| b.id == self.id)
+        {
+            let _ = state.commit_batch();
         }
     }
 }

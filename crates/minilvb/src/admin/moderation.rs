@@ -151,6 +151,10 @@ impl Moderator {
         &self.store
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The cloud API client, when configured.
     pub fn cloud(&self) -> Option<&CloudApi> {
         self.cloud.as_ref()

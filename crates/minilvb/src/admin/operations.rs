@@ -290,7 +290,7 @@ pub async fn list_recordings(store: &dyn Store, userid: Option<&str>) -> Result<
 
 /// Left-aligned columns, as wide as their widest cell, no borders: what a
 /// person reads in a terminal and `cut`/`awk` still split.
-fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let empty = rows.is_empty();
     let mut table = comfy_table::Table::new();
     table

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub base: String,
     /// `http://ADDR` of the metrics endpoint, when `metrics.listen` is set.
     pub metrics_base: Option<String>,
+    /// `http://ADDR/BASE_PATH` of the web console, when `admin.listen` is set.
+    pub console_base: Option<String>,
     pub client: reqwest::Client,
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
@@ -68,6 +70,9 @@ impl TestApp {
             .expect("the server starts");
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
+        let console_base = app
+            .console_url()
+            .map(|url| url.trim_end_matches('/').to_owned());
         let store = app.store();
         let sweep = app.sweep_status();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -77,6 +82,7 @@ impl TestApp {
         TestApp {
             base,
             metrics_base,
+            console_base,
             client: reqwest::Client::new(),
             clock,
             store,
@@ -734,10 +740,10 @@ impl Cli {
             let line = server
                 .next_line()
                 .unwrap_or_else(|| panic!("minilvb stopped before serving: {:?}", server.log));
-            if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                if event["message"] == "minilvb serving" {
-                    server.addr = event["address"].as_str().expect("address").to_owned();
-                }
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "minilvb serving"
+            {
+                server.addr = event["address"].as_str().expect("address").to_owned();
             }
         }
         server
@@ -760,6 +766,20 @@ impl ServerProcess {
                     "minilvb said nothing for {PROCESS_DEADLINE:?}: {:?}",
                     self.log
                 );
+            }
+        }
+    }
+
+    /// Reads the log until a JSON line with this message; returns it.
+    pub fn wait_for_log(&mut self, message: &str) -> Value {
+        loop {
+            let line = self
+                .next_line()
+                .unwrap_or_else(|| panic!("minilvb stopped before {message:?}: {:?}", self.log));
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == message
+            {
+                return event;
             }
         }
     }

@@ -502,7 +502,7 @@ async fn callbacks(lb: Arc<Balancer>, room: usize, stop: Arc<AtomicBool>) -> Str
             _ => lb.until_acked(&event, true).await,
         }
         state.online = online;
-        if k % 6 == 0 {
+        if k.is_multiple_of(6) {
             let broadcast = state.broadcasts;
             let start = unix_now() - 100_000 + broadcast as i64 * 1000;
             let flv = recording_notice(room, broadcast, "flv", start);

@@ -328,11 +328,10 @@ backend_test! {
             let mut info = app.ok(json!({"Action":"GetUserInfo","userid":"a1","type":kind,"fileid":""})).await;
             assert_pusherinfo(&info);
             // The userinfo may carry `desc` on top of what the list shows.
-            if let Some(userinfo) = info["userinfo"].as_object_mut() {
-                if let Some(desc) = userinfo.remove("desc") {
+            if let Some(userinfo) = info["userinfo"].as_object_mut()
+                && let Some(desc) = userinfo.remove("desc") {
                     assert!(desc.is_string(), "{desc}");
                 }
-            }
             assert_eq!(info, listed, "type {kind}");
         }
         // Any status: offline too.

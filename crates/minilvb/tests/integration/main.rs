@@ -14,6 +14,7 @@ mod callbacks;
 mod cli;
 mod cloud_moderation;
 mod connections;
+mod console;
 mod extra_actions;
 mod fuzz;
 mod galera;

@@ -324,7 +324,7 @@ backend_test! {
             seed ^= seed << 17;
             let viewer = format!("v{}", seed % 7);
             let flag = ((seed >> 8) % 2) as i64;
-            let entering = (seed >> 16) % 3 != 0;
+            let entering = !(seed >> 16).is_multiple_of(3);
             let (group, set) = if flag == 0 { ("g1", &mut room) } else { ("f1", &mut recording) };
             let reply = if entering {
                 set.insert(viewer.clone());

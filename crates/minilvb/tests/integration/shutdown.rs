@@ -53,11 +53,11 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-                    if entry["message"] == "minilvb serving" {
-                        let _ = address_tx
-                            .send(entry["address"].as_str().unwrap_or_default().to_owned());
-                    }
+                if let Ok(entry) = serde_json::from_str::<Value>(&line)
+                    && entry["message"] == "minilvb serving"
+                {
+                    let _ =
+                        address_tx.send(entry["address"].as_str().unwrap_or_default().to_owned());
                 }
                 lines.lock().unwrap().push(line);
             }
