@@ -160,8 +160,13 @@ async fn clients_slow_to_send_their_body_do_not_starve_the_others() {
     // Meanwhile a normal client, from yet another address.
     let latencies = good_client_latencies(&app.base, 200).await;
     let p99 = p99(latencies);
+    eprintln!("good client under slow-body attack: p99 {p99:?}");
+    // The defect made the good client wait out the request timeout or be
+    // shed: seconds. A busy machine adds milliseconds, so the bound tells
+    // the two apart without timing the machine (the latency itself is a
+    // benchmark's to measure).
     assert!(
-        p99 < Duration::from_millis(50),
+        p99 < Duration::from_secs(1),
         "p99 {p99:?} under slow-body attack"
     );
 
@@ -228,7 +233,8 @@ async fn idle_connections_from_one_address_are_capped() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         for mut stream in batch {
-            match fate(&mut stream, Duration::from_millis(1)).await {
+            // Long enough for a refusal to arrive on a busy machine.
+            match fate(&mut stream, Duration::from_millis(100)).await {
                 Fate::Open => open.push(stream),
                 fate => refusal = refusal.or(Some(fate)),
             }
@@ -258,16 +264,32 @@ async fn idle_connections_from_one_address_are_capped() {
         .await
         .unwrap();
     let took = started.elapsed();
+    eprintln!("a client from another address answered in {took:?}");
     assert_eq!(reply["returnValue"], 0, "{reply}");
-    assert!(took < Duration::from_millis(100), "took {took:?}");
+    // Exhausted descriptors kept new clients waiting until the header
+    // timeout: seconds, where a busy machine adds milliseconds.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
     // A held connection closed frees its place.
     drop(open.pop());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut stream = connect_from(Ipv4Addr::LOCALHOST, server).await.unwrap();
-    assert_eq!(
-        fate(&mut stream, Duration::from_millis(200)).await,
-        Fate::Open
+    assert!(
+        place_frees_up(Ipv4Addr::LOCALHOST, server).await,
+        "a closed connection's place stays taken"
     );
+}
+
+/// Whether a connection from `from` to `to` is soon kept open (not
+/// refused), trying again for a few seconds while the server notices a
+/// closed one.
+async fn place_frees_up(from: Ipv4Addr, to: std::net::SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let mut stream = connect_from(from, to).await.unwrap();
+        if fate(&mut stream, Duration::from_millis(200)).await == Fate::Open {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// The open file descriptors of process `pid`.
@@ -401,14 +423,12 @@ async fn every_port_shares_the_connection_caps() {
     // The metrics port too: the address has its two.
     let mut third = connect_from(client, metrics).await.unwrap();
     assert_eq!(
-        fate(&mut third, Duration::from_millis(500)).await,
+        fate(&mut third, Duration::from_secs(3)).await,
         Fate::Answered(503, 4003)
     );
     drop(held);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut again = connect_from(client, metrics).await.unwrap();
-    assert_eq!(
-        fate(&mut again, Duration::from_millis(300)).await,
-        Fate::Open
+    assert!(
+        place_frees_up(client, metrics).await,
+        "the closed connections' places stay taken"
     );
 }
