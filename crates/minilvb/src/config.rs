@@ -16,6 +16,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use minilvb_protocol::ACTIONS;
 pub use minilvb_store::settings::{Backend, DatabaseSettings, MemberOrder, driver_url};
 
+mod known_settings;
+mod load_errors;
+pub use known_settings::{KnownSetting, env_name, known_settings, unknown_variables};
+
 /// A configured secret. Its `Debug` and `Serialize` forms never show the value.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret {
@@ -484,9 +488,15 @@ impl Settings {
                 }
             }
         }
+        // Only the settings' variables: any other `MINILVB_*` one gets a
+        // warning (`unknown_variables`), not a refusal.
+        let known = known_settings();
         figment = figment.merge(
-            Env::prefixed("MINILVB_")
-                .filter(|key| key.as_str().contains("__"))
+            Env::prefixed(known_settings::ENV_PREFIX)
+                .filter(move |key| {
+                    let name = format!("{}{}", known_settings::ENV_PREFIX, key.as_str());
+                    known_settings::is_setting_variable(&name.to_ascii_uppercase(), &known)
+                })
                 .split("__"),
         );
         if let Some(listen) = &overrides.listen {
@@ -500,10 +510,14 @@ impl Settings {
         }
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError::Load(load_errors::describe(e)))?;
         settings.fill_demo_values();
         settings.derive_domains();
         settings.validate()?;
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            crate::telemetry::check_filter(&filter)
+                .map_err(|why| invalid("RUST_LOG (which replaces log.level)", why))?;
+        }
         Ok(settings)
     }
 
@@ -577,6 +591,7 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        crate::telemetry::check_filter(&self.log.level).map_err(|why| invalid("log.level", why))?;
         minilvb_store::check_url(&self.database.url).map_err(|e| invalid("database.url", e.0))?;
         let db = &self.database;
         if db.max_connections == 0 {
@@ -766,30 +781,30 @@ impl Settings {
         })
     }
 
-    /// The effective configuration as TOML, secrets redacted.
-    pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    /// The settings as a TOML table of sections, secrets redacted.
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).unwrap_or_default()
     }
-}
 
-/// Figment's errors name the key (`for key "default.server.listen"`); keep
-/// that, drop the profile prefix, and list each error once.
-fn describe_figment_error(error: figment::Error) -> String {
-    error
-        .into_iter()
-        .map(|e| {
-            let key = e.path.join(".");
-            let mut text = e.kind.to_string();
-            if !key.is_empty() {
-                text = format!("{key}: {text}");
+    /// The effective configuration as TOML, secrets redacted, each setting
+    /// with its environment variable in a comment.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut text = String::new();
+        for (section, keys) in self.to_table() {
+            let toml::Value::Table(keys) = keys else {
+                continue;
+            };
+            if !text.is_empty() {
+                text.push('\n');
             }
-            if let Some(source) = e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
-                text = format!("{text} (from {source})");
+            text.push_str(&format!("[{section}]\n"));
+            for (key, value) in keys {
+                let variable = env_name(&format!("{section}.{key}"));
+                text.push_str(&format!("{key} = {value}  # {variable}\n"));
             }
-            text
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+        }
+        text
+    }
 }
 
 #[cfg(test)]
