@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use minilvb_protocol::ACTIONS;
@@ -488,17 +488,7 @@ impl Settings {
                 }
             }
         }
-        // Only the settings' variables: any other `MINILVB_*` one gets a
-        // warning (`unknown_variables`), not a refusal.
-        let known = known_settings();
-        figment = figment.merge(
-            Env::prefixed(known_settings::ENV_PREFIX)
-                .filter(move |key| {
-                    let name = format!("{}{}", known_settings::ENV_PREFIX, key.as_str());
-                    known_settings::is_setting_variable(&name.to_ascii_uppercase(), &known)
-                })
-                .split("__"),
-        );
+        figment = figment.merge(known_settings::environment());
         if let Some(listen) = &overrides.listen {
             figment = figment.merge(("server.listen", listen));
         }
@@ -779,31 +769,6 @@ impl Settings {
                 ),
             )
         })
-    }
-
-    /// The settings as a TOML table of sections, secrets redacted.
-    pub fn to_table(&self) -> toml::Table {
-        toml::Table::try_from(self).unwrap_or_default()
-    }
-
-    /// The effective configuration as TOML, secrets redacted, each setting
-    /// with its environment variable in a comment.
-    pub fn to_redacted_toml(&self) -> String {
-        let mut text = String::new();
-        for (section, keys) in self.to_table() {
-            let toml::Value::Table(keys) = keys else {
-                continue;
-            };
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(&format!("[{section}]\n"));
-            for (key, value) in keys {
-                let variable = env_name(&format!("{section}.{key}"));
-                text.push_str(&format!("{key} = {value}  # {variable}\n"));
-            }
-        }
-        text
     }
 }
 

@@ -67,10 +67,46 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// Whether an environment variable is one the settings read. Names are
-/// compared as written: the known ones are in capitals.
-pub(super) fn is_setting_variable(name: &str, known: &[KnownSetting]) -> bool {
-    known.iter().any(|s| s.env_name() == name)
+/// The settings' environment variables, for figment. Only these: any other
+/// `MINILVB_*` one gets a warning (see [`unknown_variables`]), not a refusal.
+pub(super) fn environment() -> figment::providers::Env {
+    let known: Vec<String> = known_settings()
+        .iter()
+        .map(KnownSetting::env_name)
+        .collect();
+    figment::providers::Env::prefixed(ENV_PREFIX)
+        .filter(move |key| {
+            let name = format!("{ENV_PREFIX}{}", key.as_str()).to_ascii_uppercase();
+            known.contains(&name)
+        })
+        .split("__")
+}
+
+impl Settings {
+    /// The settings as a TOML table of sections, secrets redacted.
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).unwrap_or_default()
+    }
+
+    /// The effective configuration as TOML, secrets redacted, each setting
+    /// with its environment variable in a comment.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut text = String::new();
+        for (section, keys) in self.to_table() {
+            let toml::Value::Table(keys) = keys else {
+                continue;
+            };
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("[{section}]\n"));
+            for (key, value) in keys {
+                let variable = env_name(&format!("{section}.{key}"));
+                text.push_str(&format!("{key} = {value}  # {variable}\n"));
+            }
+        }
+        text
+    }
 }
 
 /// A warning for each `MINILVB_*` variable among `names` that is no

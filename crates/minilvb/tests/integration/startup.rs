@@ -2,6 +2,7 @@
 //! names the setting, what is wrong and what to do, and exit code 2; the
 //! operator's commands never create a database; the output suits a pipe.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -132,7 +133,10 @@ async fn a_wrong_user_or_a_missing_database_is_named_with_the_fix() {
         );
     }
     if tried == 0 {
-        eprintln!("no database server here: only the unreachable case was tested");
+        let _ = writeln!(
+            std::io::stderr(),
+            "startup: no database server here: wrong users and missing databases untested"
+        );
     }
 }
 
@@ -186,7 +190,12 @@ fn a_sqlite_database_in_a_directory_without_write_permission_is_named() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     // Root (and CAP_DAC_OVERRIDE) writes anyway: nothing to test then.
     if std::fs::write(locked.join("probe"), b"").is_ok() {
-        eprintln!("skipped: this user writes into read-only directories (root?)");
+        // Past libtest's capture, so that the skip shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "startup: the read-only directory test is skipped: this user writes into \
+             read-only directories (root?)"
+        );
         return;
     }
     refused(
