@@ -20,12 +20,14 @@ pub fn router(state: AppState) -> Router {
     http::with_guards(routes, state)
 }
 
-/// Reads the body as the protocol's interface does, then answers
+/// Admits the request as the protocol's interface does (its body, then a
+/// place among the requests handled at once), then answers
 /// `{"returnValue":0,...,"returnData":{"result":0}}`.
 async fn answer(State(state): State<AppState>, request: Request) -> Response {
-    if let Err(refusal) = http::read_request_body(&state, request).await {
-        return refusal;
-    }
+    let _admitted = match http::admit_request(&state, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
+    };
     match serde_json::to_vec(&Envelope::ok(WriteAck::OK)) {
         Ok(body) => (
             StatusCode::OK,

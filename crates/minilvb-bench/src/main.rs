@@ -29,7 +29,8 @@ struct Args {
     /// --target: the target's database, which the scenarios seed directly.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
-    /// Drive a running server (http://host:port, with rate_limit.enabled = false) instead of an in-process one.
+    /// Drive a running server (http://host:port, with rate_limit.enabled = false and
+    /// server.max_connections_per_ip above --connections) instead of an in-process one.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
     /// Keep-alive connections.

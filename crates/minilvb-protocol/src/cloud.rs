@@ -4,6 +4,8 @@
 //! unit-tested with the published vectors (`reference/tencent-cloud.md`).
 
 pub mod events;
+pub mod media_hosts;
+pub mod tc3;
 pub mod usersig;
 
 use base64::Engine as _;

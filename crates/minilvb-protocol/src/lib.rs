@@ -470,7 +470,8 @@ pub fn request_from_object(object: &Object, limits: &Limits) -> Result<Request, 
         }),
         "ChangeCount" => parse_change_count(&fields, limits),
         "FetchList" => Ok(Request::FetchList {
-            flag: match fields.optional_int("flag")?.unwrap_or(0) {
+            // Required, as the original had it; an unknown value is an empty list.
+            flag: match fields.required_int("flag")? {
                 1 => ListFlag::Online,
                 2 => ListFlag::Recordings,
                 3 => ListFlag::OnlineThenRecordings,

@@ -395,13 +395,26 @@ fn fetch_list_flags() {
     assert_eq!(flag(json!("2")), ListFlag::Recordings);
     assert_eq!(flag(json!(3.0)), ListFlag::OnlineThenRecordings);
     assert_eq!(flag(json!(4)), ListFlag::AllRooms);
-    for other in [json!(0), json!(5), json!(-1), json!(null), json!(i64::MAX)] {
+    for other in [json!(0), json!(5), json!(-1), json!(i64::MAX)] {
         assert_eq!(flag(other.clone()), ListFlag::Other, "{other}");
     }
     assert_eq!(
         code(parse(json!({"Action":"FetchList","flag":"one"}))),
         ErrorCode::InvalidParam
     );
+    // Without a flag: 1000, as the original answered.
+    for missing in [
+        json!({"Action":"FetchList"}),
+        json!({"Action":"FetchList","flag":null}),
+        json!({"Action":"FetchList","flag":""}),
+    ] {
+        let error = parse(missing.clone()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidParam, "{missing}");
+        assert_eq!(
+            error.msg, "invalid param in json from client! | flag is null or empty!",
+            "{missing}"
+        );
+    }
 }
 
 #[test]

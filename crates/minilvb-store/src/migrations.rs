@@ -48,6 +48,16 @@ pub const SQLITE: Embedded = Embedded(&[
         "members keyed by group",
         include_str!("migrations/sqlite/0006_members_by_group.sql"),
     ),
+    (
+        7,
+        "one open report per pair, the write probe",
+        include_str!("migrations/sqlite/0007_one_open_report.sql"),
+    ),
+    (
+        8,
+        "moderation: ban ends, audit log, leases",
+        include_str!("migrations/sqlite/0008_moderation.sql"),
+    ),
 ]);
 
 pub const POSTGRES: Embedded = Embedded(&[
@@ -75,6 +85,17 @@ pub const POSTGRES: Embedded = Embedded(&[
         5,
         "like slots, recording notices lock the room",
         include_str!("migrations/postgres/0005_cluster.sql"),
+    ),
+    // Version 6 is SQLite's alone (its members table's layout).
+    (
+        7,
+        "one open report per pair, the write probe",
+        include_str!("migrations/postgres/0007_one_open_report.sql"),
+    ),
+    (
+        8,
+        "moderation: ban ends, audit log, leases",
+        include_str!("migrations/postgres/0008_moderation.sql"),
     ),
 ]);
 
@@ -105,6 +126,17 @@ pub const MYSQL: Embedded = Embedded(&[
         5,
         "like slots, recording notices lock the room",
         include_str!("migrations/mysql/0005_cluster.sql"),
+    ),
+    // Version 6 is SQLite's alone (its members table's layout).
+    (
+        7,
+        "one open report per pair, the write probe",
+        include_str!("migrations/mysql/0007_one_open_report.sql"),
+    ),
+    (
+        8,
+        "moderation: ban ends, audit log, leases",
+        include_str!("migrations/mysql/0008_moderation.sql"),
     ),
 ]);
 

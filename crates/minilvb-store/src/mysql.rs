@@ -151,9 +151,9 @@ impl SqlxDialect for MySql {
 ///
 /// MariaDB 10.11 on Galera sometimes answers OK to the `COMMIT` of a
 /// transaction that a replicated write brute-force aborted, and nothing was
-/// committed (measured: about 1 in 5 000 transactions on one hot row from
-/// three nodes; 1 in 300 to 1 in 1 200 when the `COMMIT` follows other
-/// statements in its command). A mark read back missing is a [`Rerun`], a conflict: the
+/// committed (rarely, and more often when the `COMMIT` follows other
+/// statements in its command: docs/BENCHMARKS.md, design measurements).
+/// A mark read back missing is a [`Rerun`], a conflict: the
 /// transaction is re-run. Unlike `WSREP_LAST_WRITTEN_GTID()`, the mark
 /// tells a transaction that wrote nothing from one that was lost, and
 /// stays right should the node replay a transaction on another thread

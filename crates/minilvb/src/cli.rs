@@ -169,6 +169,7 @@ async fn serve(settings: Settings) -> Outcome {
         address = %app.local_addr(),
         %database,
         %metrics,
+        max_connections = app.max_connections(),
         "minilvb serving"
     );
     app.run_until(shutdown).await.map_err(Failure::Runtime)?;

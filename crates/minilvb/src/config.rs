@@ -14,6 +14,10 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use minilvb_protocol::ACTIONS;
+use minilvb_protocol::cloud::media_hosts::HostPatterns;
+
+mod cloud_api;
+pub use cloud_api::CloudApiSettings;
 pub use minilvb_store::settings::{Backend, DatabaseSettings, MemberOrder, driver_url};
 
 mod known_settings;
@@ -113,6 +117,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub auth: AuthSettings,
     pub metrics: MetricsSettings,
+    pub cloud_api: CloudApiSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -131,8 +136,18 @@ pub struct ServerSettings {
     /// connection to send its next request); then the connection is closed
     /// (with HTTP 408 when no request was served on it yet).
     pub header_read_timeout_secs: u64,
+    /// Time for a request's body to arrive once its headers have (within
+    /// `request_timeout_secs`); then HTTP 408. Reading a body holds no
+    /// place among the requests handled at once.
+    pub body_read_timeout_secs: u64,
     /// Requests handled at once; more are shed at once with HTTP 503.
     pub max_concurrent_requests: usize,
+    /// Connections held at once from one client address (the peer's; the
+    /// `trusted_proxies` are not capped); more are answered 503 and closed.
+    pub max_connections_per_ip: usize,
+    /// Connections held at once in all; 0: as many as the open-file limit
+    /// (raised to its hard limit at start) leaves room for, and never more.
+    pub max_connections: usize,
     /// Addresses (or networks, `10.0.0.0/8`) of reverse proxies whose
     /// `client_ip_header` names the client; empty: the peer is the client.
     pub trusted_proxies: Vec<String>,
@@ -149,7 +164,10 @@ impl Default for ServerSettings {
             shutdown_drain_secs: 10,
             request_timeout_secs: 30,
             header_read_timeout_secs: 10,
+            body_read_timeout_secs: 5,
             max_concurrent_requests: 512,
+            max_connections_per_ip: 64,
+            max_connections: 0,
             trusted_proxies: Vec::new(),
             client_ip_header: "x-forwarded-for".into(),
         }
@@ -386,21 +404,37 @@ impl Default for VodSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallbackSettings {
-    /// A notice is accepted until this long after its `t` (the old meaning of
-    /// `t` is the event time, the current one the expiry: 10 minutes covers both).
+    /// A notice is accepted until this long after its `t`, the notice's
+    /// expiry. 0: the cloud sends `t` as the expiry (since 2017 at least);
+    /// 600 would serve the old meaning of `t` (the event time).
     pub max_age_secs: u64,
-    /// A notice whose `t` is further ahead than this is rejected.
+    /// A notice whose `t` is further ahead than this is rejected: the
+    /// cloud's is 600 s ahead, plus room for clock differences.
     pub max_future_secs: u64,
+    /// A notice whose event time (event, recording, screenshot) is further
+    /// ahead of this server's clock than this is rejected.
+    pub max_event_skew_secs: u64,
     /// Recordings not longer than this are ignored (the original: 60 s).
     pub min_recording_secs: i64,
+    /// Hosts recording and screenshot URLs may be on: `host`, `*.domain`,
+    /// or `*` for any.
+    pub allowed_media_hosts: Vec<String>,
+    /// Addresses or networks notices may come from; empty: any.
+    pub allowed_sources: Vec<String>,
 }
 
 impl Default for CallbackSettings {
     fn default() -> Self {
         Self {
-            max_age_secs: 600,
-            max_future_secs: 86_400,
+            max_age_secs: 0,
+            max_future_secs: 900,
+            max_event_skew_secs: 60,
             min_recording_secs: 60,
+            allowed_media_hosts: minilvb_protocol::cloud::media_hosts::DEFAULT_MEDIA_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect(),
+            allowed_sources: Vec::new(),
         }
     }
 }
@@ -649,6 +683,7 @@ impl Settings {
         if self.vod.sign_ttl_secs == 0 {
             return Err(invalid("vod.sign_ttl_secs", "must be at least 1"));
         }
+        self.cloud_api.validate()?;
         self.validate_operations()
     }
 
@@ -665,6 +700,15 @@ impl Settings {
                 "server.max_concurrent_requests",
                 server.max_concurrent_requests as u64,
             ),
+            (
+                "server.body_read_timeout_secs",
+                server.body_read_timeout_secs,
+            ),
+            (
+                "server.max_connections_per_ip",
+                server.max_connections_per_ip as u64,
+            ),
+            ("callback.max_future_secs", self.callback.max_future_secs),
             ("limits.id_bytes", self.limits.id_bytes as u64),
             ("limits.name_bytes", self.limits.name_bytes as u64),
             ("limits.url_bytes", self.limits.url_bytes as u64),
@@ -677,6 +721,8 @@ impl Settings {
             return Err(invalid("limits.json_depth", "must be from 2 to 100"));
         }
         self.trusted_proxies()?;
+        self.callback_sources()?;
+        self.media_hosts()?;
         if axum::http::HeaderName::from_bytes(server.client_ip_header.as_bytes()).is_err() {
             return Err(invalid("server.client_ip_header", "must be a header name"));
         }
@@ -730,20 +776,18 @@ impl Settings {
 
     /// The configured reverse proxies, as networks.
     pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .map(|text| {
-                text.parse::<ipnet::IpNet>()
-                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        invalid(
-                            "server.trusted_proxies",
-                            format!("{text:?} is not an address or network such as 10.0.0.0/8"),
-                        )
-                    })
-            })
-            .collect()
+        networks("server.trusted_proxies", &self.server.trusted_proxies)
+    }
+
+    /// Where notices may come from; empty: anywhere.
+    pub fn callback_sources(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        networks("callback.allowed_sources", &self.callback.allowed_sources)
+    }
+
+    /// The hosts notices' media URLs may be on.
+    pub fn media_hosts(&self) -> Result<HostPatterns, ConfigError> {
+        HostPatterns::parse(&self.callback.allowed_media_hosts)
+            .map_err(|why| invalid("callback.allowed_media_hosts", why))
     }
 
     /// The metrics endpoint's address, when one is configured.
@@ -770,6 +814,22 @@ impl Settings {
             )
         })
     }
+}
+
+/// Addresses (`192.0.2.1`, `::1`) and networks (`10.0.0.0/8`).
+fn networks(setting: &'static str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        setting,
+                        format!("{text:?} is not an address or network such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -842,7 +902,7 @@ mod tests {
     #[test]
     fn operations_settings_are_checked() {
         type Breaker = fn(&mut Settings);
-        let cases: [(&str, Breaker); 10] = [
+        let cases: [(&str, Breaker); 15] = [
             ("database.list_cache_mib", |s| s.database.list_cache_mib = 0),
             ("server.trusted_proxies", |s| {
                 s.server.trusted_proxies = vec!["10.0.0.0/33".into()]
@@ -863,6 +923,21 @@ mod tests {
             ("auth.enabled", |s| s.auth.enabled = true),
             ("auth.actions", |s| s.auth.actions = vec!["Nope".into()]),
             ("metrics.listen", |s| s.metrics.listen = "localhost".into()),
+            ("server.body_read_timeout_secs", |s| {
+                s.server.body_read_timeout_secs = 0
+            }),
+            ("server.max_connections_per_ip", |s| {
+                s.server.max_connections_per_ip = 0
+            }),
+            ("callback.max_future_secs", |s| {
+                s.callback.max_future_secs = 0
+            }),
+            ("callback.allowed_media_hosts", |s| {
+                s.callback.allowed_media_hosts = vec!["https://vod.example.com/".into()]
+            }),
+            ("callback.allowed_sources", |s| {
+                s.callback.allowed_sources = vec!["the cloud".into()]
+            }),
         ];
         for (setting, break_it) in cases {
             let mut settings = Settings::demo();

@@ -76,6 +76,11 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The most connections the server holds at once, on all its ports.
+    pub fn max_connections(&self) -> usize {
+        self.state.guards.connection_limits.total()
+    }
+
     /// The metrics endpoint's address, when `metrics.listen` is set.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
@@ -112,26 +117,36 @@ impl Application {
         };
         let store = self.state.ctx.store.clone();
         let sweeper = tokio::spawn(callbacks::expire_stale_rooms(self.state.ctx.clone()));
-        let janitor = tokio::spawn(self.state.ops.clone().forget_idle_clients());
+        let janitor = tokio::spawn(self.state.guards.clone().forget_idle_clients());
         let (stopping, stopped) = tokio::sync::watch::channel(false);
+        // Every listener under the same connection caps.
+        let limits = self.state.guards.connection_limits.clone();
         let metrics = self.metrics_listener.map(|listener| {
             let mut stopped = stopped.clone();
             tokio::spawn(http::accept::serve(
                 listener,
                 http::metrics_router(self.state.clone()),
                 options,
+                limits.clone(),
                 Arc::default(),
                 async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 },
             ))
         });
-        let connections = self.state.ops.connections.clone();
+        let connections = self.state.guards.connections.clone();
         let router = router(self.state);
-        http::accept::serve(self.listener, router, options, connections, async move {
-            shutdown.await;
-            let _ = stopping.send(true);
-        })
+        http::accept::serve(
+            self.listener,
+            router,
+            options,
+            limits,
+            connections,
+            async move {
+                shutdown.await;
+                let _ = stopping.send(true);
+            },
+        )
         .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;

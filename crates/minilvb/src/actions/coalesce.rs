@@ -15,7 +15,7 @@
 //!
 //! On SQLite the likes of every target are applied together instead: one
 //! batch in flight at a time (`super::batch`), each target's sum in it, all
-//! in one transaction (`Store::add_likes_many`). Likes spread over many
+//! in one transaction (`Likes::add_likes_many`). Likes spread over many
 //! rooms then cost the writer one transaction, not one each (and the server
 //! one task, not one per room).
 //!
@@ -26,41 +26,15 @@
 //! applied in some order.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
 use super::batch::Batcher;
 use minilvb_protocol::Counted;
-use minilvb_store::{Store, StoreError, StoreResult};
+use minilvb_store::{Likes, StoreError, StoreResult};
 
 type Reply = Result<bool, Arc<StoreError>>;
-
-/// What the sums are applied with: the store (in the tests, a fake).
-pub trait ApplyLikes: Send + Sync + 'static {
-    fn add_likes(
-        &self,
-        target: &Counted,
-        delta: i64,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
-
-    /// Several targets' sums at once (see [`Store::add_likes_many`]).
-    fn add_likes_many(
-        &self,
-        batch: &[(Counted, i64)],
-    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
-}
-
-impl<S: Store + ?Sized> ApplyLikes for S {
-    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        Store::add_likes(self, target, delta).await
-    }
-
-    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
-        Store::add_likes_many(self, batch).await
-    }
-}
 
 #[derive(Default)]
 struct Pending {
@@ -100,7 +74,7 @@ impl LikeCoalescer {
 
     /// Adds `delta` likes to `target`; answers once they are committed.
     /// False when the target does not exist.
-    pub async fn add<S: ApplyLikes + ?Sized>(
+    pub async fn add<S: Likes + ?Sized + 'static>(
         self: &Arc<Self>,
         store: &Arc<S>,
         target: &Counted,
@@ -144,7 +118,7 @@ impl LikeCoalescer {
 
     /// One lane of `target`: applies what has accumulated, again and again,
     /// until nothing is left.
-    async fn flush<S: ApplyLikes + ?Sized>(self: Arc<Self>, store: Arc<S>, target: Counted) {
+    async fn flush<S: Likes + ?Sized + 'static>(self: Arc<Self>, store: Arc<S>, target: Counted) {
         let mut lane = Lane {
             coalescer: &self,
             target: &target,
@@ -184,7 +158,7 @@ impl LikeCoalescer {
 
 /// A batch of likes: each target's sum applied once, every like answered
 /// with its target's existence.
-async fn apply_summed<S: ApplyLikes + ?Sized>(
+async fn apply_summed<S: Likes + ?Sized + 'static>(
     store: &S,
     likes: &[(Counted, i64)],
 ) -> StoreResult<Vec<bool>> {
@@ -267,7 +241,8 @@ mod tests {
         }
     }
 
-    impl ApplyLikes for Gated {
+    #[async_trait::async_trait]
+    impl Likes for Gated {
         async fn add_likes(&self, _: &Counted, delta: i64) -> StoreResult<bool> {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -401,7 +376,8 @@ mod tests {
         calls: AtomicUsize,
     }
 
-    impl ApplyLikes for PanicsOnce {
+    #[async_trait::async_trait]
+    impl Likes for PanicsOnce {
         async fn add_likes(&self, _: &Counted, _: i64) -> StoreResult<bool> {
             if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
                 panic!("the update's bug");

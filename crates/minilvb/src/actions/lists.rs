@@ -24,25 +24,29 @@ pub async fn fetch_list(
             };
             PusherList {
                 totalcount: store.count_rooms(scope).await?,
-                pusherlist: vec![store.shown_rooms(scope, offset, limit).await?],
+                pusherlist: vec![store.rendered_rooms(scope, offset, limit).await?],
             }
         }
         ListFlag::Recordings => PusherList {
             totalcount: store.count_recordings(since).await?,
-            pusherlist: vec![store.shown_recordings(since, offset, limit).await?],
+            pusherlist: vec![store.rendered_recordings(since, offset, limit).await?],
         },
         ListFlag::OnlineThenRecordings => {
             let rooms = store.count_rooms(RoomScope::Online).await?;
             let recordings = store.count_recordings(since).await?;
             let mut pusherlist = Vec::with_capacity(2);
             if offset < rooms {
-                pusherlist.push(store.shown_rooms(RoomScope::Online, offset, limit).await?);
+                pusherlist.push(
+                    store
+                        .rendered_rooms(RoomScope::Online, offset, limit)
+                        .await?,
+                );
             }
             let listed: usize = pusherlist.iter().map(|page| page.rows().len()).sum();
             let wanted = limit - listed as i64;
             if wanted > 0 {
                 let skip = offset.saturating_sub(rooms).max(0);
-                pusherlist.push(store.shown_recordings(since, skip, wanted).await?);
+                pusherlist.push(store.rendered_recordings(since, skip, wanted).await?);
             }
             PusherList {
                 totalcount: rooms + recordings,
@@ -60,7 +64,7 @@ pub async fn fetch_list(
 
 /// GetUserInfo: a room (any status) or a recording, as FetchList shows it.
 pub async fn get_user_info(ctx: &Context, target: &Counted) -> Result<ReturnData, ProtocolError> {
-    match ctx.store.shown_pusher(target).await? {
+    match ctx.store.rendered_pusher(target).await? {
         Some(info) => Ok(ReturnData::Pusher(info)),
         None => Err(not_found(target)),
     }

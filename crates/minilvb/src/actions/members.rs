@@ -11,9 +11,10 @@ use minilvb_store::{MemberChange, NewMember};
 use super::Context;
 use super::batch::Batcher;
 
+/// EnterGroup: the request's member, joining now.
 pub async fn enter(
     ctx: &Context,
-    group: &Group,
+    group: Group,
     userid: String,
     nickname: String,
     headpic: String,
@@ -26,23 +27,20 @@ pub async fn enter(
         level,
         joined_at: ctx.clock.now(),
     };
-    let change = MemberChange::Enter {
-        group: group.clone(),
-        member,
-    };
-    if apply(ctx, change).await? {
-        Ok(ReturnData::Ack(WriteAck::OK))
-    } else {
-        Err(ProtocolError::not_found(group))
+    let missing = ProtocolError::not_found(&group);
+    match apply(ctx, MemberChange::Enter { group, member }).await? {
+        true => Ok(ReturnData::Ack(WriteAck::OK)),
+        false => Err(missing),
     }
 }
 
-pub async fn quit(ctx: &Context, group: &Group, userid: &str) -> Result<ReturnData, ProtocolError> {
-    let change = MemberChange::Quit {
-        group: group.clone(),
-        userid: userid.to_owned(),
-    };
-    apply(ctx, change).await?;
+/// QuitGroup.
+pub async fn quit(
+    ctx: &Context,
+    group: Group,
+    userid: String,
+) -> Result<ReturnData, ProtocolError> {
+    apply(ctx, MemberChange::Quit { group, userid }).await?;
     Ok(ReturnData::Ack(WriteAck::OK))
 }
 

@@ -86,8 +86,8 @@ pub async fn handle(ctx: &Context, request: Request) -> Result<ReturnData, Proto
             nickname,
             headpic,
             level,
-        } => members::enter(ctx, &group, userid, nickname, headpic, level).await,
-        Request::QuitGroup { group, userid } => members::quit(ctx, &group, &userid).await,
+        } => members::enter(ctx, group, userid, nickname, headpic, level).await,
+        Request::QuitGroup { group, userid } => members::quit(ctx, group, userid).await,
         Request::FetchGroupMemberList {
             anchor,
             groupid,

@@ -198,7 +198,7 @@ pub async fn report_user(
 
 /// A banned user cannot start a session or go online.
 async fn refuse_banned(ctx: &Context, userid: &str) -> Result<(), ProtocolError> {
-    if ctx.store.is_banned(userid).await? {
+    if ctx.store.is_banned(userid, ctx.clock.now()).await? {
         return Err(ProtocolError::new(
             ErrorCode::Banned,
             format!("user is banned! | {userid} may not broadcast; contact the operator"),

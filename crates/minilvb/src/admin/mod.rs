@@ -2,4 +2,5 @@
 //! end that offers it), and the import of an original server's data.
 
 pub mod import;
+pub mod moderation;
 pub mod operations;

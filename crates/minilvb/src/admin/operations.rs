@@ -126,7 +126,7 @@ pub async fn show_room(
 
     let detail = RoomDetail {
         room: RoomView {
-            banned: store.is_banned(userid).await?,
+            banned: store.bans().await?.iter().any(|b| b.userid == userid),
             room,
         },
         stream_id,
@@ -196,7 +196,7 @@ pub async fn force_offline(store: &dyn Store, userid: &str, now: i64) -> Result<
 }
 
 pub async fn ban(store: &dyn Store, userid: &str, reason: &str, now: i64) -> Result<Output> {
-    let new = store.ban(userid, reason, now).await?;
+    let new = store.ban(userid, reason, now, None).await?;
     done(if new {
         format!("{userid} is banned; its room is offline and no longer listed")
     } else {
@@ -302,26 +302,24 @@ pub async fn delete_recording(store: &dyn Store, userid: &str, fileid: &str) -> 
     done(format!("recording {fileid} of {userid} deleted"))
 }
 
-/// Left-aligned columns, as wide as their widest cell.
+/// Left-aligned columns, as wide as their widest cell, no borders: what a
+/// person reads in a terminal and `cut`/`awk` still split.
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+    let empty = rows.is_empty();
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(headers.iter().copied())
+        .add_rows(rows);
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
-    let mut text = String::new();
-    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header_row).chain(rows.iter()) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    if rows.is_empty() {
+    let mut text: String = table
+        .lines()
+        .map(|line| line.trim_end().to_owned() + "\n")
+        .collect();
+    if empty {
         text.push_str("(none)\n");
     }
     text
@@ -329,23 +327,11 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn utc(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|at| at.format(format).ok())
+        .unwrap_or_else(|| unix.to_string())
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 //! screenshot was taken (200).
 //!
 //! Every notice is authenticated (`sign == md5(api_key + t)`, constant time,
-//! either of two keys) and must be fresh (`t` within the configured window).
+//! either of two keys) and must be fresh: `t` is the notice's expiry (the
+//! cloud sends the sending time plus 10 minutes), accepted from now until
+//! `callback.max_future_secs` ahead. The signature does not cover the body,
+//! so what a body can do is bounded too: no event time further ahead than
+//! `callback.max_event_skew_secs` (an event from the future would pin a
+//! stream's order), no media URL off `callback.allowed_media_hosts`, and,
+//! when set, no notice from outside `callback.allowed_sources`.
 //! Delivery is at least once and in any order, so every event is idempotent
 //! and order-aware. A storage failure answers HTTP 500 so the cloud retries.
 
@@ -11,11 +17,18 @@ pub use minilvb_protocol::cloud::events::{
     playable_format, recording_urls, same_broadcast, sortable_sequence,
 };
 
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
 use serde::Serialize;
 
 use crate::actions::Context;
+use crate::config::Settings;
+use crate::telemetry::metrics as m;
 use minilvb_protocol::cloud;
+use minilvb_protocol::cloud::media_hosts::HostPatterns;
 use minilvb_protocol::{ErrorCode, Fields, Limits, ProtocolError, limits};
+use minilvb_store::repeated_log::{self, RepeatedLog};
 use minilvb_store::{EventOutcome, RecordingFile, RecordingOutcome, StreamEvent};
 
 /// What the cloud gets back. Only HTTP 200 stops its retries; the body is
@@ -37,6 +50,60 @@ pub struct CallbackReply {
 /// Reply codes besides the protocol's 4001/4002.
 pub const CODE_BAD_SIGN: i32 = 4010;
 pub const CODE_STALE_T: i32 = 4011;
+/// A media URL off `callback.allowed_media_hosts`.
+pub const CODE_MEDIA_HOST: i32 = 4012;
+/// An event time further ahead than `callback.max_event_skew_secs`.
+pub const CODE_EVENT_TIME: i32 = 4013;
+/// A sender outside `callback.allowed_sources`.
+pub const CODE_SOURCE: i32 = 4014;
+
+/// What a notice must satisfy beyond its signature, from the settings.
+#[derive(Debug, Clone)]
+pub struct CallbackRules {
+    media_hosts: HostPatterns,
+    sources: Vec<ipnet::IpNet>,
+}
+
+impl CallbackRules {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            media_hosts: settings.media_hosts()?,
+            sources: settings.callback_sources()?,
+        })
+    }
+
+    /// Whether `client` may post notices at all (`callback.allowed_sources`;
+    /// empty: anyone, the signature decides).
+    pub fn check_source(&self, client: IpAddr) -> Result<(), CallbackReply> {
+        if self.sources.is_empty() || self.sources.iter().any(|net| net.contains(&client)) {
+            return Ok(());
+        }
+        Err(refuse(
+            "source",
+            CODE_SOURCE,
+            format!("notices from {client} are not accepted (callback.allowed_sources)"),
+        ))
+    }
+}
+
+fn rejections() -> &'static Arc<RepeatedLog> {
+    static LOG: OnceLock<Arc<RepeatedLog>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        RepeatedLog::new(repeated_log::INTERVAL, |code, times, interval| {
+            tracing::warn!(
+                code,
+                "callback rejected{}",
+                repeated_log::repeated(times, interval)
+            );
+        })
+    })
+}
+
+/// A notice refused before it is applied, counted by `reason`.
+fn refuse(reason: &'static str, code: i32, msg: String) -> CallbackReply {
+    metrics::counter!(m::CALLBACKS_REFUSED, "reason" => reason).increment(1);
+    CallbackReply::rejected(code, msg)
+}
 
 impl CallbackReply {
     fn ok(msg: impl Into<String>) -> Self {
@@ -115,14 +182,19 @@ struct RecordingNotice {
 }
 
 /// Handles one callback body.
-pub async fn handle(ctx: &Context, body: &[u8]) -> CallbackReply {
+pub async fn handle(ctx: &Context, rules: &CallbackRules, body: &[u8]) -> CallbackReply {
     let mut event = EVENT_INVALID;
-    let mut reply = handle_notice(ctx, body, &mut event).await;
+    let mut reply = handle_notice(ctx, rules, body, &mut event).await;
     reply.event = event;
     reply
 }
 
-async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> CallbackReply {
+async fn handle_notice(
+    ctx: &Context,
+    rules: &CallbackRules,
+    body: &[u8],
+    label: &mut &'static str,
+) -> CallbackReply {
     // As a request: no key twice, nesting bounded.
     let object = match minilvb_protocol::read_object(body, &Limits::default()) {
         Ok(map) => map,
@@ -134,6 +206,7 @@ async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> 
         }
     };
     let fields = Fields::new(&object);
+    let now = ctx.clock.now();
     let parsed = (|| {
         let t = fields.required_int("t")?;
         let sign = fields.required_str("sign", 64)?;
@@ -141,7 +214,8 @@ async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> 
             id if id.is_empty() => fields.required_str("channel_id", limits::ID)?,
             id => id,
         };
-        let event = parse_event(&fields, t)?;
+        // A notice without its own time happened no later than it came.
+        let event = parse_event(&fields, t.min(now))?;
         Ok::<_, ProtocolError>((t, sign, stream_id, event))
     })();
     let (t, sign, stream_id, event) = match parsed {
@@ -150,17 +224,25 @@ async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> 
         Err(error) => return CallbackReply::rejected(ErrorCode::OutOfRange.value(), error.msg),
     };
     *label = event.label();
-    if let Err(reply) = authenticate(ctx, t, &sign) {
-        tracing::warn!(%stream_id, t, code = reply.code, reason = %reply.msg, "callback rejected");
+    let checked = authenticate(ctx, t, &sign)
+        .and_then(|()| check_times(ctx, &event, now))
+        .and_then(|()| check_media(rules, &event));
+    if let Err(reply) = checked {
+        // Anyone can post notices: a flood of them logs once per interval.
+        if rejections().first(&reply.code.to_string()) {
+            tracing::warn!(%stream_id, t, code = reply.code, reason = %reply.msg, "callback rejected");
+        }
         return reply;
     }
     match apply(ctx, &stream_id, event).await {
         Ok(reply) => reply,
         Err(error) => {
             if error.outcome_unknown() {
-                metrics::counter!(crate::telemetry::metrics::DB_UNKNOWN_OUTCOMES).increment(1);
+                metrics::counter!(m::DB_UNKNOWN_OUTCOMES).increment(1);
             }
-            tracing::error!(%error, %stream_id, "callback not applied; the cloud will retry");
+            if minilvb_store::repeated_log::storage_failures().first(&error.to_string()) {
+                tracing::error!(%error, %stream_id, "callback not applied; the cloud will retry");
+            }
             CallbackReply {
                 code: ErrorCode::Database.value(),
                 msg: "storage failure; retry later".into(),
@@ -171,11 +253,12 @@ async fn handle_notice(ctx: &Context, body: &[u8], label: &mut &'static str) -> 
     }
 }
 
-fn parse_event(fields: &Fields<'_>, t: i64) -> Result<Event, ProtocolError> {
+/// `unstated`: the time of an event whose notice gives none.
+fn parse_event(fields: &Fields<'_>, unstated: i64) -> Result<Event, ProtocolError> {
     Ok(match fields.required_int("event_type")? {
         kind @ (0 | 1) => Event::Stream {
             online: kind == 1,
-            at: fields.optional_int("event_time")?.unwrap_or(t),
+            at: fields.optional_int("event_time")?.unwrap_or(unstated),
             sequence: sortable_sequence(&fields.optional_str("sequence", limits::ID)?),
         },
         100 => {
@@ -208,7 +291,7 @@ fn parse_event(fields: &Fields<'_>, t: i64) -> Result<Event, ProtocolError> {
             }
             Event::Screenshot {
                 url,
-                taken_at: fields.optional_int("create_time")?.unwrap_or(t),
+                taken_at: fields.optional_int("create_time")?.unwrap_or(unstated),
             }
         }
         other => Event::Other(other),
@@ -229,7 +312,9 @@ fn format_of(url: &str) -> &'static str {
     }
 }
 
-/// The signature under either configured key, then the freshness of `t`.
+/// The signature under either configured key, then the freshness of `t`:
+/// the notice's expiry, so from now (less `callback.max_age_secs`, 0 by
+/// default) to `callback.max_future_secs` ahead.
 fn authenticate(ctx: &Context, t: i64, sign: &str) -> Result<(), CallbackReply> {
     let live = &ctx.settings.live;
     let t_text = t.to_string();
@@ -238,23 +323,68 @@ fn authenticate(ctx: &Context, t: i64, sign: &str) -> Result<(), CallbackReply> 
         .filter(|key| key.is_set())
         .any(|key| cloud::callback_sign_matches(key.expose(), &t_text, sign));
     if !signed {
-        return Err(CallbackReply::rejected(CODE_BAD_SIGN, "sign check failed"));
+        return Err(refuse("sign", CODE_BAD_SIGN, "sign check failed".into()));
     }
     let window = &ctx.settings.callback;
     let now = ctx.clock.now();
     if now.saturating_sub(t) > window.max_age_secs as i64 {
-        return Err(CallbackReply::rejected(
+        return Err(refuse(
+            "expired",
             CODE_STALE_T,
-            "notice expired (t too old)",
+            "notice expired (t, its expiry, has passed)".into(),
         ));
     }
     if t.saturating_sub(now) > window.max_future_secs as i64 {
-        return Err(CallbackReply::rejected(
+        return Err(refuse(
+            "expired",
             CODE_STALE_T,
-            "notice not yet valid (t too far ahead)",
+            format!(
+                "notice not yet valid (t too far ahead: more than callback.max_future_secs = {})",
+                window.max_future_secs
+            ),
         ));
     }
     Ok(())
+}
+
+/// No time in a notice further ahead than `callback.max_event_skew_secs`:
+/// an event from the future would outrank every genuine one of its stream
+/// (and a recording from the future top the list for good).
+fn check_times(ctx: &Context, event: &Event, now: i64) -> Result<(), CallbackReply> {
+    let skew = ctx.settings.callback.max_event_skew_secs as i64;
+    let (name, time) = match event {
+        Event::Stream { at, .. } => ("event_time", *at),
+        Event::Recording(notice) => ("end_time", notice.end_time.max(notice.start_time)),
+        Event::Screenshot { taken_at, .. } => ("create_time", *taken_at),
+        Event::Other(_) => return Ok(()),
+    };
+    if time.saturating_sub(now) > skew {
+        return Err(refuse(
+            "event_time",
+            CODE_EVENT_TIME,
+            format!(
+                "{name} {time} is {} s ahead of this server's clock (callback.max_event_skew_secs = {skew})",
+                time.saturating_sub(now)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Recording and screenshot URLs only on the cloud's hosts.
+fn check_media(rules: &CallbackRules, event: &Event) -> Result<(), CallbackReply> {
+    let url = match event {
+        Event::Recording(notice) => &notice.url,
+        Event::Screenshot { url, .. } => url,
+        _ => return Ok(()),
+    };
+    rules.media_hosts.check_url(url).map_err(|error| {
+        refuse(
+            "media_host",
+            CODE_MEDIA_HOST,
+            format!("media URL refused: {error}"),
+        )
+    })
 }
 
 async fn apply(

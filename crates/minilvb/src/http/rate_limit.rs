@@ -83,6 +83,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Who a peer is, for the per-client caps: IPv4-mapped IPv6 as IPv4, IPv6
+/// by its /64 (see [`key`]).
+pub(crate) fn client_key(peer: IpAddr) -> IpAddr {
+    key(canonical(peer))
+}
+
 /// The budget key of an address: IPv6 clients by their /64 (one subscriber's
 /// prefix), so that rotating addresses within it does not buy more requests.
 fn key(ip: IpAddr) -> IpAddr {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::actions::Context;
+use minilvb_store::Store;
 
 /// Requests by `action` and `return_value` (HTTP-level refusals included).
 pub const REQUESTS: &str = "minilvb_requests_total";
@@ -27,14 +27,19 @@ pub const SHED: &str = "minilvb_requests_shed_total";
 pub const TIMEOUTS: &str = "minilvb_request_timeouts_total";
 /// Requests refused by caller authentication.
 pub const AUTH_FAILURES: &str = "minilvb_auth_failures_total";
+/// Connections refused at accept, by `reason` (`per_address`, `total`).
+pub const CONNECTIONS_REFUSED: &str = "minilvb_connections_refused_total";
+/// Callback notices refused before they were applied, by `reason`
+/// (`sign`, `expired`, `event_time`, `media_host`, `source`).
+pub const CALLBACKS_REFUSED: &str = "minilvb_callbacks_refused_total";
 pub use minilvb_store::metric_names::{
     DB_ERRORS, DB_POOL_TIMEOUTS, DB_RETRIES, DB_UNKNOWN_OUTCOMES,
 };
 
 /// Each action's [`REQUESTS`] counter for return value 0, registered once:
 /// through the macros, every request built its labels and looked them up
-/// in the recorder's registry (2-3 % of the server's CPU in the
-/// benchmark's write scenarios). Other return values, rare, still go
+/// in the recorder's registry, a cost the write benchmarks show
+/// (docs/BENCHMARKS.md, design measurements). Other return values, rare, still go
 /// through the macros. Latencies go to [`LATENCIES`].
 pub struct RequestMetrics {
     /// By action, in the order of [`LABELS`].
@@ -84,8 +89,8 @@ const LABELS: [&str; minilvb_protocol::ACTIONS.len() + 1] = {
 
 /// [`REQUEST_DURATION`], by action: a count per bucket, kept here rather
 /// than in the recorder, whose histograms queue every sample until an
-/// upkeep folds them in (1.6 % of the server's CPU in the `mixed`
-/// benchmark, and a thread to keep the queue bounded). Process-wide, as the
+/// upkeep folds them in (a cost `mixed` shows, see docs/BENCHMARKS.md, and
+/// a thread to keep the queue bounded). Process-wide, as the
 /// recorder is.
 static LATENCIES: Latencies = Latencies {
     by_action: [const { Latency::new() }; LABELS.len()],
@@ -202,6 +207,14 @@ fn describe() {
     );
     describe_counter!(TIMEOUTS, "Requests that ran out of time, by stage.");
     describe_counter!(AUTH_FAILURES, "Requests refused by caller authentication.");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "Connections refused at accept: too many from one address, or in all."
+    );
+    describe_counter!(
+        CALLBACKS_REFUSED,
+        "Callback notices refused before they were applied, by reason."
+    );
     describe_counter!(DB_ERRORS, "Storage failures.");
     describe_counter!(
         DB_POOL_TIMEOUTS,
@@ -223,6 +236,8 @@ pub struct ServerGauges {
     pub open_connections: i64,
     pub requests_in_flight: i64,
     pub max_concurrent_requests: i64,
+    /// The connections held at most, in all.
+    pub max_connections: i64,
     /// Client addresses with a rate-limit bucket, when rate limiting is on.
     pub rate_limited_clients: Option<usize>,
 }
@@ -239,15 +254,12 @@ fn gauge(out: &mut String, name: &str, help: &str, samples: &[(&str, f64)]) {
 }
 
 /// The scrape: the recorder's counters, the latencies, then the gauges.
-pub async fn render(ctx: &Context, server: ServerGauges) -> String {
+pub async fn render(store: &dyn Store, server: ServerGauges) -> String {
     let mut out = install().map(|h| h.render()).unwrap_or_default();
     LATENCIES.render(&mut out);
     let counts = async {
-        let rooms = ctx
-            .store
-            .count_rooms(minilvb_store::RoomScope::Online)
-            .await?;
-        let members = ctx.store.count_members().await?;
+        let rooms = store.count_rooms(minilvb_store::RoomScope::Online).await?;
+        let members = store.count_members().await?;
         Ok::<_, minilvb_store::StoreError>((rooms, members))
     };
     let database_up = match counts.await {
@@ -277,7 +289,7 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
         "1 if the database answered this scrape.",
         &[("", database_up)],
     );
-    let pools = ctx.store.pool_stats();
+    let pools = store.pool_stats();
     if !pools.is_empty() {
         let mut connections = Vec::new();
         let mut max = Vec::new();
@@ -311,6 +323,18 @@ pub async fn render(ctx: &Context, server: ServerGauges) -> String {
         "minilvb_http_connections",
         "Open HTTP connections on the public port.",
         &[("", server.open_connections as f64)],
+    );
+    gauge(
+        &mut out,
+        "minilvb_max_connections",
+        "The most connections held at once (server.max_connections, or what the open-file limit leaves room for).",
+        &[("", server.max_connections as f64)],
+    );
+    gauge(
+        &mut out,
+        "minilvb_database_writes_failing",
+        "1 while the last write failed and none has succeeded since.",
+        &[("", f64::from(u8::from(store.write_failure().is_some())))],
     );
     gauge(
         &mut out,

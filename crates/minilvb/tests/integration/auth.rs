@@ -110,7 +110,7 @@ backend_test! {
         }).await;
         // RequestLVBAddr no longer needs it; FetchList does, in the other header.
         app.request_addr("vj", "g", "t").await;
-        assert_refused(&post_signed(&app, Some(&sig("x")), json!({"Action":"FetchList"})).await, "x-minilvb-sig");
+        assert_refused(&post_signed(&app, Some(&sig("x")), json!({"Action":"FetchList","flag":1})).await, "x-minilvb-sig");
         let reply = app.post_with_headers(&[("X-MiniLVB-Sig", &sig("x"))], json!({"Action":"FetchList","flag":4})).await;
         assert_eq!(reply["returnValue"], 0, "{reply}");
     }

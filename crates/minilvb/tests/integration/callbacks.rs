@@ -48,6 +48,9 @@ fn recording(stream: &str, file_id: &str, format: &str, start: i64, end: i64) ->
         "file_size":123456,"file_id":file_id,"stream_param":"bizid=8888","record_file_id":file_id})
 }
 
+/// Where the cloud puts screenshots: a COS bucket.
+const PICS: &str = "http://shots-1250000000.cos.ap-guangzhou.myqcloud.com/live";
+
 async fn online(app: &TestApp, userid: &str) -> String {
     let info = app.user_info(userid, 0, "").await;
     info["returnData"]["status"]
@@ -85,6 +88,7 @@ backend_test! {
         assert_eq!(reply["msg"], "ignored: a more recent event was applied");
         assert_eq!(online(&app, "anchor-1").await, "0");
         // A newer push begins; a late end of the older push arrives after it.
+        app.clock.set(T0 + 100);
         ack(&app, push_event(stream, 1, T0 + 100, "8")).await;
         ack(&app, push_event(stream, 0, T0 + 50, "7")).await;
         assert_eq!(online(&app, "anchor-1").await, "1");
@@ -125,7 +129,9 @@ backend_test! {
         for (notice, code) in [
             (with("wrongkey", now), 4010),
             (with("callbackkey", now - 601), 4011),
-            (with("callbackkey", now + 86_401), 4011),
+            // t as the event time, the old meaning: expired.
+            (with("callbackkey", now - 600), 4011),
+            (with("callbackkey", now + 901), 4011),
         ] {
             let (status, reply) = app.post_raw(PATH, notice.to_string()).await;
             assert_eq!(status, StatusCode::OK);
@@ -135,14 +141,14 @@ backend_test! {
         let mut forged = with("callbackkey", now);
         forged["t"] = json!(now + 1);
         assert_eq!(app.post_raw(PATH, forged.to_string()).await.1["code"], 4010);
-        // Old meaning of t (event time, 10 minutes valid), current one (expiry), second key.
-        for notice in [with("callbackkey", now - 600), with("callbackkey", now + 600), with("nextkey", now)] {
+        // t as the expiry, now to 15 minutes ahead; the second key.
+        for notice in [with("callbackkey", now + 600), with("callbackkey", now), with("nextkey", now + 1)] {
             let (status, reply) = app.post_raw(PATH, notice.to_string()).await;
             assert_eq!((status, reply["code"].clone()), (StatusCode::OK, json!(0)), "{reply}");
         }
         assert_eq!(online(&app, "anchor-1").await, "1");
         // The published vector.
-        let mut vector = push_event(stream, 0, T0 + 2, "1");
+        let mut vector = push_event(stream, 0, 1_471_256_000, "1");
         vector["t"] = json!(1_471_256_100);
         vector["sign"] = json!("8242c9c1826f72903adf2c146ef6ba14");
         app.clock.set(1_471_256_100);
@@ -216,6 +222,7 @@ backend_test! {
         assert!(rec["hls_play_url"].as_str().unwrap().ends_with(".m3u8"), "{rec}");
         assert_eq!(rec["timestamp"], end + 2);
         // A later broadcast is a recording of its own; hls alone fills both URLs.
+        app.clock.set(T0 + 3100);
         ack(&app, recording(stream, "f2", "hls", T0 - 50, T0 + 3000)).await;
         let list = app.fetch_list(2, 1, 20).await;
         assert_eq!(list["totalcount"], 2);
@@ -285,17 +292,17 @@ backend_test! {
         app.ok(json!({"Action":"RequestLVBAddr","userid":"bare","groupid":"g1","title":"t",
             "userinfo":{"nickname":"n","headpic":"","frontcover":"","location":""}})).await;
         app.request_addr("covered", "g2", "t").await;
-        let shot = |stream: &str, url: &str, at: i64| json!({"event_type":200,"stream_id":stream,
-            "pic_url":"/snap.jpg","pic_full_url":url,"create_time":at});
-        ack(&app, shot("8888_bare", "http://pic/1.jpg", T0 + 1)).await;
-        ack(&app, shot("8888_bare", "http://pic/3.jpg", T0 + 3)).await;
-        ack(&app, shot("8888_bare", "http://pic/2.jpg", T0 + 2)).await;
-        ack(&app, shot("8888_covered", "http://pic/9.jpg", T0 + 1)).await;
+        let shot = |stream: &str, name: &str, at: i64| json!({"event_type":200,"stream_id":stream,
+            "pic_url":"/snap.jpg","pic_full_url":format!("{PICS}/{name}"),"create_time":at});
+        ack(&app, shot("8888_bare", "1.jpg", T0 + 1)).await;
+        ack(&app, shot("8888_bare", "3.jpg", T0 + 3)).await;
+        ack(&app, shot("8888_bare", "2.jpg", T0 + 2)).await;
+        ack(&app, shot("8888_covered", "9.jpg", T0 + 1)).await;
         let bare = app.user_info("bare", 0, "").await;
-        assert_eq!(bare["returnData"]["userinfo"]["frontcover"], "http://pic/3.jpg");
+        assert_eq!(bare["returnData"]["userinfo"]["frontcover"], format!("{PICS}/3.jpg"));
         let covered = app.user_info("covered", 0, "").await;
         assert_eq!(covered["returnData"]["userinfo"]["frontcover"], "http://img/f.png");
-        assert_eq!(ack(&app, shot("8888_nobody", "http://pic/x.jpg", T0)).await["msg"], "ignored: unknown stream");
+        assert_eq!(ack(&app, shot("8888_nobody", "x.jpg", T0)).await["msg"], "ignored: unknown stream");
     }
 }
 
@@ -330,5 +337,142 @@ backend_test! {
         }
         assert!(offline, "the stale room stayed online");
         assert_eq!(online(&app, "busy").await, "1");
+    }
+}
+
+/// The signature of a genuine notice whose `t` is `t`, as the cloud sends it.
+fn genuine_sign(app: &TestApp, t: i64) -> Value {
+    json!(callback_sign(
+        app.settings.live.api_key.expose(),
+        &t.to_string()
+    ))
+}
+
+backend_test! {
+    async fn a_seen_signature_cannot_bring_in_media_from_elsewhere(backend) {
+        let app = TestApp::spawn_with(backend, |s| s.metrics.listen = "127.0.0.1:0".into()).await;
+        app.request_addr("anchor-1", "g1", "show").await;
+        let stream = "8888_anchor_1";
+        // A genuine notice: t is its expiry, ten minutes ahead.
+        let t = app.clock_now() + 600;
+        let mut genuine = push_event(stream, 1, T0, "1");
+        genuine["t"] = json!(t);
+        genuine["sign"] = genuine_sign(&app, t);
+        assert_eq!(app.post_raw(PATH, genuine.to_string()).await.1["code"], 0);
+        // Its t and sign, seen on the way, on a body of the forger's choosing.
+        let mut forged = recording(stream, "phish", "flv", T0 - 900, T0 - 100);
+        forged["video_url"] = json!("http://evil.example/phish.flv");
+        forged["t"] = json!(t);
+        forged["sign"] = genuine_sign(&app, t);
+        let (status, reply) = app.post_raw(PATH, forged.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+        assert_eq!(reply["code"], 4012, "{reply}");
+        assert!(reply["msg"].as_str().unwrap().contains("evil.example"), "{reply}");
+        assert_eq!(app.fetch_list(2, 1, 20).await["totalcount"], 0);
+        // Nor a screenshot that would become the room's cover.
+        let mut shot = json!({"event_type":200,"stream_id":stream,"pic_url":"/x.jpg",
+            "pic_full_url":"https://evil.example/x.jpg","create_time":T0});
+        shot["t"] = json!(t);
+        shot["sign"] = genuine_sign(&app, t);
+        assert_eq!(app.post_raw(PATH, shot.to_string()).await.1["code"], 4012);
+        // Hosts that only look like the cloud's are not the cloud's.
+        for url in [
+            "http://1234.vod2.myqcloud.com.evil.example/a.flv",
+            "http://1234.vod2.myqcloud.com@evil.example/a.flv",
+            "http://evilmyqcloud.com/a.flv",
+            "ftp://1234.vod2.myqcloud.com/a.flv",
+            "not a url",
+        ] {
+            let mut forged = recording(stream, "phish", "flv", T0 - 900, T0 - 100);
+            forged["video_url"] = json!(url);
+            let (_, reply) = deliver(&app, forged).await;
+            assert_eq!(reply["code"], 4012, "{url}: {reply}");
+        }
+        assert_eq!(app.fetch_list(2, 1, 20).await["totalcount"], 0);
+        // The cloud's own hosts are fine.
+        ack(&app, recording(stream, "real", "flv", T0 - 900, T0 - 100)).await;
+        assert_eq!(app.fetch_list(2, 1, 20).await["totalcount"], 1);
+        let base = app.metrics_base.as_ref().unwrap();
+        let text = app.client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        let refused = text
+            .lines()
+            .find_map(|l| l.strip_prefix("minilvb_callbacks_refused_total{reason=\"media_host\"} "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no media_host refusals counted:\n{text}"));
+        assert!(refused >= 7.0, "{refused}");
+    }
+}
+
+backend_test! {
+    async fn an_event_time_far_ahead_cannot_pin_the_room(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.request_addr("anchor-1", "g1", "show").await;
+        let stream = "8888_anchor_1";
+        let ten_years = 10 * 365 * 86_400;
+        let (status, reply) = deliver(&app, push_event(stream, 1, T0 + ten_years, "1")).await;
+        assert_eq!((status, reply["code"].clone()), (StatusCode::OK, json!(4013)), "{reply}");
+        assert_eq!(online(&app, "anchor-1").await, "0");
+        // Screenshots and recordings from the future neither.
+        let shot = json!({"event_type":200,"stream_id":stream,"pic_url":"/x.jpg",
+            "pic_full_url":"http://1250000000.cos.ap-guangzhou.myqcloud.com/x.jpg","create_time":T0 + ten_years});
+        assert_eq!(deliver(&app, shot).await.1["code"], 4013);
+        let ahead = recording(stream, "ahead", "flv", T0, T0 + ten_years);
+        assert_eq!(deliver(&app, ahead).await.1["code"], 4013);
+        // A little clock difference is fine.
+        ack(&app, push_event(stream, 1, T0 + 30, "2")).await;
+        assert_eq!(online(&app, "anchor-1").await, "1");
+        // The genuine end of that push, later, applies.
+        app.clock.advance(120);
+        ack(&app, push_event(stream, 0, T0 + 100, "2")).await;
+        assert_eq!(online(&app, "anchor-1").await, "0");
+        assert_eq!(app.fetch_list(2, 1, 20).await["totalcount"], 0);
+    }
+}
+
+backend_test! {
+    async fn t_is_an_expiry_accepted_only_until_then(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.request_addr("anchor-1", "g1", "show").await;
+        let stream = "8888_anchor_1";
+        let now = app.clock_now();
+        let at = |t: i64| {
+            let mut notice = push_event(stream, 1, T0, "1");
+            notice["t"] = json!(t);
+            notice["sign"] = genuine_sign(&app, t);
+            notice
+        };
+        // Expired, or further ahead than callback.max_future_secs (900 s).
+        for t in [now - 1, now - 600, now + 901, now + 86_400] {
+            let (status, reply) = app.post_raw(PATH, at(t).to_string()).await;
+            assert_eq!((status, reply["code"].clone()), (StatusCode::OK, json!(4011)), "t = now {:+}: {reply}", t - now);
+        }
+        assert_eq!(online(&app, "anchor-1").await, "0");
+        for t in [now, now + 600, now + 900] {
+            let (status, reply) = app.post_raw(PATH, at(t).to_string()).await;
+            assert_eq!((status, reply["code"].clone()), (StatusCode::OK, json!(0)), "t = now {:+}: {reply}", t - now);
+        }
+        assert_eq!(online(&app, "anchor-1").await, "1");
+    }
+}
+
+backend_test! {
+    async fn notices_may_be_limited_to_the_clouds_addresses(backend) {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.callback.allowed_sources = vec!["192.0.2.0/24".into(), "198.51.100.7".into()];
+        }).await;
+        app.request_addr("anchor-1", "g1", "show").await;
+        let notice = push_event("8888_anchor_1", 1, T0, "1");
+        // From 127.0.0.1: refused, however well signed.
+        let (status, reply) = deliver(&app, notice.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");
+        assert_eq!(reply["code"], 4014, "{reply}");
+        assert_eq!(online(&app, "anchor-1").await, "0");
+        // Allowed: from the listed addresses.
+        let app = TestApp::spawn_with(backend, |s| {
+            s.callback.allowed_sources = vec!["127.0.0.0/8".into()];
+        }).await;
+        app.request_addr("anchor-1", "g1", "show").await;
+        ack(&app, notice).await;
+        assert_eq!(online(&app, "anchor-1").await, "1");
     }
 }

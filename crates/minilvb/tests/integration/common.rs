@@ -349,6 +349,21 @@ impl TestApp {
     }
 }
 
+/// The VJ of room `room` in the multi-node tests.
+pub fn anchor(room: usize) -> String {
+    format!("anchor-{room}")
+}
+
+/// The group id of room `room` in the multi-node tests.
+pub fn group(room: usize) -> String {
+    format!("@TGS#room{room}")
+}
+
+/// A like (`optype` 0) or unlike (1) of room `room`, as the apps send it.
+pub fn like_body(room: usize, optype: i64) -> Value {
+    json!({"Action":"ChangeCount","userid":anchor(room),"type":1,"optype":optype,"flag":0,"fileid":""})
+}
+
 /// A write action's reply (as returned by `post`): success, `{"result":0}`.
 pub fn assert_acked(reply: &Value) {
     assert_eq!(reply["returnValue"], 0, "{reply}");

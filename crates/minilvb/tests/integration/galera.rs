@@ -27,6 +27,7 @@ use minilvb_protocol::cloud::callback_sign;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, MySqlConnection, Row};
 
+use crate::common::{anchor, group, like_body};
 use crate::nodes::{Node, ok, post, room_with_members};
 
 const API_KEY: &str = "galera-harness-callback-key";
@@ -202,20 +203,8 @@ fn session(room: usize) -> Value {
         "title":"galera","userinfo":{"nickname":"主播 🎤","headpic":"","frontcover":"","location":""}})
 }
 
-fn anchor(room: usize) -> String {
-    format!("anchor-{room}")
-}
-
-fn group(room: usize) -> String {
-    format!("@TGS#galera{room}")
-}
-
 fn stream(room: usize) -> String {
     format!("8888_anchor_{room}")
-}
-
-fn like(room: usize, optype: i64) -> Value {
-    json!({"Action":"ChangeCount","userid":anchor(room),"type":1,"optype":optype,"flag":0,"fileid":""})
 }
 
 fn signed(mut notice: Value) -> Value {
@@ -432,7 +421,7 @@ async fn like_worker(
         let room = rooms[i % rooms.len()];
         i += 1;
         let down = unlikes && balance[room] > 0 && rand::random_range(0..100) < 15;
-        let reply = lb.send(lb.pick(), &like(room, i64::from(down))).await;
+        let reply = lb.send(lb.pick(), &like_body(room, i64::from(down))).await;
         let mut likes = likes.lock().unwrap();
         match (reply, down) {
             (Reply::Ok, false) => {

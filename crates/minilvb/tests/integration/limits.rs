@@ -78,7 +78,7 @@ backend_test! {
             (b"\0\0\0\0".to_vec(), 4001, "not JSON"),
             (br#"{"Action":"FetchList","x":"\ud800"}"#.to_vec(), 4001, "not JSON"),
             (br#"{"Action":"FetchList","pageno":1e400}"#.to_vec(), 4001, "not JSON"),
-            (br#"{"Action":"FetchList","pageno":1e300}"#.to_vec(), 1000, "pageno"),
+            (br#"{"Action":"FetchList","flag":1,"pageno":1e300}"#.to_vec(), 1000, "pageno"),
             (br#"{"Action":"ChangeStatus","userid":"a","status":123456789012345678901234567890}"#.to_vec(), 1000, "status"),
             (br#"{"Action":"ChangeStatus","userid":"a\u0000b","status":0}"#.to_vec(), 1000, "userid"),
             (br#"{"Action":"Fetch\u0000List"}"#.to_vec(), 1000, "Action"),
@@ -165,13 +165,30 @@ backend_test! {
     async fn load_is_shed_with_503(backend) {
         let app = TestApp::spawn_with(backend, |s| {
             s.server.max_concurrent_requests = 1;
+            s.server.body_read_timeout_secs = 20;
             s.metrics.listen = "127.0.0.1:0".into();
         }).await;
-        // One request in progress: its body is still coming.
+        app.request_addr("u", "g", "t").await;
+        // A body still coming holds no place: requests go on meanwhile.
         let body = br#"{"Action":"FetchList","flag":1}"#;
         let mut slow = raw::connect(&app.base).await;
         raw::send(&mut slow, raw::post_head(body.len()).as_bytes()).await;
         raw::send(&mut slow, &body[..10]).await;
+        // Nor does a callback's.
+        let mut slow_callback = raw::connect(&app.base).await;
+        let head = raw::post_head(100).replace("/interface.php", "/callback");
+        raw::send(&mut slow_callback, head.as_bytes()).await;
+        raw::send(&mut slow_callback, b"{").await;
+        app.fetch_list(1, 1, 10).await;
+        // One request in progress: its write waits for a lock another
+        // process holds.
+        let locker = minilvb_test_databases::RoomLock::hold(backend, &app.settings.database.url, "u").await;
+        let (client, base) = (app.client.clone(), app.base.clone());
+        let busy = tokio::spawn(async move {
+            client.post(format!("{base}/interface.php"))
+                .body(json!({"Action":"ChangeStatus","userid":"u","status":0}).to_string())
+                .send().await.unwrap().status()
+        });
         // Wait until it holds the one place.
         let metrics = format!("{}/metrics", app.metrics_base.as_ref().unwrap());
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -190,10 +207,13 @@ backend_test! {
         // Health stays reachable while the server is saturated.
         let health = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
         assert_eq!(health.status(), 200);
-        // The request in progress completes normally, and then there is room again.
+        // The request in progress completes, and then there is room again.
+        locker.release().await;
+        assert_eq!(busy.await.unwrap(), 200);
+        app.fetch_list(1, 1, 10).await;
+        // The slow body, completed, is answered too.
         raw::send(&mut slow, &body[10..]).await;
         let reply = raw::read_reply(&mut slow, Duration::from_secs(5)).await;
         assert_eq!((reply.status, reply.body["returnValue"].as_i64()), (200, Some(0)), "{reply:?}");
-        app.fetch_list(1, 1, 10).await;
     }
 }

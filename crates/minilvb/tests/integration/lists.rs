@@ -197,12 +197,10 @@ backend_test! {
         let app = TestApp::spawn(backend).await;
         rooms(&app, 2, &[]).await;
         app.add_recording("a0", "f0", T0).await;
-        for flag in [json!(0), json!(5), json!(-1), json!(100), json!("7"), json!(null), json!("")] {
+        for flag in [json!(0), json!(5), json!(-1), json!(100), json!("7")] {
             let data = app.ok(json!({"Action":"FetchList","flag":flag,"pageno":1,"pagesize":20})).await;
             assert_eq!(data, json!({"totalcount": 0, "pusherlist": []}), "flag {flag}");
         }
-        let data = app.ok(json!({"Action":"FetchList","pageno":1,"pagesize":20})).await;
-        assert_eq!(data, json!({"totalcount": 0, "pusherlist": []}), "no flag");
     }
 }
 
@@ -508,5 +506,22 @@ backend_test! {
         }
         assert_eq!(seen, expected, "the other process's writes never showed");
         other.close().await;
+    }
+}
+
+backend_test! {
+    async fn fetch_list_without_a_flag_is_refused_as_the_original_did(backend) {
+        let app = TestApp::spawn(backend).await;
+        app.go_live("vj", "g1").await;
+        for body in [
+            json!({"Action":"FetchList"}),
+            json!({"Action":"FetchList","flag":null,"pageno":1,"pagesize":20}),
+            json!({"Action":"FetchList","flag":"","pageno":1,"pagesize":20}),
+        ] {
+            let message = app.fails(body, 1000).await;
+            assert_eq!(message, "invalid param in json from client! | flag is null or empty!");
+        }
+        // Any other integer is still an empty list.
+        assert_eq!(app.fetch_list(7, 1, 20).await["totalcount"], 0);
     }
 }

@@ -563,6 +563,9 @@ backend_test! {
             let app = TestApp::spawn_with(backend, |s| {
                 s.members.order = order;
                 s.database.list_snapshot_ms = 300;
+                // The seed is one large import: on a busy machine it may
+                // take longer than a request may.
+                s.database.operation_timeout_secs = 60;
             })
             .await;
             app.go_live("a1", "g1").await;

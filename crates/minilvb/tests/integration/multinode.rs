@@ -3,6 +3,8 @@
 //! they migrate together), then hammered by concurrent clients on the same
 //! rooms: enters, quits, likes and unlikes, duplicate POSTs sent to both
 //! nodes at once, status changes. Afterwards counts are checked exactly.
+//! And two nodes' stores on one database of each backend, receiving the
+//! same reports at the same instant.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestDatabase};
+use crate::common::{Backend, TestDatabase, anchor, group, like_body};
 use crate::nodes::{Node, ok, post, room_with_members};
 
 const ROOMS: usize = 3;
@@ -41,18 +43,6 @@ struct Tally {
     members: BTreeSet<String>,
     failures: Vec<String>,
     requests: usize,
-}
-
-fn anchor(room: usize) -> String {
-    format!("anchor-{room}")
-}
-
-fn group(room: usize) -> String {
-    format!("@TGS#room{room}")
-}
-
-fn like_body(room: usize, optype: i64) -> Value {
-    json!({"Action":"ChangeCount","userid":anchor(room),"type":1,"optype":optype,"flag":0,"fileid":""})
 }
 
 fn script(rng: &mut impl rand::Rng) -> Vec<Step> {
@@ -300,4 +290,49 @@ async fn postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql() {
     several_nodes_keep_counts_exact(Backend::Mysql).await;
+}
+
+/// A node's store on `url`, as a server opens it (no list snapshots, so
+/// that every read goes to the database).
+async fn node_store(url: &str) -> std::sync::Arc<dyn minilvb_store::Store> {
+    let settings = minilvb::config::DatabaseSettings {
+        url: url.to_owned(),
+        list_snapshot_ms: 0,
+        ..Default::default()
+    };
+    minilvb_store::connect(&settings, None)
+        .await
+        .expect("a node's store")
+}
+
+crate::backend_test! {
+    async fn the_same_first_report_at_two_nodes_at_once_opens_one_report(backend) {
+        let database = TestDatabase::create(backend).await;
+        let (a, b) = (node_store(&database.url).await, node_store(&database.url).await);
+        const PAIRS: usize = 40;
+        let mut tasks = Vec::new();
+        for pair in 0..PAIRS {
+            for node in [a.clone(), b.clone()] {
+                tasks.push(tokio::spawn(async move {
+                    node.add_report(&format!("viewer-{pair}"), "vj", 1_767_225_600).await
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.expect("a task").expect("the report is recorded");
+        }
+        let reports = a.reports(false).await.unwrap();
+        let mut per_reporter = std::collections::BTreeMap::<String, (usize, i64)>::new();
+        for report in &reports {
+            let entry = per_reporter.entry(report.reporter.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += report.times;
+        }
+        assert_eq!(per_reporter.len(), PAIRS);
+        for (reporter, (open, times)) in per_reporter {
+            assert_eq!((open, times), (1, 2), "{reporter}: {open} open reports");
+        }
+        a.close().await;
+        b.close().await;
+    }
 }

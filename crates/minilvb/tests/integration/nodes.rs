@@ -37,6 +37,7 @@ impl Node {
             .current_dir(dir.path())
             // The test's crowd comes from one address.
             .env("MINILVB_RATE_LIMIT__ENABLED", "false")
+            .env("MINILVB_SERVER__MAX_CONNECTIONS_PER_IP", "100000")
             .env(
                 "RUST_LOG",
                 std::env::var("MINILVB_TEST_NODE_LOG")

@@ -116,7 +116,7 @@ backend_test! {
         run_ok(&app, &["users", "ban", "spammer", "--reason", "spam"]);
         assert!(run_ok(&app, &["users", "ban", "spammer", "--reason", "more spam"]).contains("already"));
         let bans = run_json(&app, &["users", "banned"]);
-        assert_eq!(bans, json!([{"userid":"spammer","reason":"more spam","created_at":bans[0]["created_at"]}]));
+        assert_eq!(bans, json!([{"userid":"spammer","reason":"more spam","created_at":bans[0]["created_at"],"ends_at":null}]));
 
         for flag in [1, 4] {
             let list = app.fetch_list(flag, 1, 20).await;

@@ -84,9 +84,9 @@ backend_test! {
         let app = TestApp::spawn_with(backend, tight).await;
         for n in 0..10 {
             let client = format!("203.0.113.{n}");
-            assert_eq!(post_from(&app, Some(&client), json!({"Action":"FetchList"})).await["returnValue"], 0);
+            assert_eq!(post_from(&app, Some(&client), json!({"Action":"FetchList","flag":1})).await["returnValue"], 0);
         }
-        assert_frequency_control(&post_from(&app, Some("198.51.100.1"), json!({"Action":"FetchList"})).await);
+        assert_frequency_control(&post_from(&app, Some("198.51.100.1"), json!({"Action":"FetchList","flag":1})).await);
 
         // Trusted: each forwarded client has its own budget.
         let app = TestApp::spawn_with(backend, |s| {
@@ -94,13 +94,13 @@ backend_test! {
             s.server.trusted_proxies = vec!["127.0.0.0/8".into()];
         }).await;
         for _ in 0..10 {
-            post_from(&app, Some("203.0.113.1"), json!({"Action":"FetchList"})).await;
+            post_from(&app, Some("203.0.113.1"), json!({"Action":"FetchList","flag":1})).await;
         }
-        assert_frequency_control(&post_from(&app, Some("203.0.113.1"), json!({"Action":"FetchList"})).await);
+        assert_frequency_control(&post_from(&app, Some("203.0.113.1"), json!({"Action":"FetchList","flag":1})).await);
         // A client cannot escape by prepending addresses: the proxy's entry is the rightmost.
         assert_frequency_control(
-            &post_from(&app, Some("192.0.2.77, 203.0.113.1"), json!({"Action":"FetchList"})).await,
+            &post_from(&app, Some("192.0.2.77, 203.0.113.1"), json!({"Action":"FetchList","flag":1})).await,
         );
-        assert_eq!(post_from(&app, Some("203.0.113.2"), json!({"Action":"FetchList"})).await["returnValue"], 0);
+        assert_eq!(post_from(&app, Some("203.0.113.2"), json!({"Action":"FetchList","flag":1})).await["returnValue"], 0);
     }
 }

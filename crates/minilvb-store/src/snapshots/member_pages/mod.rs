@@ -480,5 +480,4 @@ impl Shard {
 }
 
 #[cfg(test)]
-#[path = "member_pages_tests.rs"]
 mod tests;

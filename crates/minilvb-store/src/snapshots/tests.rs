@@ -10,6 +10,8 @@ use std::sync::atomic::AtomicUsize;
 use tokio::sync::oneshot;
 
 use super::*;
+use crate::*;
+use minilvb_protocol::MemberInfo;
 use minilvb_protocol::UserInfo;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -331,7 +333,121 @@ fn counted(group: &Group) -> Counted {
 }
 
 #[async_trait]
-impl Store for Memory {
+impl Rooms for Memory {
+    // The other writes change nothing here: the tests count re-reads.
+
+    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
+        // Offline until its stream begins (the order here is by userid).
+        if let Some(room) = self.rooms.lock().unwrap().get_mut(&session.userid) {
+            room.status = false;
+        }
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn set_online(&self, userid: &str, online: bool, _: i64) -> StoreResult<bool> {
+        let mut rooms = self.rooms.lock().unwrap();
+        let room = rooms.get_mut(userid);
+        Ok(room.map(|room| room.status = online).is_some())
+    }
+
+    async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
+        Ok(EventOutcome::Applied)
+    }
+
+    async fn set_snapshot(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    async fn expire_online(&self, _: i64) -> StoreResult<u64> {
+        Ok(1)
+    }
+}
+
+#[async_trait]
+impl Likes for Memory {
+    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
+        let found = self.change(target, |row| row.likecount += delta);
+        let held = self.hold_like.lock().unwrap().take();
+        if let Some((applied, go_on)) = held {
+            let _ = applied.send(());
+            let _ = go_on.await;
+        }
+        Ok(found)
+    }
+
+    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
+        Ok(batch
+            .iter()
+            .map(|(target, delta)| self.change(target, |row| row.likecount += delta))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Members for Memory {
+    async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
+        Ok(self.change(&counted(group), |row| row.viewercount += 1))
+    }
+
+    async fn quit(&self, group: &Group, _: &str) -> StoreResult<()> {
+        self.change(&counted(group), |row| row.viewercount -= 1);
+        Ok(())
+    }
+
+    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
+        Ok(changes
+            .iter()
+            .map(|change| match change {
+                MemberChange::Enter { group, .. } => self
+                    .change(&counted(group), |row| row.viewercount += 1)
+                    .then_some(1),
+                MemberChange::Quit { group, .. } => {
+                    let left = self.change(&counted(group), |row| row.viewercount -= 1);
+                    Some(if left { -1 } else { 0 })
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Lists for Memory {
+    async fn count_rooms(&self, _: RoomScope) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn rooms(&self, _: RoomScope, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+
+    async fn count_recordings(&self, _: i64) -> StoreResult<i64> {
+        unimplemented!()
+    }
+
+    async fn recordings(&self, _: i64, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Recordings for Memory {
+    async fn put_recording(&self, _: &NewRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
+        match file.stream_id.as_str() {
+            "fails" => Err(crate::StoreError::Timeout(Duration::ZERO)),
+            _ => Ok(RecordingOutcome::Merged {
+                userid: "a".into(),
+                fileid: file.fileid.clone(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Lookups for Memory {
     async fn rooms_by_userid(&self, userids: &[&str]) -> StoreResult<Vec<PusherInfo>> {
         let rows: Vec<PusherInfo> = {
             let rooms = self.rooms.lock().unwrap();
@@ -344,6 +460,10 @@ impl Store for Memory {
             .for_each(|r| self.count(format!("room:{}", r.userid)));
         self.held().await;
         Ok(rows)
+    }
+
+    async fn room_streams(&self) -> StoreResult<Vec<RoomStream>> {
+        unimplemented!()
     }
 
     async fn recordings_by_key(&self, keys: &[(&str, &str)]) -> StoreResult<Vec<PusherInfo>> {
@@ -407,117 +527,6 @@ impl Store for Memory {
         Ok(keys)
     }
 
-    async fn add_likes(&self, target: &Counted, delta: i64) -> StoreResult<bool> {
-        let found = self.change(target, |row| row.likecount += delta);
-        let held = self.hold_like.lock().unwrap().take();
-        if let Some((applied, go_on)) = held {
-            let _ = applied.send(());
-            let _ = go_on.await;
-        }
-        Ok(found)
-    }
-
-    async fn add_likes_many(&self, batch: &[(Counted, i64)]) -> StoreResult<Vec<bool>> {
-        Ok(batch
-            .iter()
-            .map(|(target, delta)| self.change(target, |row| row.likecount += delta))
-            .collect())
-    }
-
-    async fn enter(&self, group: &Group, _: &NewMember) -> StoreResult<bool> {
-        Ok(self.change(&counted(group), |row| row.viewercount += 1))
-    }
-
-    async fn quit(&self, group: &Group, _: &str) -> StoreResult<()> {
-        self.change(&counted(group), |row| row.viewercount -= 1);
-        Ok(())
-    }
-
-    async fn change_members(&self, changes: &[MemberChange]) -> StoreResult<Vec<Option<i64>>> {
-        Ok(changes
-            .iter()
-            .map(|change| match change {
-                MemberChange::Enter { group, .. } => self
-                    .change(&counted(group), |row| row.viewercount += 1)
-                    .then_some(1),
-                MemberChange::Quit { group, .. } => {
-                    let left = self.change(&counted(group), |row| row.viewercount -= 1);
-                    Some(if left { -1 } else { 0 })
-                }
-            })
-            .collect())
-    }
-
-    // The other writes change nothing here: the tests count re-reads.
-
-    async fn start_session(&self, session: &NewSession) -> StoreResult<SessionOutcome> {
-        // Offline until its stream begins (the order here is by userid).
-        if let Some(room) = self.rooms.lock().unwrap().get_mut(&session.userid) {
-            room.status = false;
-        }
-        Ok(SessionOutcome::Started)
-    }
-
-    async fn set_online(&self, userid: &str, online: bool, _: i64) -> StoreResult<bool> {
-        let mut rooms = self.rooms.lock().unwrap();
-        let room = rooms.get_mut(userid);
-        Ok(room.map(|room| room.status = online).is_some())
-    }
-
-    async fn stream_event(&self, _: &StreamEvent) -> StoreResult<EventOutcome> {
-        Ok(EventOutcome::Applied)
-    }
-
-    async fn set_snapshot(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn expire_online(&self, _: i64) -> StoreResult<u64> {
-        Ok(1)
-    }
-
-    async fn put_recording(&self, _: &NewRecording) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn add_recording_file(&self, file: &RecordingFile) -> StoreResult<RecordingOutcome> {
-        match file.stream_id.as_str() {
-            "fails" => Err(crate::StoreError::Timeout(Duration::ZERO)),
-            _ => Ok(RecordingOutcome::Merged {
-                userid: "a".into(),
-                fileid: file.fileid.clone(),
-            }),
-        }
-    }
-
-    async fn delete_recording(&self, _: &str, _: &str) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {
-        Ok(SessionOutcome::Started)
-    }
-
-    async fn import_recording(&self, _: &ImportedRecording) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn import_members(&self, _: &Group, _: &[NewMember]) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn ban(&self, _: &str, _: &str, _: i64) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn unban(&self, _: &str) -> StoreResult<bool> {
-        Ok(true)
-    }
-
-    async fn add_report(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
-        Ok(1)
-    }
-
     // Not used by these tests.
 
     async fn stream_id_of(&self, _: &str) -> StoreResult<Option<String>> {
@@ -536,21 +545,24 @@ impl Store for Memory {
     ) -> StoreResult<(i64, Vec<MemberInfo>)> {
         unimplemented!()
     }
+}
 
-    async fn count_rooms(&self, _: RoomScope) -> StoreResult<i64> {
-        unimplemented!()
+#[async_trait]
+impl Moderation for Memory {
+    async fn delete_recording(&self, _: &str, _: &str) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn rooms(&self, _: RoomScope, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
-        unimplemented!()
+    async fn ban(&self, _: &str, _: &str, _: i64, _: Option<i64>) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn count_recordings(&self, _: i64) -> StoreResult<i64> {
-        unimplemented!()
+    async fn unban(&self, _: &str) -> StoreResult<bool> {
+        Ok(true)
     }
 
-    async fn recordings(&self, _: i64, _: i64, _: i64) -> StoreResult<Vec<PusherInfo>> {
-        unimplemented!()
+    async fn add_report(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
+        Ok(1)
     }
 
     async fn reports(&self, _: bool) -> StoreResult<Vec<Report>> {
@@ -561,7 +573,7 @@ impl Store for Memory {
         unimplemented!()
     }
 
-    async fn is_banned(&self, _: &str) -> StoreResult<bool> {
+    async fn is_banned(&self, _: &str, _: i64) -> StoreResult<bool> {
         unimplemented!()
     }
 
@@ -569,6 +581,47 @@ impl Store for Memory {
         unimplemented!()
     }
 
+    async fn lift_ended_bans(&self, _: i64) -> StoreResult<Vec<String>> {
+        Ok(vec!["a".into()])
+    }
+
+    async fn record_action(&self, _: &AuditEntry) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn audit_log(&self, _: i64, _: i64) -> StoreResult<(i64, Vec<AuditEntry>)> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Leases for Memory {
+    async fn take_lease(&self, _: &str, _: &str, _: i64, _: i64) -> StoreResult<bool> {
+        unimplemented!()
+    }
+
+    async fn release_lease(&self, _: &str, _: &str) -> StoreResult<()> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Import for Memory {
+    async fn import_room(&self, _: &ImportedRoom) -> StoreResult<SessionOutcome> {
+        Ok(SessionOutcome::Started)
+    }
+
+    async fn import_recording(&self, _: &ImportedRecording) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn import_members(&self, _: &Group, _: &[NewMember]) -> StoreResult<bool> {
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Upkeep for Memory {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
@@ -611,7 +664,7 @@ fn snapshots(memory: &Arc<Memory>) -> Arc<ListSnapshots> {
 
 async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
     store
-        .shown_pusher(target)
+        .rendered_pusher(target)
         .await
         .expect("read")
         .expect("found")
@@ -621,7 +674,7 @@ async fn shown(store: &ListSnapshots, target: &Counted) -> PusherInfo {
 /// The first page of online rooms, as (userid, likes).
 async fn room_page(store: &ListSnapshots) -> Vec<(String, i64)> {
     store
-        .shown_rooms(RoomScope::Online, 0, 20)
+        .rendered_rooms(RoomScope::Online, 0, 20)
         .await
         .expect("read")
         .rows()
@@ -636,14 +689,14 @@ async fn pages_and_get_user_info_are_served_from_the_rows_kept() {
     let store = snapshots(&memory);
     assert_eq!(room_page(&store).await, [("a".into(), 0), ("b".into(), 0)]);
     assert_eq!(shown(&store, &room("a")).await.likecount, 0);
-    let recordings = store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    let recordings = store.rendered_recordings(i64::MIN, 0, 20).await.unwrap();
     assert_eq!(recordings.rows().len(), 1);
     let reads = memory.row_reads.load(Ordering::SeqCst);
     assert_eq!(reads, 3, "one read per row");
     room_page(&store).await;
     shown(&store, &room("b")).await;
     shown(&store, &recording("a", "f")).await;
-    store.shown_recordings(i64::MIN, 0, 20).await.unwrap();
+    store.rendered_recordings(i64::MIN, 0, 20).await.unwrap();
     assert_eq!(memory.row_reads.load(Ordering::SeqCst), reads, "all kept");
     // A write behind the store's back is not seen while the rows are kept
     // (the integration tests see it within the interval).
@@ -705,7 +758,10 @@ async fn a_page_read_before_an_enter_does_not_bring_the_old_count_back() {
     assert_eq!(shown(&store, &room("b")).await.viewercount, 1);
     assert_eq!(shown(&store, &room("a")).await.viewercount, 0);
     store.quit(&group, "v").await.unwrap();
-    let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let page = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     let viewers: Vec<i64> = page
         .rows()
         .iter()
@@ -866,7 +922,7 @@ async fn perform(store: &ListSnapshots, write: Write) {
             .import_members(&recording_group, members)
             .await
             .map(drop),
-        Write::Ban => store.ban("a", "spam", 0).await.map(drop),
+        Write::Ban => store.ban("a", "spam", 0, None).await.map(drop),
         Write::Unban => store.unban("a").await.map(drop),
         Write::Report => store.add_report("v", "a", 0).await.map(drop),
     };
@@ -956,17 +1012,17 @@ fn recent_recordings_are_a_prefix_of_the_order() {
 async fn a_page_shown_again_is_the_same_until_a_write_to_one_of_its_rows() {
     let memory = Memory::with(&["a", "b", "c"], &[("a", "f")]);
     let store = snapshots(&memory);
-    let first = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
-    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let first = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let again = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     // Writes to rows not on the page leave it.
     store.add_likes(&room("c"), 1).await.unwrap();
     store.add_likes(&recording("a", "f"), 1).await.unwrap();
-    let again = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let again = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     // A write to one of its rows: built again, the others from the rows kept.
     store.add_likes(&room("b"), 1).await.unwrap();
-    let rebuilt = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let rebuilt = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(!Arc::ptr_eq(&first, &rebuilt));
     assert_eq!(
         room_page(&store).await[..2],
@@ -978,12 +1034,12 @@ async fn a_page_shown_again_is_the_same_until_a_write_to_one_of_its_rows() {
         (1, 1)
     );
     // Another window is another page.
-    let second = store.shown_rooms(RoomScope::Online, 2, 2).await.unwrap();
+    let second = store.rendered_rooms(RoomScope::Online, 2, 2).await.unwrap();
     assert_eq!(second.rows().len(), 1);
     // A write dropping every room row drops every page.
-    let before = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let before = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     store.set_snapshot("s", "http://x", 0).await.unwrap();
-    let after = store.shown_rooms(RoomScope::Online, 0, 2).await.unwrap();
+    let after = store.rendered_rooms(RoomScope::Online, 0, 2).await.unwrap();
     assert!(!Arc::ptr_eq(&before, &after));
 }
 
@@ -1149,10 +1205,16 @@ async fn pages_and_rows_are_kept_while_no_other_process_writes() {
     // Long enough that a busy machine does not stall a request past it.
     let ttl = Duration::from_millis(300);
     let store = ListSnapshots::new(Arc::clone(&memory) as Arc<dyn Store>, ttl, BIG);
-    let first = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let first = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     shown(&store, &recording("a", "f")).await;
     tokio::time::sleep(ttl * 2).await;
-    let again = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+    let again = store
+        .rendered_rooms(RoomScope::Online, 0, 20)
+        .await
+        .unwrap();
     assert!(Arc::ptr_eq(&first, &again), "the page kept");
     shown(&store, &recording("a", "f")).await;
     assert_eq!(
@@ -1180,7 +1242,10 @@ async fn a_status_change_through_this_node_changes_the_order_without_a_query() {
     let memory = Memory::with(&["a", "b", "c"], &[]);
     let store = snapshots(&memory);
     let online = |store: Arc<ListSnapshots>| async move {
-        let page = store.shown_rooms(RoomScope::Online, 0, 20).await.unwrap();
+        let page = store
+            .rendered_rooms(RoomScope::Online, 0, 20)
+            .await
+            .unwrap();
         let count = store.count_rooms(RoomScope::Online).await.unwrap();
         let userids: Vec<String> = page.rows().iter().map(|r| r.userid().to_owned()).collect();
         (count, userids)
@@ -1302,7 +1367,7 @@ async fn a_session_started_through_this_node_changes_the_order_without_a_query()
 async fn assert_rows_current(store: &ListSnapshots, memory: &Memory, targets: &[Counted]) {
     for target in targets {
         let fresh = memory.row(target).map(SharedPusher::new);
-        let kept = store.shown_pusher(target).await.unwrap();
+        let kept = store.rendered_pusher(target).await.unwrap();
         assert_eq!(
             kept.as_ref().map(|row| row.json()),
             fresh.as_ref().map(|row| row.json()),
