@@ -12,6 +12,7 @@
 //! - counts never go negative;
 //! - a new session resets the room's counts and member list.
 
+pub mod diagnosis;
 mod dialect;
 mod error;
 mod layer;
@@ -62,11 +63,39 @@ pub const LIKE_LANES: usize = 2;
 /// in large batches, while changes to other groups need not wait for them.
 pub const MEMBER_LANES: usize = 4;
 
-/// Opens the store the URL selects and brings its schema up to date.
-/// `members`: the member order the server serves, for the indexes that
-/// depend on it (see `members.order`); `None` (tools, tests) leaves them
-/// as they are.
+/// Opens the store the URL selects and brings its schema up to date; a
+/// SQLite file is created if there is none. `members`: the member order
+/// the server serves, for the indexes that depend on it (see
+/// `members.order`); `None` (tools, tests) leaves them as they are.
+///
+/// A database that cannot be opened fails with a [`diagnosis::CannotOpen`]
+/// that says why.
 pub async fn connect(
+    settings: &DatabaseSettings,
+    members: Option<MemberOrder>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    open(settings, members)
+        .await
+        .map_err(|e| diagnosis::cannot_open(&settings.url, e))
+}
+
+/// As [`connect`], for a database that must exist already (the operator's
+/// commands): where no SQLite file is, it fails with a
+/// [`diagnosis::NoDatabase`] and creates nothing.
+pub async fn connect_existing(
+    settings: &DatabaseSettings,
+    members: Option<MemberOrder>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if Backend::from_url(&settings.url)? == Backend::Sqlite
+        && let Some(path) = sqlite::file_path(&settings.url)?
+    {
+        diagnosis::require_sqlite_file(&path)
+            .map_err(|e| diagnosis::cannot_open(&settings.url, e))?;
+    }
+    connect(settings, members).await
+}
+
+async fn open(
     settings: &DatabaseSettings,
     members: Option<MemberOrder>,
 ) -> anyhow::Result<Arc<dyn Store>> {
@@ -96,7 +125,19 @@ pub fn check_url(url: &str) -> Result<Backend, InvalidUrl> {
     let parsed = match backend {
         Backend::Sqlite => sqlite::options(url).map(drop),
         Backend::Postgres => postgres::options(url).map(drop),
-        Backend::MySql => mysql::options(url).map(drop),
+        Backend::MySql => match mysql::options(url) {
+            // The server has no default database: the migrations would fail
+            // with "No database selected".
+            Ok(options) if options.get_database().is_none_or(str::is_empty) => {
+                let shown = settings::redact_url(url);
+                let shown = shown.trim_end_matches('/');
+                return Err(InvalidUrl(format!(
+                    "{shown} names no database; add its name, e.g. {shown}/minilvb, after \
+                     creating it with CREATE DATABASE minilvb CHARACTER SET utf8mb4;"
+                )));
+            }
+            parsed => parsed.map(drop),
+        },
     };
     parsed.map_err(|e| InvalidUrl(e.to_string()))?;
     Ok(backend)

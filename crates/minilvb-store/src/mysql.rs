@@ -85,6 +85,9 @@ impl SqlxDialect for MySql {
         let options = options(&settings.url)
             .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
             .charset("utf8mb4");
+        let within = Duration::from_secs(settings.acquire_timeout_secs);
+        super::diagnosis::first_connection::<MySqlConnection>(&options, &settings.url, within)
+            .await?;
         let pool = super::pool_options::<MySql>(settings)
             .after_connect(|conn, _| {
                 Box::pin(async move {

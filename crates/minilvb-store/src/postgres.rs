@@ -41,6 +41,9 @@ impl SqlxDialect for Postgres {
         let options = options(&settings.url)
             .map_err(|e| anyhow::anyhow!("database.url: {e}"))?
             .application_name("minilvb");
+        let within = std::time::Duration::from_secs(settings.acquire_timeout_secs);
+        super::diagnosis::first_connection::<sqlx::PgConnection>(&options, &settings.url, within)
+            .await?;
         let pool = super::pool_options::<Postgres>(settings)
             .connect_with(options)
             .await?;

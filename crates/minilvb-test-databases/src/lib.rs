@@ -3,9 +3,12 @@
 //! dropped afterwards), so that tests run in parallel.
 //!
 //! Servers come from `MINILVB_TEST_POSTGRES_URL` and `MINILVB_TEST_MYSQL_URL`
-//! (default: the local servers, `postgres://postgres@127.0.0.1:5432/test` and
-//! `mysql://root@127.0.0.1:3306/test`). A server that cannot be reached is
-//! skipped, with one line on stderr per test process; with
+//! (default: the local servers, `postgres://postgres@127.0.0.1:5432` and
+//! `mysql://root@127.0.0.1:3306`). Whatever database a URL names, the
+//! tests connect to the server's maintenance database (PostgreSQL's
+//! `postgres`; none on MySQL) to create their own: nothing needs to be
+//! made by hand. A server that cannot be reached is skipped, and said so
+//! in one line when the test process exits; with
 //! `MINILVB_TEST_REQUIRE_BACKENDS=1` it is a failure instead.
 
 use std::io::Write as _;
@@ -42,56 +45,74 @@ impl Backend {
         }
     }
 
+    /// The variable that names this backend's server.
+    fn url_variable(self) -> &'static str {
+        match self {
+            Backend::Postgres => "MINILVB_TEST_POSTGRES_URL",
+            _ => "MINILVB_TEST_MYSQL_URL",
+        }
+    }
+
     /// The server's URL (for server backends), as configured or the default.
     pub fn server_url(self) -> Option<String> {
-        let (var, default) = match self {
+        let default = match self {
             Backend::Sqlite => return None,
-            Backend::Postgres => (
-                "MINILVB_TEST_POSTGRES_URL",
-                "postgres://postgres@127.0.0.1:5432/test",
-            ),
-            Backend::Mysql => ("MINILVB_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+            Backend::Postgres => "postgres://postgres@127.0.0.1:5432",
+            Backend::Mysql => "mysql://root@127.0.0.1:3306",
         };
-        Some(std::env::var(var).unwrap_or_else(|_| default.to_owned()))
+        Some(std::env::var(self.url_variable()).unwrap_or_else(|_| default.to_owned()))
     }
 
     /// Whether tests can run on this backend here. An unreachable server
-    /// is reported once per process and skipped, or panics when
+    /// is skipped (and reported when the process exits), or panics when
     /// `MINILVB_TEST_REQUIRE_BACKENDS=1`.
     pub async fn available(self) -> bool {
         let Some(url) = self.server_url() else {
             return true;
         };
         let problem = PROBES[self as usize]
-            .get_or_init(|| async {
-                match probe(self, &url).await {
-                    Ok(()) => None,
-                    Err(why) => {
-                        if !required() {
-                            let _ = writeln!(
-                                std::io::stderr(),
-                                "minilvb tests: SKIPPING the {} backend: {} ({why}). Start the \
-                                 server or set the URL; MINILVB_TEST_REQUIRE_BACKENDS=1 makes \
-                                 this a failure.",
-                                self.name(),
-                                minilvb_store::settings::redact_url(&url),
-                            );
-                        }
-                        Some(why)
-                    }
-                }
-            })
+            .get_or_init(|| async { probe(self, &url).await.err() })
             .await;
         match problem {
             None => true,
             Some(why) if required() => panic!(
-                "the {} backend is required (MINILVB_TEST_REQUIRE_BACKENDS=1) but {} does not \
-                 answer: {why}",
+                "the {} backend is required (MINILVB_TEST_REQUIRE_BACKENDS=1) but {}: {why} \
+                 (set {})",
                 self.name(),
-                minilvb_store::settings::redact_url(&url)
+                minilvb_store::settings::redact_url(&url),
+                self.url_variable(),
             ),
             Some(_) => false,
         }
+    }
+}
+
+/// When the test process exits (libtest ends with `std::process::exit`, so
+/// this is after every test and its output): one line naming each backend
+/// that was skipped, its server and why. The marker is the `dtor` crate's
+/// acknowledgement that this runs after `main`; it only formats and writes
+/// to stderr, which needs nothing torn down by then.
+#[dtor::dtor(unsafe)]
+fn report_skipped_backends() {
+    let skipped: Vec<String> = [Backend::Postgres, Backend::Mysql]
+        .into_iter()
+        .filter_map(|backend| {
+            let why = PROBES[backend as usize].get()?.as_ref()?;
+            let url = backend.server_url().unwrap_or_default();
+            Some(format!(
+                "{}: skipped ({}: {why}; set {})",
+                backend.name(),
+                minilvb_store::settings::redact_url(&url),
+                backend.url_variable()
+            ))
+        })
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "minilvb tests: {}. MINILVB_TEST_REQUIRE_BACKENDS=1 makes a skipped backend a failure.",
+            skipped.join("; ")
+        );
     }
 }
 
@@ -100,6 +121,7 @@ fn required() -> bool {
 }
 
 /// Connects to the server and drops test databases left by crashed runs.
+/// The error is why the server cannot be used, in a few words.
 async fn probe(backend: Backend, url: &str) -> Result<(), String> {
     let list = match backend {
         Backend::Postgres => "SELECT datname FROM pg_database WHERE datname LIKE 'minilvb\\_t\\_%'",
@@ -114,7 +136,7 @@ async fn probe(backend: Backend, url: &str) -> Result<(), String> {
     })
     .await
     .map_err(|_| "no answer within 5 s".to_owned())?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| minilvb_store::diagnosis::connect_error_cause(&admin_url(backend, url), &e))?;
     let now = unix_now();
     for name in names {
         let created: u64 = name
@@ -127,6 +149,19 @@ async fn probe(backend: Backend, url: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The server's maintenance database, whatever database `url` names:
+/// PostgreSQL's `postgres`, none on MySQL.
+fn admin_url(backend: Backend, url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    parsed.set_path(match backend {
+        Backend::Postgres => "/postgres",
+        _ => "",
+    });
+    parsed.to_string()
 }
 
 fn unix_now() -> u64 {
@@ -143,11 +178,13 @@ enum Admin {
 }
 
 impl Admin {
+    /// Connects to the maintenance database of the server `url` names.
     async fn connect(backend: Backend, url: &str) -> Result<Self, sqlx::Error> {
+        let url = admin_url(backend, url);
         Ok(match backend {
-            Backend::Postgres => Admin::Pg(PgConnection::connect(url).await?),
+            Backend::Postgres => Admin::Pg(PgConnection::connect(&url).await?),
             _ => Admin::My(
-                MySqlConnection::connect(&minilvb_store::settings::driver_url(url)).await?,
+                MySqlConnection::connect(&minilvb_store::settings::driver_url(&url)).await?,
             ),
         })
     }

@@ -1,242 +1,55 @@
-//! The command line: `serve` (the default), `migrate`, `config`, the
-//! operator's commands and `operators` (the web console's accounts).
+//! The command line: `serve` (the default), `migrate`, `config`,
+//! `import-legacy` and the operator's commands, each with only the options
+//! that apply to it.
+//!
+//! Exit codes: 0 done; 1 the command failed while running; 2 it could not
+//! start (the command line, a setting, the database or the port). Each
+//! failure is one message on stderr.
 
+mod args;
 mod operators;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
+
+pub use args::*;
 
 use crate::admin::ban_end::parse_ban_end;
-use crate::admin::moderation::{Actor, ModerationError, Moderator, Outcome};
-use crate::config::{LogFormat, Overrides, Settings};
+use crate::admin::moderation::{Actor, ModerationError, Moderator, Outcome as ActionOutcome};
+use crate::config::{LogFormat, Overrides, Settings, unknown_variables};
 use crate::{Application, telemetry};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "minilvb",
-    version,
-    about = "Business server for the Mini LVB live-broadcast apps"
-)]
-pub struct Cli {
-    /// TOML configuration file (default: minilvb.toml in the working directory, if present).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Public listen address, e.g. 0.0.0.0:8080 (overrides server.listen).
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Database URL, e.g. sqlite:minilvb.db (overrides database.url).
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
-    /// Log format (overrides log.format).
-    #[arg(long, global = true, value_enum)]
-    pub log_format: Option<LogFormatArg>,
-    #[command(subcommand)]
-    pub command: Option<Command>,
+/// Why a command stopped.
+enum Failure {
+    /// Before it got going: exit code 2.
+    Startup(anyhow::Error),
+    /// While it ran: exit code 1.
+    Runtime(anyhow::Error),
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormatArg {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server (the default).
-    Serve,
-    /// Apply the database migrations and exit.
-    Migrate,
-    /// Print the effective configuration, secrets redacted.
-    Config,
-    /// Look at rooms and force them offline.
-    #[command(subcommand)]
-    Rooms(RoomsCommand),
-    /// Ban and unban users from broadcasting.
-    #[command(subcommand)]
-    Users(UsersCommand),
-    /// Reports of users sent by viewers (ReportUser).
-    #[command(subcommand)]
-    Reports(ReportsCommand),
-    /// Look at and delete recordings.
-    #[command(subcommand)]
-    Recordings(RecordingsCommand),
-    /// The audit log: who did what to whom, why, and what the cloud said.
-    Audit {
-        /// How many entries, newest first.
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// The web console's operators: add, list, remove, set a password.
-    #[command(subcommand)]
-    Operators(operators::OperatorsCommand),
-    /// Copy rooms, recordings and members from an original server's
-    /// database (`live_demo` on MySQL) into this one. Safe to re-run: each
-    /// imported room and recording is replaced with the original's state.
-    ImportLegacy {
-        /// The original's database, e.g. mysql://user:password@host/live_demo.
-        #[arg(long, value_name = "URL")]
-        from: String,
-    },
-}
-
-/// Output format of the operator commands.
-#[derive(Debug, Clone, Copy, Default, clap::Args)]
-pub struct OutputArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Where a moderation action acts.
-#[derive(Debug, Clone, Copy, Default, clap::Args)]
-pub struct ScopeArgs {
-    /// Change the database only, without asking the cloud (when the cloud
-    /// refuses or cannot be reached, and the change must be made anyway).
-    #[arg(long)]
-    pub local_only: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RoomsCommand {
-    /// List rooms, newest session first.
-    List {
-        /// Only rooms that are online.
-        #[arg(long)]
-        online: bool,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Show a room and its members (in the configured member order).
-    Show {
-        userid: String,
-        /// How many members to show.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Cut the room's stream at the cloud, then set the room offline.
-    Offline {
-        userid: String,
-        /// Why, for the audit log.
-        #[arg(long, default_value = "")]
-        reason: String,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Ban a user: the cloud forbids and cuts its stream; RequestLVBAddr then fails with 4004,
-    /// the room goes offline and out of the lists.
-    Ban {
-        userid: String,
-        /// Why, for the audit log and the cloud.
-        #[arg(long)]
-        reason: String,
-        /// When the ban ends (UTC): 2026-12-31T18:00:00Z, "2026-12-31 18:00", or a duration
-        /// such as 7d, 12h, 30m; at most 90 days away when the cloud is asked. Default: until
-        /// lifted.
-        #[arg(long, value_name = "TIME")]
-        until: Option<String>,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Lift a ban: the cloud resumes the stream, the user may broadcast again.
-    Unban {
-        userid: String,
-        /// Why, for the audit log.
-        #[arg(long, default_value = "")]
-        reason: String,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// List banned users.
-    Banned {
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ReportsCommand {
-    /// List open reports, newest first.
-    List {
-        /// Resolved reports too.
-        #[arg(long)]
-        all: bool,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Mark a report resolved.
-    Resolve {
-        id: i64,
-        /// What was done about it.
-        #[arg(long, default_value = "")]
-        note: String,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum RecordingsCommand {
-    /// List recordings, newest first.
-    List {
-        /// Only this VJ's recordings.
-        #[arg(long)]
-        userid: Option<String>,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-    /// Delete a recording's media on VOD, then the recording, its members and likes.
-    Delete {
-        userid: String,
-        fileid: String,
-        /// Why, for the audit log.
-        #[arg(long, default_value = "")]
-        reason: String,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
-}
+type Outcome = Result<(), Failure>;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let overrides = Overrides {
-        listen: cli.listen.clone(),
-        database_url: cli.database_url.clone(),
-        log_format: cli.log_format.map(|f| match f {
-            LogFormatArg::Text => LogFormat::Text,
-            LogFormatArg::Json => LogFormat::Json,
-        }),
-    };
-    let settings = match Settings::load(cli.config.as_deref(), &overrides) {
+    let command = Cli::parse().into_command();
+    let (path, overrides) = command.settings_sources();
+    let settings = match Settings::load(path.as_deref(), &overrides) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("minilvb: {error}");
             return ExitCode::from(2);
         }
     };
-    if let Some(Command::Config) = cli.command {
+    telemetry::init(&settings.log);
+    let names = std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned());
+    for warning in unknown_variables(names) {
+        tracing::warn!("{warning}");
+    }
+    if let Command::Config(_) = command {
         print!("{}", settings.to_redacted_toml());
         return ExitCode::SUCCESS;
     }
-    telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -248,67 +61,106 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
-            Some(Command::Migrate) => migrate(settings).await,
-            Some(Command::ImportLegacy { from }) => import_legacy(settings, &from).await,
-            Some(Command::Operators(command)) => operators::run(settings, command).await,
-            None | Some(Command::Serve) | Some(Command::Config) => serve(settings).await,
-            Some(command) => operate(settings, command).await,
+        match command {
+            Command::Serve(_) => serve(settings).await,
+            Command::Migrate(_) => migrate(settings).await,
+            Command::ImportLegacy { from, .. } => import_legacy(settings, &from).await,
+            Command::Config(_) => Ok(()),
+            Command::Operators(command) => operators::run(settings, command)
+                .await
+                .map_err(Failure::Runtime),
+            operator => operate(settings, operator).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // An operator's typo is not worth an error log line, nor is
-            // a cloud refusal, which its client logged already.
-            let operators_mistake = error
-                .downcast_ref::<crate::admin::operations::NotFound>()
-                .is_some()
-                || error
-                    .downcast_ref::<crate::admin::operations::BadInput>()
-                    .is_some()
-                || error.downcast_ref::<operators::Refused>().is_some();
-            let cloud_refusal = matches!(
-                error.downcast_ref::<ModerationError>(),
-                Some(ModerationError::NotFound(_) | ModerationError::Cloud(_))
-            );
-            if !operators_mistake && !cloud_refusal {
-                tracing::error!("{error:#}");
-            }
+        Err(Failure::Startup(error)) => {
             eprintln!("minilvb: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("minilvb: {}", in_words(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let store = minilvb_store::connect(&settings.database, None).await?;
+impl Command {
+    /// The configuration file and the values the command line overrides.
+    fn settings_sources(&self) -> (Option<std::path::PathBuf>, Overrides) {
+        let (settings, listen, log_format) = match self {
+            Command::Serve(a) | Command::Config(a) => (&a.settings, a.listen.clone(), a.log_format),
+            Command::Migrate(a) => (&a.settings, None, a.log_format),
+            Command::ImportLegacy { settings, .. } => (settings, None, None),
+            operator => (&operator.operator_args().settings, None, None),
+        };
+        let overrides = Overrides {
+            listen,
+            database_url: settings.database_url.clone(),
+            log_format: log_format.map(|f| match f {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            }),
+        };
+        (settings.config.clone(), overrides)
+    }
+}
+
+/// An error's chain in one line, each cause once. A database that is not
+/// there gets what to do about it: the operator's commands never create one.
+fn in_words(error: &anyhow::Error) -> String {
+    match error.downcast_ref::<minilvb_store::diagnosis::NoDatabase>() {
+        Some(missing) => format!(
+            "{missing}, and this command does not create one. Point it at the server's \
+             database with --database-url URL, with database.url in the configuration file \
+             (--config PATH) or with MINILVB_DATABASE__URL, or run it in the server's \
+             working directory (`minilvb migrate` creates a new, empty database)"
+        ),
+        None => format!("{error:#}"),
+    }
+}
+
+async fn migrate(settings: Settings) -> Outcome {
+    let store = minilvb_store::connect(&settings.database, None)
+        .await
+        .map_err(Failure::Startup)?;
     store.close().await;
     tracing::info!(database = %crate::redact_url(&settings.database.url), "migrations applied");
     Ok(())
 }
 
-async fn import_legacy(settings: Settings, from: &str) -> anyhow::Result<()> {
-    let store = minilvb_store::connect(&settings.database, None).await?;
-    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
-    let result = crate::admin::import::import_legacy(from, store.as_ref(), &settings, now).await;
-    store.close().await;
-    let report = result?;
-    tracing::info!(?report, from = %crate::redact_url(from), "import finished");
-    println!(
-        "imported {} rooms, {} recordings, {} members; {} members of unknown groups skipped, \
-         {} rooms got a new stream id",
-        report.rooms,
-        report.recordings,
-        report.members,
-        report.orphan_members,
-        report.renamed_streams
-    );
-    Ok(())
+async fn import_legacy(settings: Settings, from: &str) -> Outcome {
+    let run = async {
+        let store = minilvb_store::connect_existing(&settings.database, None).await?;
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let result =
+            crate::admin::import::import_legacy(from, store.as_ref(), &settings, now).await;
+        store.close().await;
+        let report = result?;
+        tracing::info!(?report, from = %crate::redact_url(from), "import finished");
+        println!(
+            "imported {} rooms, {} recordings, {} members; {} members of unknown groups \
+             skipped, {} rooms got a new stream id",
+            report.rooms,
+            report.recordings,
+            report.members,
+            report.orphan_members,
+            report.renamed_streams
+        );
+        anyhow::Ok(())
+    };
+    run.await.map_err(Failure::Runtime)
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings) -> Outcome {
     let demo = settings.demo_settings();
+    let database = crate::redact_url(&settings.database.url);
+    let shutdown = shutdown_signal();
+    let app = Application::build(settings)
+        .await
+        .map_err(Failure::Startup)?;
+    // Said once it serves, beside the address: a start that failed has
+    // its one message, and nothing else.
     if !demo.is_empty() {
         tracing::warn!(
             settings = %demo.join(", "),
@@ -316,12 +168,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
              with the real cloud. Set these (e.g. MINILVB_LIVE__PUSH_KEY) before going live."
         );
     }
-    let database = crate::redact_url(&settings.database.url);
-    let shutdown = shutdown_signal();
-    let app = Application::build(settings).await?;
+    let metrics = match app.metrics_addr() {
+        Some(addr) => format!("http://{addr}/metrics"),
+        None => "off (set metrics.listen to serve them)".into(),
+    };
     tracing::info!(
         address = %app.local_addr(),
         %database,
+        %metrics,
         max_connections = app.max_connections(),
         "minilvb serving"
     );
@@ -336,7 +190,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             );
         }
     }
-    app.run_until(shutdown).await?;
+    app.run_until(shutdown).await.map_err(Failure::Runtime)?;
     tracing::info!("minilvb stopped");
     Ok(())
 }
@@ -388,113 +242,105 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Runs an operator command against the configured database (and, for the
-/// moderation actions, the cloud).
-async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
+/// Runs an operator command against the configured database, which must
+/// exist (and, for the moderation actions, the cloud).
+async fn operate(settings: Settings, command: Command) -> Outcome {
     use crate::admin::operations;
     use crate::clock::SystemClock;
 
-    let store = minilvb_store::connect(&settings.database, None).await?;
+    let store = minilvb_store::connect_existing(&settings.database, None)
+        .await
+        .map_err(Failure::Runtime)?;
     let moderator = match Moderator::new(store.clone(), Arc::new(SystemClock), &settings) {
         Ok(moderator) => moderator,
         Err(error) => {
             store.close().await;
-            return Err(anyhow::Error::new(error).context("cloud_api"));
+            return Err(Failure::Startup(
+                anyhow::Error::new(error).context("cloud_api"),
+            ));
         }
     };
     let actor = Actor::cli();
-    let store = store.as_ref();
+    let json = command.operator_args().json;
+    let store_ref = store.as_ref();
     let order = settings.members.order;
-    let moderated = |result: Result<Outcome, ModerationError>| match result {
+    let moderated = |result: Result<ActionOutcome, ModerationError>| match result {
         Ok(outcome) => operations::moderated(&outcome),
         Err(error) => Err(error.into()),
     };
-    let (result, output) = match command {
-        Command::Rooms(RoomsCommand::List { online, output }) => {
-            (operations::list_rooms(store, online).await, output)
+    let result = match command {
+        Command::Rooms(RoomsCommand::List { online, .. }) => {
+            operations::list_rooms(store_ref, online).await
         }
-        Command::Rooms(RoomsCommand::Show {
-            userid,
-            limit,
-            output,
-        }) => (
-            operations::show_room(store, &userid, order, limit).await,
-            output,
-        ),
+        Command::Rooms(RoomsCommand::Show { userid, limit, .. }) => {
+            operations::show_room(store_ref, &userid, order, limit).await
+        }
         Command::Rooms(RoomsCommand::Offline {
             userid,
             reason,
             scope,
-            output,
-        }) => {
-            let result = moderator
+            ..
+        }) => moderated(
+            moderator
                 .force_offline(&actor, &userid, &reason, scope.local_only)
-                .await;
-            (moderated(result), output)
-        }
+                .await,
+        ),
         Command::Users(UsersCommand::Ban {
             userid,
             reason,
             until,
             scope,
-            output,
+            ..
         }) => {
             let asks_cloud = moderator.cloud().is_some() && !scope.local_only;
             let limit = asks_cloud.then_some(minilvb_cloud::MAX_FORBID_SECONDS);
             let end = until
                 .map(|text| parse_ban_end(&text, moderator.now(), limit))
                 .transpose();
-            let result = match end {
+            match end {
                 Err(why) => Err(operations::BadInput(why).into()),
                 Ok(end) => moderated(
                     moderator
                         .ban(&actor, &userid, &reason, end, scope.local_only)
                         .await,
                 ),
-            };
-            (result, output)
+            }
         }
         Command::Users(UsersCommand::Unban {
             userid,
             reason,
             scope,
-            output,
-        }) => {
-            let result = moderator
+            ..
+        }) => moderated(
+            moderator
                 .unban(&actor, &userid, &reason, scope.local_only)
-                .await;
-            (moderated(result), output)
-        }
-        Command::Users(UsersCommand::Banned { output }) => {
-            (operations::list_bans(store).await, output)
-        }
-        Command::Reports(ReportsCommand::List { all, output }) => {
-            (operations::list_reports(store, all).await, output)
-        }
-        Command::Reports(ReportsCommand::Resolve { id, note, output }) => {
-            let result = moderator.resolve_report(&actor, id, &note).await;
-            (moderated(result), output)
-        }
-        Command::Recordings(RecordingsCommand::List { userid, output }) => (
-            operations::list_recordings(store, userid.as_deref()).await,
-            output,
+                .await,
         ),
+        Command::Users(UsersCommand::Banned { .. }) => operations::list_bans(store_ref).await,
+        Command::Reports(ReportsCommand::List { all, .. }) => {
+            operations::list_reports(store_ref, all).await
+        }
+        Command::Reports(ReportsCommand::Resolve { id, note, .. }) => {
+            moderated(moderator.resolve_report(&actor, id, &note).await)
+        }
+        Command::Recordings(RecordingsCommand::List { userid, .. }) => {
+            operations::list_recordings(store_ref, userid.as_deref()).await
+        }
         Command::Recordings(RecordingsCommand::Delete {
             userid,
             fileid,
             reason,
             scope,
-            output,
-        }) => {
-            let result = moderator
+            ..
+        }) => moderated(
+            moderator
                 .delete_recording(&actor, &userid, &fileid, &reason, scope.local_only)
-                .await;
-            (moderated(result), output)
-        }
-        Command::Audit { limit, output } => (operations::list_audit(store, limit).await, output),
-        Command::Serve
-        | Command::Migrate
-        | Command::Config
+                .await,
+        ),
+        Command::Audit { limit, .. } => operations::list_audit(store_ref, limit).await,
+        Command::Serve(_)
+        | Command::Migrate(_)
+        | Command::Config(_)
         | Command::ImportLegacy { .. }
         | Command::Operators(_) => {
             unreachable!("not an operator command")
@@ -504,14 +350,14 @@ async fn operate(settings: Settings, command: Command) -> anyhow::Result<()> {
     let printed = match result {
         Ok(printed) => printed,
         Err(error) => {
-            if output.json {
+            if json {
                 print_json_error(&error);
             }
-            return Err(error);
+            return Err(Failure::Runtime(error));
         }
     };
-    let text = if output.json {
-        serde_json::to_string_pretty(&printed.json)? + "\n"
+    let text = if json {
+        serde_json::to_string_pretty(&printed.json).map_err(|e| Failure::Runtime(e.into()))? + "\n"
     } else {
         printed.text
     };

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use minilvb_protocol::ACTIONS;
@@ -21,6 +21,10 @@ mod cloud_api;
 pub use admin::AdminSettings;
 pub use cloud_api::CloudApiSettings;
 pub use minilvb_store::settings::{Backend, DatabaseSettings, MemberOrder, driver_url};
+
+mod known_settings;
+mod load_errors;
+pub use known_settings::{KnownSetting, env_name, known_settings, unknown_variables};
 
 /// A configured secret. Its `Debug` and `Serialize` forms never show the value.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -521,11 +525,7 @@ impl Settings {
                 }
             }
         }
-        figment = figment.merge(
-            Env::prefixed("MINILVB_")
-                .filter(|key| key.as_str().contains("__"))
-                .split("__"),
-        );
+        figment = figment.merge(known_settings::environment());
         if let Some(listen) = &overrides.listen {
             figment = figment.merge(("server.listen", listen));
         }
@@ -537,10 +537,14 @@ impl Settings {
         }
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError::Load(load_errors::describe(e)))?;
         settings.fill_demo_values();
         settings.derive_domains();
         settings.validate()?;
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            crate::telemetry::check_filter(&filter)
+                .map_err(|why| invalid("RUST_LOG (which replaces log.level)", why))?;
+        }
         Ok(settings)
     }
 
@@ -614,6 +618,7 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        crate::telemetry::check_filter(&self.log.level).map_err(|why| invalid("log.level", why))?;
         minilvb_store::check_url(&self.database.url).map_err(|e| invalid("database.url", e.0))?;
         let db = &self.database;
         if db.max_connections == 0 {
@@ -813,11 +818,6 @@ impl Settings {
             )
         })
     }
-
-    /// The effective configuration as TOML, secrets redacted.
-    pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
-    }
 }
 
 /// Addresses (`192.0.2.1`, `::1`) and networks (`10.0.0.0/8`).
@@ -834,26 +834,6 @@ fn networks(setting: &'static str, list: &[String]) -> Result<Vec<ipnet::IpNet>,
                 })
         })
         .collect()
-}
-
-/// Figment's errors name the key (`for key "default.server.listen"`); keep
-/// that, drop the profile prefix, and list each error once.
-fn describe_figment_error(error: figment::Error) -> String {
-    error
-        .into_iter()
-        .map(|e| {
-            let key = e.path.join(".");
-            let mut text = e.kind.to_string();
-            if !key.is_empty() {
-                text = format!("{key}: {text}");
-            }
-            if let Some(source) = e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
-                text = format!("{text} (from {source})");
-            }
-            text
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 #[cfg(test)]

@@ -21,11 +21,12 @@ pub mod http;
 pub mod telemetry;
 
 use std::future::Future;
+
+use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::actions::Context;
@@ -70,23 +71,12 @@ impl Application {
         let metrics_addr = settings.metrics_addr()?;
         let console_addr = settings.admin.listen_addr()?;
         telemetry::metrics::install();
-        let store = minilvb_store::connect(&settings.database, Some(settings.members.order))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the database ({})",
-                    redact_url(&settings.database.url)
-                )
-            })?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("server.listen: cannot listen on {addr}"))?;
+        // The store's errors say which database and why.
+        let store =
+            minilvb_store::connect(&settings.database, Some(settings.members.order)).await?;
+        let listener = bind("server.listen", addr).await?;
         let metrics_listener = match metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?,
-            ),
+            Some(addr) => Some(bind("metrics.listen", addr).await?),
             None => None,
         };
         let moderator = Moderator::new(store.clone(), clock.clone(), &settings)
@@ -311,3 +301,25 @@ fn log_moderation_mode(settings: &Settings, sweeping: bool) {
 }
 
 pub use minilvb_store::settings::redact_url;
+
+/// Listens on `addr`, the value of `setting`; a failure says what to do.
+async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|error| {
+        let advice = match error.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another process listens there; stop it, or set \
+                 another address"
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "no network interface of this machine has \
+                 that address; use one it has, or 0.0.0.0 for all"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need privileges; use a \
+                 higher port, or give the binary CAP_NET_BIND_SERVICE"
+            }
+            _ => "set another address",
+        };
+        anyhow::anyhow!("{setting}: cannot listen on {addr}: {error}; {advice}")
+    })
+}

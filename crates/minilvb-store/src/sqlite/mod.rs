@@ -51,6 +51,15 @@ pub fn options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
     SqliteConnectOptions::from_str(url)
 }
 
+/// The database file a URL names; `None` for an in-memory database.
+pub fn file_path(url: &str) -> Result<Option<PathBuf>, sqlx::Error> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if in_memory {
+        return Ok(None);
+    }
+    Ok(Some(options(url)?.get_filename().to_owned()))
+}
+
 /// How long a connection waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -132,7 +141,10 @@ impl Dialect for Sqlite {
             }
             conn
         } else {
-            migrate(&path).await?;
+            super::diagnosis::check_sqlite_path(&path)?;
+            migrate(&path)
+                .await
+                .map_err(|e| super::diagnosis::sqlite_open_failed(&path, e))?;
             let conn = Connection::open_with_flags(
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -212,16 +224,19 @@ impl Dialect for Sqlite {
         let done = conn.execute_batch(statement);
         conn.busy_timeout(Duration::ZERO)?;
         done?;
-        tracing::info!(
-            ?order,
-            took_ms = started.elapsed().as_millis() as u64,
-            "{}",
-            if exists {
-                "members' level index dropped"
-            } else {
-                "members' level index built"
-            }
-        );
+        let took = started.elapsed();
+        let what = if exists {
+            "members' level index dropped"
+        } else {
+            "members' level index built"
+        };
+        // Routine on a new database; worth an operator's notice only when
+        // it held up the start.
+        if took >= Duration::from_secs(1) {
+            tracing::info!(?order, took_ms = took.as_millis() as u64, "{what}");
+        } else {
+            tracing::debug!(?order, took_ms = took.as_millis() as u64, "{what}");
+        }
         Ok(())
     }
 

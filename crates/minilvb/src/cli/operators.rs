@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Subcommand, ValueEnum};
 use minilvb_console::{MAX_PASSWORD_LEN, Role, check_password, hash_password};
 
-use super::OutputArgs;
+use super::OperatorArgs;
 use crate::admin::accounts::{AccountError, Accounts};
 use crate::admin::moderation::Actor;
 use crate::admin::operations::{Output, table, utc};
@@ -20,27 +20,60 @@ use crate::config::Settings;
 pub enum OperatorsCommand {
     /// Add an operator of the web console; the password is asked for.
     Add {
+        /// The operator's name, to sign in with.
         name: String,
+        /// What the operator may do.
         #[arg(long, value_enum)]
         role: RoleArg,
         /// Read the password from standard input (one line) instead of the terminal.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        args: OperatorArgs,
     },
     /// List the operators.
     List {
         #[command(flatten)]
-        output: OutputArgs,
+        args: OperatorArgs,
     },
     /// Remove an operator; its sessions end. The last admin stays.
-    Remove { name: String },
+    Remove {
+        /// The operator to remove.
+        name: String,
+        #[command(flatten)]
+        args: OperatorArgs,
+    },
     /// Set an operator's password; its sessions end.
     Passwd {
+        /// The operator whose password changes.
         name: String,
         /// Read the password from standard input (one line) instead of the terminal.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        args: OperatorArgs,
     },
+}
+
+impl OperatorsCommand {
+    /// Where the settings and the data are, and the output format.
+    pub fn args(&self) -> &OperatorArgs {
+        match self {
+            OperatorsCommand::Add { args, .. }
+            | OperatorsCommand::List { args }
+            | OperatorsCommand::Remove { args, .. }
+            | OperatorsCommand::Passwd { args, .. } => args,
+        }
+    }
+
+    pub(super) fn args_mut(&mut self) -> &mut OperatorArgs {
+        match self {
+            OperatorsCommand::Add { args, .. }
+            | OperatorsCommand::List { args }
+            | OperatorsCommand::Remove { args, .. }
+            | OperatorsCommand::Passwd { args, .. } => args,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +121,7 @@ pub async fn run(settings: Settings, command: OperatorsCommand) -> anyhow::Resul
         | OperatorsCommand::Passwd {
             name,
             password_stdin,
+            ..
         } => Some(read_new_password(name, *password_stdin)?),
         _ => None,
     };
@@ -95,7 +129,7 @@ pub async fn run(settings: Settings, command: OperatorsCommand) -> anyhow::Resul
         Some(password) => Some(hash_password(&password)?),
         None => None,
     };
-    let store = minilvb_store::connect(&settings.database, None).await?;
+    let store = minilvb_store::connect_existing(&settings.database, None).await?;
     let accounts = Accounts::new(store.clone(), Arc::new(SystemClock));
     let actor = Actor::cli();
     let hash = hash.as_deref().unwrap_or_default();
@@ -108,12 +142,12 @@ pub async fn run(settings: Settings, command: OperatorsCommand) -> anyhow::Resul
             .set_password(&actor, &name, hash)
             .await
             .map(|message| message + "\n"),
-        OperatorsCommand::Remove { name } => accounts
+        OperatorsCommand::Remove { name, .. } => accounts
             .remove(&actor, &name)
             .await
             .map(|message| message + "\n"),
-        OperatorsCommand::List { output } => match list(&accounts).await {
-            Ok(listed) if output.json => Ok(serde_json::to_string_pretty(&listed.json)? + "\n"),
+        OperatorsCommand::List { args } => match list(&accounts).await {
+            Ok(listed) if args.json => Ok(serde_json::to_string_pretty(&listed.json)? + "\n"),
             Ok(listed) => Ok(listed.text),
             Err(error) => Err(error),
         },

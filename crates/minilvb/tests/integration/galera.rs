@@ -74,7 +74,10 @@ fn cluster(test: &str) -> Option<Cluster> {
 impl Cluster {
     /// `scripts/galera-cluster.sh DIR ARGS...`.
     async fn ctl(&self, args: &[&str]) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/galera-cluster.sh");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/galera-cluster.sh"
+        );
         let out = tokio::process::Command::new("bash")
             .arg(script)
             .arg(&self.dir)
