@@ -387,9 +387,15 @@ fn start_up_through_a_pipe_is_plain_and_tells_a_newcomer_what_they_need() {
     }
     // A new database's routine set-up is no news.
     assert!(!text.contains("level index"), "{text}");
+    // Where moderation acts (no cloud API keys here), the demo warning,
+    // the address: nothing else.
+    assert!(
+        text.contains("moderation acts on the database only"),
+        "{text}"
+    );
     assert_eq!(
         lines.len(),
-        2,
-        "more than the warning and the address: {text}"
+        3,
+        "more than where moderation acts, the warning and the address: {text}"
     );
 }

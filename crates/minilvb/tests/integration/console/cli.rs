@@ -46,6 +46,9 @@ async fn open_store(cli: &Cli) -> std::sync::Arc<dyn Store> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_are_added_listed_given_a_new_password_and_removed_from_the_command_line() {
     let cli = Cli::new();
+    // The server's database, as its first start leaves it: the operator's
+    // commands never create one.
+    assert!(cli.run(&["migrate"], &[]).0, "migrate");
     let add = |name: &str, role: &str, password: &str| {
         run_with_input(
             &cli,
@@ -128,6 +131,9 @@ async fn operators_are_added_listed_given_a_new_password_and_removed_from_the_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_password_a_bad_name_or_a_taken_name_is_refused() {
     let cli = Cli::new();
+    // The server's database, as its first start leaves it: the operator's
+    // commands never create one.
+    assert!(cli.run(&["migrate"], &[]).0, "migrate");
     let add = |name: &str, password: &str| {
         run_with_input(
             &cli,
@@ -160,6 +166,9 @@ async fn a_short_password_a_bad_name_or_a_taken_name_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_added_on_the_command_line_signs_in_to_the_console_the_binary_serves() {
     let cli = Cli::new();
+    // The server's database, as its first start leaves it: the operator's
+    // commands never create one.
+    assert!(cli.run(&["migrate"], &[]).0, "migrate");
     let (ok, _, stderr) = run_with_input(
         &cli,
         &[
